@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+# vcsm: VideoCore shared memory in Rust for Linux 6.12 (arm64).
+#
+#   make demo      set up, build, boot the QEMU arm64 guest and show the suite at work
+#   make check     every test (host and guest); last line `N passed, N failed`
+#   make bench     heap allocation latency against the in-kernel heaps (perf kernel)
+#   make           the modules, against KDIR or the cached test kernel
+#   make dtbs      the device-tree overlays
+#   make clippy    the modules once more with CLIPPY=1
+#   make deps      install what the build needs (Debian packages, bindgen-cli)
+#   make kernel    the test kernel (FLAVOUR=debug|perf), cached in ~/.cache/vcsm
+#
+# KDIR=<kernel build dir> builds against another Rust-enabled 6.12 kernel (e.g. a Pi kernel).
+
+FLAVOUR ?= debug
+KDIR ?=
+O := $(CURDIR)/build
+
+.PHONY: all modules deps kernel dtbs clippy check demo bench clean help
+
+all: modules
+
+help:
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@scripts/kernel.sh build $(FLAVOUR)
+
+modules: deps
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh build $(FLAVOUR)); \
+	scripts/build-modules.sh "$$kdir"
+
+clippy: deps
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh build $(FLAVOUR)); \
+	scripts/build-modules.sh "$$kdir" CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
+
+dtbs:
+	@dts-overlays/build.sh $(O)/dtbs
+
+check:
+	@scripts/check.sh
+
+demo:
+	@scripts/demo.sh
+
+bench:
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(O)
+	find . -name target -prune -o \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -print -delete

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! CMA dma-heaps for VideoCore shared memory.
+//!
+//! A device-tree node `compatible = "raspberrypi,vcsm-cma-heap"` whose `memory-region` is a
+//! reusable `shared-dma-pool` gets two heaps backed by that CMA region:
+//!
+//! - `vcsm-uncached`: CPU mappings are write-combined and device mappings skip cache
+//!   maintenance. This is what the VideoCore imports from.
+//! - `vcsm-cached`: normal cached CPU mappings; `DMA_BUF_IOCTL_SYNC` (begin/end CPU access)
+//!   does the cache maintenance for every attached device.
+//!
+//! Buffers are physically contiguous (one scatter-gather entry), zeroed on allocation, and
+//! mapped per attachment for the attaching device. Every live buffer and every open heap file
+//! pins the module, so it unloads only when nothing uses it.
+
+use core::{
+    ffi::{c_int, c_void},
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{
+    bindings,
+    c_str,
+    device::Device,
+    new_mutex,
+    prelude::*,
+    str::CStr,
+    sync::{Arc, Mutex},
+    types::ARef,
+};
+
+#[path = "../kernel-ext/mod.rs"]
+#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+mod kext;
+
+use kext::{
+    dma::{self, ContigPages, DataDirection, SgTable, Vma},
+    dma_buf::{self, DmaBuf, Exporter},
+    dma_heap::{HeapOps, Registration},
+};
+
+module! {
+    type: CmaHeapModule,
+    name: "vcsm_cma_heap",
+    author: "vcsm project",
+    description: "CMA dma-heaps (cached and uncached) for VideoCore shared memory",
+    license: "GPL",
+}
+
+/// The C side of the module (`cma_heap_shim.c`).
+mod shim {
+    use core::ffi::c_int;
+
+    extern "C" {
+        pub(crate) fn vcsm_cma_heap_driver_register() -> c_int;
+        pub(crate) fn vcsm_cma_heap_driver_unregister();
+    }
+}
+
+struct CmaHeapModule;
+
+impl kernel::Module for CmaHeapModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, from module init.
+        kernel::error::to_result(unsafe { shim::vcsm_cma_heap_driver_register() })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for CmaHeapModule {
+    fn drop(&mut self) {
+        // SAFETY: The driver was registered in `init`.
+        unsafe { shim::vcsm_cma_heap_driver_unregister() };
+    }
+}
+
+/// What the two heaps of one region share.
+struct Region {
+    dev: ARef<Device>,
+    base: u64,
+    size: u64,
+    /// Bytes allocated by both heaps and not yet freed.
+    used: AtomicUsize,
+    /// Buffers alive in both heaps.
+    buffers: AtomicUsize,
+}
+
+impl Region {
+    fn contains(&self, start: u64, len: usize) -> bool {
+        start >= self.base
+            && (len as u64) <= self.size
+            && start - self.base <= self.size - len as u64
+    }
+}
+
+/// One heap: a CPU caching policy over a region.
+struct CmaHeap {
+    name: &'static CStr,
+    cached: bool,
+    region: Arc<Region>,
+}
+
+impl HeapOps for CmaHeap {
+    fn allocate(&self, len: usize, fd_flags: u32, _heap_flags: u64) -> Result<DmaBuf> {
+        let region = &self.region;
+        if len as u64 > region.size {
+            pr_warn!(
+                "{}: {} bytes requested, larger than the whole {} byte region\n",
+                self.name,
+                len,
+                region.size
+            );
+            return Err(ENOMEM);
+        }
+        let mem = match ContigPages::alloc(&region.dev, len) {
+            Ok(mem) => mem,
+            Err(e) => {
+                pr_warn!(
+                    "{}: cannot allocate {} bytes: region exhausted ({} of {} bytes in use)\n",
+                    self.name,
+                    len,
+                    region.used.load(Ordering::Relaxed),
+                    region.size
+                );
+                return Err(e);
+            }
+        };
+        // The DMA API falls back to the page allocator when the CMA area is exhausted; such
+        // memory is outside the region the VideoCore was told about, so it is refused.
+        if !region.contains(mem.phys_addr(), len) {
+            pr_warn!(
+                "{}: cannot allocate {} bytes: region exhausted ({} of {} bytes in use)\n",
+                self.name,
+                len,
+                region.used.load(Ordering::Relaxed),
+                region.size
+            );
+            return Err(ENOMEM);
+        }
+        let sgt = mem.sg_table()?;
+        let buffer = KBox::pin_init(
+            try_pin_init!(CmaBuffer {
+                region: region.clone(),
+                cached: self.cached,
+                mem,
+                base_sgt: sgt,
+                inner <- new_mutex!(BufferInner { attachments: KVec::new() }, "CmaBuffer::inner"),
+            }),
+            GFP_KERNEL,
+        )?;
+        region.used.fetch_add(len, Ordering::Relaxed);
+        region.buffers.fetch_add(1, Ordering::Relaxed);
+        // On failure the buffer is dropped, which undoes the accounting above.
+        dma_buf::export(buffer, len, fd_flags, self.name, &THIS_MODULE)
+    }
+}
+
+/// The attachments of a buffer, for CPU-access cache maintenance.
+struct BufferInner {
+    attachments: KVec<Arc<CmaAttachment>>,
+}
+
+/// One allocated buffer.
+#[pin_data(PinnedDrop)]
+struct CmaBuffer {
+    region: Arc<Region>,
+    cached: bool,
+    mem: ContigPages,
+    /// Describes the whole buffer; attachments copy it.
+    base_sgt: SgTable,
+    #[pin]
+    inner: Mutex<BufferInner>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for CmaBuffer {
+    fn drop(self: Pin<&mut Self>) {
+        self.region.used.fetch_sub(self.mem.size(), Ordering::Relaxed);
+        self.region.buffers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One device's attachment: its own table, mapped for it.
+#[pin_data]
+struct CmaAttachment {
+    dev: ARef<Device>,
+    #[pin]
+    table: Mutex<SgTable>,
+}
+
+impl CmaBuffer {
+    fn map_attrs(&self) -> u64 {
+        if self.cached {
+            0
+        } else {
+            // Write-combined memory has nothing in the CPU caches to maintain.
+            dma::ATTR_SKIP_CPU_SYNC
+        }
+    }
+}
+
+impl Exporter for CmaBuffer {
+    type Attachment = Arc<CmaAttachment>;
+
+    fn attach(&self, dev: &Device) -> Result<KBox<Arc<CmaAttachment>>> {
+        let table = self.mem.sg_table()?;
+        let att = Arc::pin_init(
+            pin_init!(CmaAttachment {
+                dev: dev.into(),
+                table <- new_mutex!(table, "CmaAttachment::table"),
+            }),
+            GFP_KERNEL,
+        )?;
+        self.inner.lock().attachments.push(att.clone(), GFP_KERNEL)?;
+        Ok(KBox::new(att, GFP_KERNEL)?)
+    }
+
+    fn detach(&self, att: KBox<Arc<CmaAttachment>>) {
+        let mut inner = self.inner.lock();
+        if let Some(pos) = inner.attachments.iter().position(|a| Arc::ptr_eq(a, &att)) {
+            let removed = inner.attachments.remove(pos);
+            drop(inner);
+            drop(removed);
+        }
+    }
+
+    fn map(&self, att: &Arc<CmaAttachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+        let mut table = att.table.lock();
+        if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
+            pr_warn!("cannot map a buffer for {:?} access: {:?}\n", dir, e);
+            return Err(e);
+        }
+        NonNull::new(table.as_raw()).ok_or(EINVAL)
+    }
+
+    fn unmap(&self, att: &Arc<CmaAttachment>, _sgt: NonNull<bindings::sg_table>, _dir: DataDirection) {
+        att.table.lock().unmap();
+    }
+
+    fn begin_cpu_access(&self, dir: DataDirection) -> Result {
+        if self.cached {
+            for att in self.inner.lock().attachments.iter() {
+                att.table.lock().sync_for_cpu(dir);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_cpu_access(&self, dir: DataDirection) -> Result {
+        if self.cached {
+            for att in self.inner.lock().attachments.iter() {
+                att.table.lock().sync_for_device(dir);
+            }
+        }
+        Ok(())
+    }
+
+    fn mmap(&self, vma: &mut Vma) -> Result {
+        self.mem.mmap(vma, !self.cached)
+    }
+
+    fn vmap(&self) -> Result<NonNull<c_void>> {
+        self.mem.vmap(!self.cached)
+    }
+
+    fn vunmap(&self, vaddr: NonNull<c_void>) {
+        // SAFETY: The dma-buf core passes back the address `vmap` returned, once.
+        unsafe { dma::vunmap(vaddr) };
+    }
+}
+
+/// The heaps of one device.
+struct HeapDevice {
+    uncached: Registration<CmaHeap>,
+    cached: Registration<CmaHeap>,
+}
+
+impl HeapDevice {
+    fn new(dev: ARef<Device>, base: u64, size: u64) -> Result<Self> {
+        // The VideoCore addresses 32 bits (and the Pi's dma-ranges restrict it further).
+        dma::set_mask_and_coherent(&dev, 32)?;
+        let region = Arc::new(
+            Region {
+                dev,
+                base,
+                size,
+                used: AtomicUsize::new(0),
+                buffers: AtomicUsize::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        let heap = |name: &'static CStr, cached: bool| -> Result<Registration<CmaHeap>> {
+            let data = KBox::pin(
+                CmaHeap {
+                    name,
+                    cached,
+                    region: region.clone(),
+                },
+                GFP_KERNEL,
+            )?;
+            Registration::new(name, data, &THIS_MODULE)
+        };
+        let uncached = heap(c_str!("vcsm-uncached"), false)?;
+        let cached = heap(c_str!("vcsm-cached"), true)?;
+        pr_info!(
+            "heaps vcsm-uncached and vcsm-cached on {} MiB CMA at {:#x}\n",
+            size >> 20,
+            base
+        );
+        Ok(Self { uncached, cached })
+    }
+}
+
+impl Drop for HeapDevice {
+    fn drop(&mut self) {
+        let region = &self.uncached.data().region;
+        pr_info!(
+            "removing heaps ({} buffers, {} bytes still allocated)\n",
+            region.buffers.load(Ordering::Relaxed),
+            region.used.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// Probe entry point, called by the platform driver in `cma_heap_shim.c`.
+///
+/// # Safety
+///
+/// `dev` is a bound platform device and `state` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn vcsm_cma_heap_rust_probe(
+    dev: *mut bindings::device,
+    base: u64,
+    size: u64,
+    state: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: The driver core holds a reference to `dev` during probe.
+    let dev = unsafe { Device::get_device(dev) };
+    match HeapDevice::new(dev, base, size).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
+        Ok(hd) => {
+            // SAFETY: `state` is valid for writes by the safety requirements.
+            unsafe { *state = KBox::into_raw(hd).cast() };
+            0
+        }
+        Err(e) => {
+            pr_err!("cannot register the heaps: {:?}\n", e);
+            e.to_errno()
+        }
+    }
+}
+
+/// Remove entry point, called by the platform driver in `cma_heap_shim.c`.
+///
+/// # Safety
+///
+/// `state` was produced by a successful [`vcsm_cma_heap_rust_probe`] and is not used again.
+#[no_mangle]
+pub unsafe extern "C" fn vcsm_cma_heap_rust_remove(state: *mut c_void) {
+    // SAFETY: By the safety requirements, `state` is the box leaked by probe.
+    drop(unsafe { KBox::from_raw(state.cast::<HeapDevice>()) });
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Platform-driver glue for the Rust CMA heap: device-tree matching, the device's
+ * reserved-memory (CMA) region, module metadata the 6.12 `module!` macro cannot express.
+ */
+#include <linux/module.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
+#include <linux/platform_device.h>
+
+#include "cma_heap_shim.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+static int vcsm_cma_heap_region(struct device *dev, u64 *base, u64 *size)
+{
+	struct device_node *np = of_parse_phandle(dev->of_node, "memory-region", 0);
+	struct reserved_mem *rmem;
+
+	if (!np)
+		return -ENODEV;
+	rmem = of_reserved_mem_lookup(np);
+	of_node_put(np);
+	if (!rmem)
+		return -ENODEV;
+	*base = rmem->base;
+	*size = rmem->size;
+	return 0;
+}
+
+static int vcsm_cma_heap_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	void *state;
+	u64 base, size;
+	int ret;
+
+	ret = vcsm_cma_heap_region(dev, &base, &size);
+	if (ret)
+		return dev_err_probe(dev, ret,
+				     "no memory-region: the node needs a shared-dma-pool (see the vcsm-cma-heap overlay)\n");
+	ret = of_reserved_mem_device_init(dev);
+	if (ret)
+		return dev_err_probe(dev, ret,
+				     "memory-region is not a usable CMA pool (needs compatible \"shared-dma-pool\" and \"reusable\")\n");
+	ret = vcsm_cma_heap_rust_probe(dev, base, size, &state);
+	if (ret) {
+		of_reserved_mem_device_release(dev);
+		return ret;
+	}
+	platform_set_drvdata(pdev, state);
+	return 0;
+}
+
+static void vcsm_cma_heap_remove(struct platform_device *pdev)
+{
+	vcsm_cma_heap_rust_remove(platform_get_drvdata(pdev));
+	of_reserved_mem_device_release(&pdev->dev);
+}
+
+static const struct of_device_id vcsm_cma_heap_of_match[] = {
+	{ .compatible = "raspberrypi,vcsm-cma-heap" },
+	{ }
+};
+MODULE_DEVICE_TABLE(of, vcsm_cma_heap_of_match);
+
+static struct platform_driver vcsm_cma_heap_driver = {
+	.probe = vcsm_cma_heap_probe,
+	.remove = vcsm_cma_heap_remove,
+	.driver = {
+		.name = "vcsm-cma-heap",
+		.of_match_table = vcsm_cma_heap_of_match,
+		/* Heaps go away only with the module, when no buffer or heap file pins it. */
+		.suppress_bind_attrs = true,
+	},
+};
+
+int vcsm_cma_heap_driver_register(void)
+{
+	return platform_driver_register(&vcsm_cma_heap_driver);
+}
+
+void vcsm_cma_heap_driver_unregister(void)
+{
+	platform_driver_unregister(&vcsm_cma_heap_driver);
+}

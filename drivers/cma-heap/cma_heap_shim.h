@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Platform-driver glue between the C device model and the Rust CMA heap (cma_heap.rs). */
+#ifndef VCSM_CMA_HEAP_SHIM_H
+#define VCSM_CMA_HEAP_SHIM_H
+
+#include <linux/types.h>
+
+struct device;
+
+/* Implemented in C: register/unregister the platform driver. */
+int vcsm_cma_heap_driver_register(void);
+void vcsm_cma_heap_driver_unregister(void);
+
+/*
+ * Implemented in Rust: set up the heaps of @dev, whose CMA region (from its
+ * memory-region) spans [@base, @base + @size). On success *@state is the
+ * per-device state handed back to vcsm_cma_heap_rust_remove().
+ */
+int vcsm_cma_heap_rust_probe(struct device *dev, u64 base, u64 size, void **state);
+void vcsm_cma_heap_rust_remove(void *state);
+
+#endif /* VCSM_CMA_HEAP_SHIM_H */

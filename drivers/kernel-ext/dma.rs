@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DMA mapping: physically contiguous allocations from a device's CMA area, and scatter-gather
+//! tables describing them.
+
+use super::{bindings as ext, device::raw};
+use core::ptr::NonNull;
+use kernel::{bindings, device::Device, error::to_result, prelude::*, types::ARef};
+
+/// Direction of a DMA transfer, `enum dma_data_direction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataDirection {
+    /// Both ways.
+    Bidirectional,
+    /// Memory to device.
+    ToDevice,
+    /// Device to memory.
+    FromDevice,
+}
+
+impl DataDirection {
+    /// Converts the C value; `DMA_NONE` and unknown values are rejected.
+    pub(crate) fn from_raw(dir: bindings::dma_data_direction) -> Result<Self> {
+        match dir {
+            bindings::dma_data_direction_DMA_BIDIRECTIONAL => Ok(Self::Bidirectional),
+            bindings::dma_data_direction_DMA_TO_DEVICE => Ok(Self::ToDevice),
+            bindings::dma_data_direction_DMA_FROM_DEVICE => Ok(Self::FromDevice),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The C value.
+    pub(crate) fn as_raw(self) -> bindings::dma_data_direction {
+        match self {
+            Self::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            Self::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
+            Self::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
+        }
+    }
+}
+
+/// `DMA_ATTR_SKIP_CPU_SYNC`: the memory needs no CPU cache maintenance (write-combined).
+pub(crate) const ATTR_SKIP_CPU_SYNC: u64 = ext::DMA_ATTR_SKIP_CPU_SYNC as u64;
+
+/// Sets the streaming and coherent DMA masks of `dev` to `bits` bits.
+pub(crate) fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
+    // SAFETY: `raw(dev)` is a valid device for the duration of the call.
+    to_result(unsafe { ext::kext_dma_set_mask_and_coherent(raw(dev).cast(), bits) })
+}
+
+/// A physically contiguous, zeroed allocation from the DMA (CMA) area of a device.
+///
+/// The pages are owned by the device after allocation: their zeroes were written back to
+/// memory, so a CPU mapping that bypasses the cache sees them.
+///
+/// # Invariants
+///
+/// `page` is the first of `size / PAGE_SIZE` contiguous pages allocated with
+/// `dma_alloc_pages(dev, size, ..)`, whose DMA address is `dma_addr`; they are freed on drop.
+pub(crate) struct ContigPages {
+    dev: ARef<Device>,
+    page: NonNull<bindings::page>,
+    dma_addr: bindings::dma_addr_t,
+    size: usize,
+}
+
+// SAFETY: The allocation is not tied to the allocating thread; `dma_free_pages` may be called
+// from any thread in process context.
+unsafe impl Send for ContigPages {}
+// SAFETY: Shared references only read the immutable fields.
+unsafe impl Sync for ContigPages {}
+
+impl ContigPages {
+    /// Allocates `size` bytes (a multiple of the page size) for `dev`.
+    ///
+    /// Returns `ENOMEM` when the device's DMA area has no free range of that size.
+    pub(crate) fn alloc(dev: &ARef<Device>, size: usize) -> Result<Self> {
+        if size == 0 || size % bindings::PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let mut dma_addr: bindings::dma_addr_t = 0;
+        // `__GFP_NOWARN`: a failure is an ordinary result here (exhausted region, oversized
+        // request) and is reported to the caller, not as an allocation-failure splat.
+        let gfp = bindings::GFP_KERNEL | bindings::__GFP_NOWARN;
+        // SAFETY: `dev` is a valid device; `dma_addr` is a valid location for the result.
+        let page = unsafe {
+            ext::dma_alloc_pages(
+                raw(dev).cast(),
+                size,
+                &mut dma_addr,
+                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                gfp,
+            )
+        };
+        let page = NonNull::new(page.cast::<bindings::page>()).ok_or(ENOMEM)?;
+        // `dma_alloc_pages` zeroed the pages through the cacheable linear map; clean those lines
+        // to memory so that write-combined and device views read zeroes, and so that no dirty
+        // line can later be written back over data the device or a user mapping stored.
+        // SAFETY: The range was just allocated for `dev` with this DMA address and size.
+        unsafe {
+            ext::kext_dma_sync_single_for_device(
+                raw(dev).cast(),
+                dma_addr,
+                size,
+                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            )
+        };
+        // INVARIANT: `page`, `dma_addr` and `size` come from the successful allocation above.
+        Ok(Self {
+            dev: dev.clone(),
+            page,
+            dma_addr,
+            size,
+        })
+    }
+
+    /// Size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// DMA address for the allocating device.
+    pub(crate) fn dma_addr(&self) -> bindings::dma_addr_t {
+        self.dma_addr
+    }
+
+    /// Physical address of the first byte.
+    pub(crate) fn phys_addr(&self) -> u64 {
+        // SAFETY: `self.page` is a valid page by the type invariant.
+        unsafe { ext::kext_page_to_phys(self.page.as_ptr().cast()) }
+    }
+
+    /// The first page.
+    pub(crate) fn page(&self) -> NonNull<bindings::page> {
+        self.page
+    }
+
+    /// Number of pages.
+    pub(crate) fn page_count(&self) -> usize {
+        self.size >> bindings::PAGE_SHIFT
+    }
+
+    /// The device the pages were allocated for.
+    pub(crate) fn device(&self) -> &ARef<Device> {
+        &self.dev
+    }
+
+    /// A new single-entry scatter-gather table describing the whole allocation.
+    pub(crate) fn sg_table(&self) -> Result<SgTable> {
+        SgTable::new_contig(self.page, self.size)
+    }
+
+    /// Maps the allocation (honouring the mapping's page offset) into a user VMA.
+    ///
+    /// With `writecombine` the mapping bypasses the CPU caches.
+    pub(crate) fn mmap(&self, vma: &mut Vma, writecombine: bool) -> Result {
+        if writecombine {
+            // SAFETY: `vma.0` is a valid VMA being set up by `mmap`.
+            unsafe { ext::kext_vma_set_writecombine(vma.0.as_ptr().cast()) };
+        }
+        // SAFETY: `vma.0` is a valid VMA; the pages belong to `self.dev` with size `self.size`.
+        // `dma_mmap_pages` checks the VMA's offset and length against `self.size`.
+        to_result(unsafe {
+            ext::dma_mmap_pages(
+                raw(&self.dev).cast(),
+                vma.0.as_ptr().cast(),
+                self.size,
+                self.page.as_ptr().cast(),
+            )
+        })
+    }
+
+    /// Maps the allocation into the kernel's address space. Undo with [`vunmap`].
+    pub(crate) fn vmap(&self, writecombine: bool) -> Result<NonNull<core::ffi::c_void>> {
+        // SAFETY: The pages are valid and contiguous by the type invariant.
+        let vaddr = unsafe {
+            ext::kext_vmap_contig(
+                self.page.as_ptr().cast(),
+                self.page_count() as _,
+                writecombine,
+            )
+        };
+        NonNull::new(vaddr).ok_or(ENOMEM)
+    }
+}
+
+impl Drop for ContigPages {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, the pages were allocated with these arguments and are
+        // not used any more (the owner drops this only after all mappings are gone).
+        unsafe {
+            ext::dma_free_pages(
+                raw(&self.dev).cast(),
+                self.size,
+                self.page.as_ptr().cast(),
+                self.dma_addr,
+                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            )
+        };
+    }
+}
+
+/// Unmaps a kernel mapping made by [`ContigPages::vmap`].
+///
+/// # Safety
+///
+/// `vaddr` must come from `vmap` and must not be used afterwards.
+pub(crate) unsafe fn vunmap(vaddr: NonNull<core::ffi::c_void>) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { ext::vunmap(vaddr.as_ptr()) };
+}
+
+/// A user VMA during `mmap`.
+pub(crate) struct Vma(pub(crate) NonNull<bindings::vm_area_struct>);
+
+impl Vma {
+    /// Offset into the object, in pages.
+    pub(crate) fn pgoff(&self) -> usize {
+        // SAFETY: The VMA is valid during the `mmap` call.
+        unsafe { ext::kext_vma_pgoff(self.0.as_ptr().cast()) as usize }
+    }
+
+    /// Length of the mapping in bytes.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: The VMA is valid during the `mmap` call.
+        unsafe { ext::kext_vma_len(self.0.as_ptr().cast()) as usize }
+    }
+}
+
+/// An owned `struct sg_table` at a stable address (it is handed to the dma-buf core).
+///
+/// # Invariants
+///
+/// `table` was set up by `sg_alloc_table`; it is freed on drop. `mapped` records the device and
+/// direction of a live `dma_map_sgtable`, which is undone before the table is freed.
+pub(crate) struct SgTable {
+    table: KBox<bindings::sg_table>,
+    mapped: Option<(ARef<Device>, DataDirection, u64)>,
+}
+
+// SAFETY: The table is plain memory owned by this value; the DMA API may be called on it from
+// any thread.
+unsafe impl Send for SgTable {}
+// SAFETY: Shared references only read the table.
+unsafe impl Sync for SgTable {}
+
+impl SgTable {
+    /// A table with one entry covering `size` bytes from `page`.
+    pub(crate) fn new_contig(page: NonNull<bindings::page>, size: usize) -> Result<Self> {
+        let mut table = KBox::new(bindings::sg_table::default(), GFP_KERNEL)?;
+        // SAFETY: `table` is a valid, zeroed `sg_table`.
+        to_result(unsafe { ext::sg_alloc_table(&mut *table as *mut _ as _, 1, GFP_KERNEL) })?;
+        // SAFETY: The table has exactly one entry, allocated above.
+        unsafe { ext::kext_sg_set_contig(&mut *table as *mut _ as _, page.as_ptr().cast(), size) };
+        // INVARIANT: Set up by `sg_alloc_table` above, not mapped.
+        Ok(Self {
+            table,
+            mapped: None,
+        })
+    }
+
+    /// The C table, valid while `self` lives.
+    pub(crate) fn as_raw(&self) -> *mut bindings::sg_table {
+        (&*self.table as *const bindings::sg_table).cast_mut()
+    }
+
+    /// Maps the table for DMA by `dev`.
+    pub(crate) fn map(&mut self, dev: &ARef<Device>, dir: DataDirection, attrs: u64) -> Result {
+        if self.mapped.is_some() {
+            return Err(EBUSY);
+        }
+        // SAFETY: The table is valid and unmapped; `dev` is a valid device.
+        to_result(unsafe {
+            ext::dma_map_sgtable(raw(dev).cast(), self.as_raw().cast(), dir.as_raw(), attrs as _)
+        })?;
+        self.mapped = Some((dev.clone(), dir, attrs));
+        Ok(())
+    }
+
+    /// Undoes [`SgTable::map`]; does nothing if the table is not mapped.
+    pub(crate) fn unmap(&mut self) {
+        if let Some((dev, dir, attrs)) = self.mapped.take() {
+            // SAFETY: The table was mapped for `dev` with these arguments.
+            unsafe {
+                ext::kext_dma_unmap_sgtable(
+                    raw(&dev).cast(),
+                    self.as_raw().cast(),
+                    dir.as_raw(),
+                    attrs as _,
+                )
+            };
+        }
+    }
+
+    /// Whether the table is mapped for a device.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.mapped.is_some()
+    }
+
+    /// Hands the buffer to the CPU (cache invalidation for non-coherent devices).
+    pub(crate) fn sync_for_cpu(&self, dir: DataDirection) {
+        if let Some((dev, _, _)) = &self.mapped {
+            // SAFETY: The table is mapped for `dev`.
+            unsafe {
+                ext::kext_dma_sync_sgtable_for_cpu(raw(dev).cast(), self.as_raw().cast(), dir.as_raw())
+            };
+        }
+    }
+
+    /// Hands the buffer to the device (cache clean for non-coherent devices).
+    pub(crate) fn sync_for_device(&self, dir: DataDirection) {
+        if let Some((dev, _, _)) = &self.mapped {
+            // SAFETY: The table is mapped for `dev`.
+            unsafe {
+                ext::kext_dma_sync_sgtable_for_device(
+                    raw(dev).cast(),
+                    self.as_raw().cast(),
+                    dir.as_raw(),
+                )
+            };
+        }
+    }
+}
+
+impl Drop for SgTable {
+    fn drop(&mut self) {
+        self.unmap();
+        // SAFETY: The table was set up by `sg_alloc_table` and is no longer mapped.
+        unsafe { ext::sg_free_table(self.as_raw().cast()) };
+    }
+}

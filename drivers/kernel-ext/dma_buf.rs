@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dma-buf exporting: a Rust type implementing [`Exporter`] becomes the private data of a
+//! `struct dma_buf`, and the dma-buf core calls it through a generated `dma_buf_ops` table.
+
+use super::{
+    bindings as ext,
+    dma::{DataDirection, Vma},
+};
+use core::{
+    ffi::{c_int, c_void},
+    marker::PhantomData,
+    ptr::NonNull,
+};
+use kernel::{bindings, device::Device, error::from_err_ptr, prelude::*, str::CStr, ThisModule};
+
+/// A dma-buf exporter: the object behind one exported buffer.
+///
+/// The dma-buf core serialises nothing for us: every method may run concurrently with the
+/// others, except that `release` (drop) runs once, after the last reference is gone.
+pub(crate) trait Exporter: Sized + Send + Sync {
+    /// Per-attachment state, created by [`Exporter::attach`] and dropped on detach.
+    type Attachment: Send + Sync;
+
+    /// A device attaches to the buffer.
+    fn attach(&self, dev: &Device) -> Result<KBox<Self::Attachment>>;
+
+    /// A device detaches; `att` came from `attach` and its mappings are gone.
+    fn detach(&self, att: KBox<Self::Attachment>) {
+        drop(att);
+    }
+
+    /// Maps the buffer for the attached device; the table stays valid until `unmap`.
+    fn map(&self, att: &Self::Attachment, dir: DataDirection) -> Result<NonNull<bindings::sg_table>>;
+
+    /// Undoes `map`.
+    fn unmap(&self, att: &Self::Attachment, sgt: NonNull<bindings::sg_table>, dir: DataDirection);
+
+    /// The CPU is about to access the buffer.
+    fn begin_cpu_access(&self, _dir: DataDirection) -> Result {
+        Ok(())
+    }
+
+    /// The CPU is done accessing the buffer.
+    fn end_cpu_access(&self, _dir: DataDirection) -> Result {
+        Ok(())
+    }
+
+    /// Maps the buffer into a user VMA (its page offset selects the start in the buffer).
+    fn mmap(&self, vma: &mut Vma) -> Result;
+
+    /// Maps the buffer into the kernel. The core counts nested calls.
+    fn vmap(&self) -> Result<NonNull<c_void>>;
+
+    /// Undoes `vmap`.
+    fn vunmap(&self, vaddr: NonNull<c_void>);
+}
+
+/// Holder of the `dma_buf_ops` table for an exporter type.
+struct Ops<T: Exporter>(PhantomData<T>);
+
+impl<T: Exporter> Ops<T> {
+    const TABLE: ext::dma_buf_ops = ext::dma_buf_ops {
+        cache_sgt_mapping: false,
+        attach: Some(attach_cb::<T>),
+        detach: Some(detach_cb::<T>),
+        pin: None,
+        unpin: None,
+        map_dma_buf: Some(map_cb::<T>),
+        unmap_dma_buf: Some(unmap_cb::<T>),
+        release: Some(release_cb::<T>),
+        begin_cpu_access: Some(begin_cpu_access_cb::<T>),
+        end_cpu_access: Some(end_cpu_access_cb::<T>),
+        mmap: Some(mmap_cb::<T>),
+        vmap: Some(vmap_cb::<T>),
+        vunmap: Some(vunmap_cb::<T>),
+    };
+}
+
+/// Returns the exporter behind `dmabuf`.
+///
+/// # Safety
+///
+/// `dmabuf` must have been exported by [`export::<T>`] and not yet released.
+unsafe fn exporter<'a, T: Exporter>(dmabuf: *mut ext::dma_buf) -> &'a T {
+    // SAFETY: `export` stored a leaked `KBox<T>` in `priv`, freed only in `release_cb`.
+    unsafe { &*((*dmabuf).priv_.cast::<T>()) }
+}
+
+/// Returns the per-attachment state of `att`.
+///
+/// # Safety
+///
+/// `att` must be an attachment of a buffer exported by [`export::<T>`] for which
+/// `attach_cb::<T>` succeeded and `detach_cb::<T>` has not run.
+unsafe fn attachment<'a, T: Exporter>(att: *mut ext::dma_buf_attachment) -> &'a T::Attachment {
+    // SAFETY: `attach_cb` stored a leaked `KBox<T::Attachment>` in `priv`.
+    unsafe { &*((*att).priv_.cast::<T::Attachment>()) }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core on a buffer exported by [`export::<T>`].
+unsafe extern "C" fn attach_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    att: *mut ext::dma_buf_attachment,
+) -> c_int {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    // SAFETY: The attaching device is valid for the whole life of the attachment.
+    let dev = unsafe { Device::as_ref((*att).dev.cast()) };
+    match this.attach(dev) {
+        Ok(state) => {
+            // SAFETY: `att` is valid; `priv` belongs to the exporter.
+            unsafe { (*att).priv_ = KBox::into_raw(state).cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core, once per successful `attach_cb`.
+unsafe extern "C" fn detach_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    att: *mut ext::dma_buf_attachment,
+) {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    // SAFETY: `attach_cb` stored a leaked box here; the core detaches once.
+    let state = unsafe { KBox::from_raw((*att).priv_.cast::<T::Attachment>()) };
+    // SAFETY: `att` is valid.
+    unsafe { (*att).priv_ = core::ptr::null_mut() };
+    this.detach(state);
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core on an attachment made by `attach_cb::<T>`.
+unsafe extern "C" fn map_cb<T: Exporter>(
+    att: *mut ext::dma_buf_attachment,
+    dir: bindings::dma_data_direction,
+) -> *mut ext::sg_table {
+    // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
+    let (this, state) = unsafe { (exporter::<T>((*att).dmabuf), attachment::<T>(att)) };
+    let res = DataDirection::from_raw(dir).and_then(|dir| this.map(state, dir));
+    match res {
+        Ok(sgt) => sgt.as_ptr().cast(),
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core with a table returned by `map_cb::<T>`.
+unsafe extern "C" fn unmap_cb<T: Exporter>(
+    att: *mut ext::dma_buf_attachment,
+    sgt: *mut ext::sg_table,
+    dir: bindings::dma_data_direction,
+) {
+    // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
+    let (this, state) = unsafe { (exporter::<T>((*att).dmabuf), attachment::<T>(att)) };
+    if let (Some(sgt), Ok(dir)) = (NonNull::new(sgt.cast()), DataDirection::from_raw(dir)) {
+        this.unmap(state, sgt, dir);
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core, once, when the last reference to the buffer is gone.
+unsafe extern "C" fn release_cb<T: Exporter>(dmabuf: *mut ext::dma_buf) {
+    // SAFETY: `export` stored a pinned, leaked `KBox<T>` in `priv`; this is its last use and it
+    // is dropped in place.
+    drop(unsafe { Pin::new_unchecked(KBox::from_raw((*dmabuf).priv_.cast::<T>())) });
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core on a buffer exported by `export::<T>`.
+unsafe extern "C" fn begin_cpu_access_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    match DataDirection::from_raw(dir).and_then(|dir| this.begin_cpu_access(dir)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core on a buffer exported by `export::<T>`.
+unsafe extern "C" fn end_cpu_access_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    match DataDirection::from_raw(dir).and_then(|dir| this.end_cpu_access(dir)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core during `mmap` of a buffer exported by `export::<T>`.
+unsafe extern "C" fn mmap_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    vma: *mut ext::vm_area_struct,
+) -> c_int {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    let Some(vma) = NonNull::new(vma.cast()) else {
+        return EINVAL.to_errno();
+    };
+    match this.mmap(&mut Vma(vma)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core on a buffer exported by `export::<T>`; `map` is valid.
+unsafe extern "C" fn vmap_cb<T: Exporter>(
+    dmabuf: *mut ext::dma_buf,
+    map: *mut ext::iosys_map,
+) -> c_int {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    match this.vmap() {
+        Ok(vaddr) => {
+            // SAFETY: `map` is valid for writes; a system-memory mapping.
+            unsafe {
+                (*map).__bindgen_anon_1.vaddr = vaddr.as_ptr();
+                (*map).is_iomem = false;
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Only called by the dma-buf core with a mapping returned by `vmap_cb::<T>`.
+unsafe extern "C" fn vunmap_cb<T: Exporter>(dmabuf: *mut ext::dma_buf, map: *mut ext::iosys_map) {
+    // SAFETY: The core passes a live buffer exported by `export::<T>`.
+    let this = unsafe { exporter::<T>(dmabuf) };
+    // SAFETY: `map` holds the system-memory address set by `vmap_cb`.
+    let vaddr = unsafe { (*map).__bindgen_anon_1.vaddr };
+    if let Some(vaddr) = NonNull::new(vaddr) {
+        this.vunmap(vaddr);
+    }
+}
+
+/// A counted reference to a dma-buf (a reference to its file).
+///
+/// # Invariants
+///
+/// `ptr` is a live dma-buf on which this value holds one file reference.
+pub(crate) struct DmaBuf {
+    ptr: NonNull<ext::dma_buf>,
+}
+
+// SAFETY: dma-buf references may be taken and dropped from any thread.
+unsafe impl Send for DmaBuf {}
+// SAFETY: The methods only use the core's thread-safe API.
+unsafe impl Sync for DmaBuf {}
+
+impl DmaBuf {
+    /// The C object.
+    pub(crate) fn as_raw(&self) -> *mut ext::dma_buf {
+        self.ptr.as_ptr()
+    }
+
+    /// Size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        // SAFETY: The buffer is live by the type invariant; `size` never changes.
+        unsafe { (*self.ptr.as_ptr()).size }
+    }
+
+    /// Gives the reference away, for returning it to C (for example from a heap's `allocate`).
+    pub(crate) fn into_raw(self) -> *mut ext::dma_buf {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+}
+
+impl Drop for DmaBuf {
+    fn drop(&mut self) {
+        // SAFETY: This value owns one reference by the type invariant.
+        unsafe { ext::dma_buf_put(self.ptr.as_ptr()) };
+    }
+}
+
+/// Exports `data` as a new dma-buf of `size` bytes, owned by `module` (the buffer pins it).
+///
+/// `name` is the exporter name userspace sees in `/sys/kernel/debug/dma_buf/bufinfo`.
+pub(crate) fn export<T: Exporter>(
+    data: Pin<KBox<T>>,
+    size: usize,
+    flags: u32,
+    name: &'static CStr,
+    module: &'static ThisModule,
+) -> Result<DmaBuf> {
+    // SAFETY: The box is leaked and only ever freed in place (`release_cb` or below), so the
+    // pinned value never moves.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
+    let info = ext::dma_buf_export_info {
+        exp_name: name.as_char_ptr(),
+        owner: module.as_ptr().cast(),
+        ops: &Ops::<T>::TABLE,
+        size,
+        flags: flags as c_int,
+        resv: core::ptr::null_mut(),
+        priv_: raw.cast(),
+    };
+    // SAFETY: `info` is fully initialised; `ops` is a static table for `T` and `priv` a leaked
+    // box that `release_cb::<T>` frees.
+    let res = from_err_ptr(unsafe { ext::dma_buf_export(&info) });
+    match res {
+        // INVARIANT: A successful export returns a buffer with one reference, ours.
+        Ok(ptr) => Ok(DmaBuf {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        }),
+        Err(e) => {
+            // SAFETY: The export failed, so the core never saw `raw`; drop it in place.
+            drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Out-of-line wrappers for static inline kernel helpers (see kext_shim.h). Included by
+ * one small C file per module, so each module carries a private copy.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/vmalloc.h>
+
+#include "kext_shim.h"
+
+void kext_sg_set_contig(struct sg_table *sgt, struct page *page, size_t size)
+{
+	sg_set_page(sgt->sgl, page, size, 0);
+}
+
+dma_addr_t kext_sgt_dma_address(const struct sg_table *sgt)
+{
+	return sg_dma_address(sgt->sgl);
+}
+
+unsigned int kext_sgt_dma_len(const struct sg_table *sgt)
+{
+	return sg_dma_len(sgt->sgl);
+}
+
+unsigned int kext_sgt_nents(const struct sg_table *sgt)
+{
+	return sgt->nents;
+}
+
+struct page *kext_sgt_page(const struct sg_table *sgt)
+{
+	return sg_page(sgt->sgl);
+}
+
+void kext_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+			    enum dma_data_direction dir, unsigned long attrs)
+{
+	dma_unmap_sgtable(dev, sgt, dir, attrs);
+}
+
+void kext_dma_sync_sgtable_for_cpu(struct device *dev, struct sg_table *sgt,
+				   enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_cpu(dev, sgt, dir);
+}
+
+void kext_dma_sync_sgtable_for_device(struct device *dev, struct sg_table *sgt,
+				      enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_device(dev, sgt, dir);
+}
+
+void kext_dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
+				     enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+int kext_dma_set_mask_and_coherent(struct device *dev, unsigned int bits)
+{
+	return dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits));
+}
+
+void *kext_vmap_contig(struct page *page, unsigned long count, bool writecombine)
+{
+	struct page **pages;
+	unsigned long i;
+	void *vaddr;
+
+	pages = kvmalloc_array(count, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	for (i = 0; i < count; i++)
+		pages[i] = nth_page(page, i);
+	vaddr = vmap(pages, count, VM_MAP,
+		     writecombine ? pgprot_writecombine(PAGE_KERNEL) : PAGE_KERNEL);
+	kvfree(pages);
+	return vaddr;
+}
+
+void *kext_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+struct page *kext_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
+}
+
+u64 kext_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+unsigned long kext_vma_pgoff(const struct vm_area_struct *vma)
+{
+	return vma->vm_pgoff;
+}
+
+unsigned long kext_vma_len(const struct vm_area_struct *vma)
+{
+	return vma->vm_end - vma->vm_start;
+}
+
+void kext_vma_set_dontexpand_dontdump(struct vm_area_struct *vma)
+{
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+}
+
+void kext_vma_set_writecombine(struct vm_area_struct *vma)
+{
+	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+}
+
+void kext_get_dma_buf(struct dma_buf *dmabuf)
+{
+	get_dma_buf(dmabuf);
+}

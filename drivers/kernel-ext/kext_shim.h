@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Out-of-line versions of static inline kernel helpers and macros that Rust cannot
+ * call directly. Each module that needs them links its own copy of kext_shim.c (a
+ * one-line C file that includes it), so nothing is exported.
+ */
+#ifndef VCSM_KEXT_SHIM_H
+#define VCSM_KEXT_SHIM_H
+
+#include <linux/types.h>
+#include <linux/dma-direction.h>
+
+struct device;
+struct page;
+struct sg_table;
+struct vm_area_struct;
+struct dma_buf;
+
+/* Describe one physically contiguous range as the only entry of @sgt (already allocated). */
+void kext_sg_set_contig(struct sg_table *sgt, struct page *page, size_t size);
+/* First entry of a mapped table: DMA address, DMA length, and number of DMA segments. */
+dma_addr_t kext_sgt_dma_address(const struct sg_table *sgt);
+unsigned int kext_sgt_dma_len(const struct sg_table *sgt);
+unsigned int kext_sgt_nents(const struct sg_table *sgt);
+struct page *kext_sgt_page(const struct sg_table *sgt);
+
+void kext_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+			    enum dma_data_direction dir, unsigned long attrs);
+void kext_dma_sync_sgtable_for_cpu(struct device *dev, struct sg_table *sgt,
+				   enum dma_data_direction dir);
+void kext_dma_sync_sgtable_for_device(struct device *dev, struct sg_table *sgt,
+				      enum dma_data_direction dir);
+void kext_dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
+				     enum dma_data_direction dir);
+int kext_dma_set_mask_and_coherent(struct device *dev, unsigned int bits);
+
+/* vmap() of @count contiguous pages from @page, write-combined or normal cached. */
+void *kext_vmap_contig(struct page *page, unsigned long count, bool writecombine);
+/* Linear-map address of a lowmem page. */
+void *kext_page_address(struct page *page);
+struct page *kext_pfn_to_page(unsigned long pfn);
+u64 kext_page_to_phys(struct page *page);
+
+/* vm_area_struct accessors. */
+unsigned long kext_vma_pgoff(const struct vm_area_struct *vma);
+unsigned long kext_vma_len(const struct vm_area_struct *vma);
+void kext_vma_set_dontexpand_dontdump(struct vm_area_struct *vma);
+void kext_vma_set_writecombine(struct vm_area_struct *vma);
+
+/* Reference counting on a dma_buf's file. */
+void kext_get_dma_buf(struct dma_buf *dmabuf);
+
+#endif /* VCSM_KEXT_SHIM_H */

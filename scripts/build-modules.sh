@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build every out-of-tree module against KDIR, in build/kmod/<kernel>/ (a copy of the sources,
+# so modules for different kernels never share objects and the source tree stays clean).
+#
+#   scripts/build-modules.sh KDIR [extra make arguments, e.g. CLIPPY=1]
+# Prints the directory holding the .ko files.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/env.sh
+. "$top/scripts/env.sh"
+kdir=$(cd "${1:?usage: build-modules.sh KDIR}" && pwd)
+shift
+out="$top/build/kmod/$(basename "$kdir")"
+mkdir -p "$out"
+# Objects from earlier runs stay in place, so rebuilds are incremental.
+srcs=("$top/Kbuild" "$top/drivers")
+for d in tests/vpu-sim tests/kmod; do [ -d "$top/$d" ] && srcs+=("$top/$d"); done
+rsync -aR --exclude='target/' --exclude='*.o' --exclude='*.ko' --exclude='ext_bindings.rs' \
+	--exclude='*.toml' --exclude='*.lock' --exclude='*.md' \
+	"${srcs[@]/#$top\//$top/./}" "$out/" >/dev/null
+make -C "$kdir" "${VCSM_KMAKE_ARGS[@]}" M="$out" -j"$(nproc)" "$@" modules >&2
+echo "$out"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make check`: install what is missing, build, run every host test and the QEMU guest tests.
+# The last line is `N passed, N failed`; the exit status is non-zero if anything failed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+start=$(date +%s)
+
+must deps scripts/install-deps.sh
+# shellcheck source=scripts/env.sh
+. "$top/scripts/env.sh"
+
+# Host tests.
+step host-smem-protocol cargo test --locked --manifest-path drivers/common/Cargo.toml
+step host-uapi-rust cargo test --locked --manifest-path uapi/rust/Cargo.toml
+step host-uapi-header bash uapi/tests/check-header.sh
+step host-userspace cargo test --locked --manifest-path userspace/Cargo.toml
+
+# Kernel, modules, guest programs.
+must kernel-debug scripts/kernel.sh build debug
+kdir=$(scripts/kernel.sh kdir debug)
+must modules scripts/build-modules.sh "$kdir"
+moddir="$top/build/kmod/$(basename "$kdir")"
+step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
+must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
+
+# The guest.
+step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
+	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --script check --timeout 1500
+
+echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
+vcsm_summary
+[ "$VCSM_FAILED" -eq 0 ]

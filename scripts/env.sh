@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# Toolchain environment shared by every build script. Source it, do not run it.
+#
+# The kernel must be built and its modules linked with one and the same rustc: Debian's
+# rustc-web (with rust-web-src). The rustup rustc that is usually first on PATH has no
+# rust-src, so it is never used for kernel code.
+
+VCSM_CACHE=${VCSM_CACHE:-$HOME/.cache/vcsm}
+VCSM_TOOLS=${VCSM_TOOLS:-$VCSM_CACHE/tools}
+export VCSM_CACHE VCSM_TOOLS
+
+export PATH="/usr/lib/llvm-15/bin:$VCSM_TOOLS/bin:$PATH"
+export ARCH=arm64
+export LLVM=1
+export RUSTC=/usr/bin/rustc
+export HOSTRUSTC=/usr/bin/rustc
+export BINDGEN="$VCSM_TOOLS/bin/bindgen"
+export CLIPPY_DRIVER=/usr/bin/clippy-driver
+
+# Everything the kernel build, our modules and the guest userspace depend on; a change to
+# any of these gives a new kernel cache key.
+vcsm_toolchain_id() {
+	"$RUSTC" -V
+	clang --version | head -n1
+	"$BINDGEN" --version
+	dpkg-query -W -f='${Version}\n' linux-source-6.12
+}
+
+# Make arguments for the kernel and for out-of-tree modules.
+VCSM_KMAKE_ARGS=(ARCH=arm64 LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$HOSTRUSTC" "BINDGEN=$BINDGEN")

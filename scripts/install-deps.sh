@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install everything the build and the tests need on a fresh Debian bookworm machine.
+# Idempotent: each step checks first, so a second run costs a few seconds.
+set -euo pipefail
+
+BINDGEN_VERSION=${BINDGEN_VERSION:-0.73.2}
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+log() { printf '[deps] %s\n' "$*"; }
+
+PKGS=(linux-source-6.12 rustc-web rust-web-src clang-15 libclang-15-dev llvm-15 lld-15
+      gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
+      qemu-system-arm device-tree-compiler bc flex bison libelf-dev libssl-dev cpio kmod
+      python3-docutils xz-utils rsync rust-web-clippy)
+ARM64_PKGS=(libstd-rust-web-dev:arm64)
+
+missing=()
+for p in "${PKGS[@]}" "${ARM64_PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		$SUDO dpkg --add-architecture arm64
+	fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+	log "Debian packages present"
+fi
+
+# A static aarch64 busybox for the guest, unpacked into the cache (not installed: it would
+# replace the host's busybox).
+BB_DIR="${VCSM_CACHE:-$HOME/.cache/vcsm}/busybox-arm64"
+if [ ! -x "$BB_DIR/bin/busybox" ]; then
+	log "fetching busybox-static:arm64"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq busybox-static:arm64)
+	rm -rf "$BB_DIR" && mkdir -p "$BB_DIR"
+	dpkg -x "$tmp"/busybox-static_*_arm64.deb "$BB_DIR"
+	rm -rf "$tmp"
+else
+	log "busybox (arm64) present"
+fi
+
+# bindgen-cli, pinned, built with the machine's cargo.
+BINDGEN_ROOT=${VCSM_TOOLS:-${VCSM_CACHE:-$HOME/.cache/vcsm}/tools}
+if [ ! -x "$BINDGEN_ROOT/bin/bindgen" ] || ! "$BINDGEN_ROOT/bin/bindgen" --version | grep -q "$BINDGEN_VERSION"; then
+	log "cargo install bindgen-cli $BINDGEN_VERSION"
+	cargo install --locked --quiet --root "$BINDGEN_ROOT" bindgen-cli --version "$BINDGEN_VERSION"
+else
+	log "bindgen $BINDGEN_VERSION present"
+fi
+log "done"

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest tests of vcsm-cma-heap.ko (sourced by check.sh after lib.sh).
+
+HEAPS="vcsm-uncached vcsm-cached"
+
+heap_load() {
+	vcsm_run heap/load
+	if ! insmod /lib/modules/vcsm-cma-heap.ko; then
+		vcsm_fail heap/load "insmod failed"
+		return 1
+	fi
+	for h in $HEAPS; do
+		if [ ! -c /dev/dma_heap/$h ]; then
+			vcsm_fail heap/load "no /dev/dma_heap/$h after insmod"
+			return 1
+		fi
+	done
+	ls -l /dev/dma_heap/
+	vcsm_pass heap/load
+}
+
+# The module must refuse to unload while a buffer or a heap file is alive, and unload cleanly
+# (heaps gone, nothing leaked) once they are gone.
+heap_unload_rules() {
+	vcsm_run heap/unload-refused-while-buffer-alive
+	heap-tests --hold vcsm-uncached > /tmp/hold.out 2>&1 &
+	holder=$!
+	i=0
+	while ! grep -q HOLDING /tmp/hold.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if ! grep -q HOLDING /tmp/hold.out; then
+		cat /tmp/hold.out
+		vcsm_fail heap/unload-refused-while-buffer-alive "holder did not allocate"
+	elif rmmod vcsm_cma_heap 2>/dev/null; then
+		vcsm_fail heap/unload-refused-while-buffer-alive "rmmod succeeded with a live buffer"
+		kill $holder; wait $holder
+		return
+	else
+		vcsm_pass heap/unload-refused-while-buffer-alive
+	fi
+	kill $holder 2>/dev/null
+	wait $holder 2>/dev/null
+
+	vcsm_run heap/unload-refused-while-heap-open
+	exec 3</dev/dma_heap/vcsm-cached
+	if rmmod vcsm_cma_heap 2>/dev/null; then
+		exec 3<&-
+		vcsm_fail heap/unload-refused-while-heap-open "rmmod succeeded with an open heap file"
+		return
+	fi
+	exec 3<&-
+	vcsm_pass heap/unload-refused-while-heap-open
+
+	vcsm_run heap/unload-and-reload
+	if ! rmmod vcsm_cma_heap; then
+		vcsm_fail heap/unload-and-reload "rmmod failed with nothing alive"
+		return
+	fi
+	if [ -e /dev/dma_heap/vcsm-uncached ] || [ -e /dev/dma_heap/vcsm-cached ]; then
+		vcsm_fail heap/unload-and-reload "heap devices remain after rmmod"
+		return
+	fi
+	if ! insmod /lib/modules/vcsm-cma-heap.ko || [ ! -c /dev/dma_heap/vcsm-cached ]; then
+		vcsm_fail heap/unload-and-reload "reload failed"
+		return
+	fi
+	vcsm_pass heap/unload-and-reload
+}
+
+heap_tests() {
+	heap_load || return
+	args=""
+	for h in $HEAPS; do args="$args --heap $h"; done
+	# Our own functional tests, including exhaustion of the region.
+	heap-tests $args --exhaust
+	# The kernel's own dmabuf-heaps selftest, over every heap (ours and the in-kernel ones),
+	# with vgem as the importing device.
+	selftest_dmabuf_heap
+	heap_unload_rules
+}
+
+# Runs tools/testing/selftests/dmabuf-heaps/dmabuf-heap and turns its TAP into our lines.
+selftest_dmabuf_heap() {
+	vcsm_run selftest/dmabuf-heap
+	if [ ! -x /bin/dmabuf-heap ]; then
+		vcsm_fail selftest/dmabuf-heap "dmabuf-heap selftest binary missing from the initramfs"
+		return
+	fi
+	dmabuf-heap > /tmp/selftest.out 2>&1
+	rc=$?
+	cat /tmp/selftest.out
+	for h in $HEAPS; do
+		if ! grep -q "$h" /tmp/selftest.out; then
+			vcsm_fail selftest/dmabuf-heap "the selftest did not exercise heap $h"
+			return
+		fi
+	done
+	totals=$(grep 'Totals:' /tmp/selftest.out)
+	case "$totals" in
+	*"fail:0 "*) if [ $rc -eq 0 ]; then vcsm_pass selftest/dmabuf-heap; return; fi ;;
+	esac
+	vcsm_fail selftest/dmabuf-heap "rc=$rc ${totals:-no Totals line}"
+}

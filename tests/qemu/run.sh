@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the arm64 test kernel in QEMU `virt` with our overlay applied to QEMU's own device tree,
+# run one guest script, and judge the console log.
+#
+#   tests/qemu/run.sh --kdir DIR --modules DIR --bin DIR --dtbo FILE --script NAME
+#                     [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
+#
+# The guest prints `@@VCSM RUN <test>`, then `@@VCSM PASS <test>` or `@@VCSM FAIL <test>: why`.
+# Kernel reports (BUG, WARNING, Oops, KASAN, lockdep, kmemleak) anywhere in the log count as a
+# failure of the test that was running. A guest that does not finish in time is killed and
+# counted as a failure, with the tail of its console. The last line printed is
+# `qemu: N passed, N failed`; the exit status is non-zero if anything failed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=scripts/env.sh
+. "$top/scripts/env.sh"
+
+kdir="" moddir="" bindir="" dtbo="" script="" timeout=900 out="$top/build/qemu" extra=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kdir) kdir=$2; shift 2 ;;
+	--modules) moddir=$2; shift 2 ;;
+	--bin) bindir=$2; shift 2 ;;
+	--dtbo) dtbo=$2; shift 2 ;;
+	--script) script=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--kernel-cmdline) extra=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+for v in kdir moddir bindir dtbo script; do
+	[ -n "${!v}" ] || { echo "run.sh: --${v/moddir/modules} is required" >&2; exit 2; }
+done
+image="$kdir/arch/arm64/boot/Image"
+[ -f "$image" ] || { echo "run.sh: no kernel image at $image" >&2; exit 2; }
+
+mkdir -p "$out"
+work="$out/$script"
+rm -rf "$work"
+mkdir -p "$work"
+MEM=2048 SMP=2
+machine=(-M virt -cpu cortex-a72 -smp "$SMP" -m "$MEM" -nic none)
+
+# 1. The device tree: QEMU's own, given the /reserved-memory node a Pi tree always has, with
+#    our overlay applied by fdtoverlay, exactly as the firmware would on a Pi.
+qemu-system-aarch64 "${machine[@]}" -machine dumpdtb="$work/virt.dtb" -nographic >/dev/null 2>&1
+fdtput -c "$work/virt.dtb" /reserved-memory
+fdtput -t i "$work/virt.dtb" /reserved-memory '#address-cells' 2
+fdtput -t i "$work/virt.dtb" /reserved-memory '#size-cells' 2
+fdtput -t x "$work/virt.dtb" /reserved-memory ranges
+fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "$dtbo"
+
+# 2. The initramfs: busybox, our modules, the test binaries and the guest scripts.
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tests,etc}
+cp "$VCSM_CACHE/busybox-arm64/bin/busybox" "$root/bin/busybox"
+cp "$moddir"/*.ko "$root/lib/modules/" 2>/dev/null || true
+find "$bindir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
+cp "$top"/tests/guest/*.sh "$root/tests/"
+cat > "$root/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+echo "@@VCSM BOOTED \$(uname -r)"
+sh /tests/$script.sh
+echo "@@VCSM END rc=\$?"
+sync
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
+
+# 3. Boot and wait for the end marker, the guest's power-off, or the timeout.
+log="$work/console.log"
+start=$(date +%s)
+qemu-system-aarch64 "${machine[@]}" -nographic -no-reboot \
+	-kernel "$image" -initrd "$work/initramfs.cpio.gz" -dtb "$work/virt-vcsm.dtb" \
+	-append "console=ttyAMA0 panic=-1 loglevel=6 $extra" \
+	</dev/null >"$log" 2>&1 &
+qpid=$!
+hung=0
+while kill -0 "$qpid" 2>/dev/null; do
+	if grep -q '@@VCSM END' "$log" 2>/dev/null; then
+		sleep 2
+		break
+	fi
+	if [ $(( $(date +%s) - start )) -ge "$timeout" ]; then
+		hung=1
+		break
+	fi
+	sleep 1
+done
+kill "$qpid" 2>/dev/null || true
+wait "$qpid" 2>/dev/null || true
+elapsed=$(( $(date +%s) - start ))
+
+# 4. Judge the log.
+tr -d '\r' < "$log" > "$work/console.txt"
+python3 "$here/judge.py" "$work/console.txt" --hung "$hung" --elapsed "$elapsed" --timeout "$timeout"

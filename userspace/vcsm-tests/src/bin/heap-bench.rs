@@ -1,0 +1,159 @@
+//! Allocation latency of dma-heaps compared with a baseline heap, run in the guest:
+//!
+//! ```text
+//! heap-bench --heap vcsm-uncached --heap vcsm-cached --baseline reserved [--iters N]
+//! ```
+//!
+//! For each heap and size it times the `DMA_HEAP_IOCTL_ALLOC` ioctl alone (CLOCK_MONOTONIC) and,
+//! separately, the `close` that frees the buffer. Prints a table and one line per result:
+//!
+//! ```text
+//! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> free_p50_us=<z> ratio_p50=<r>
+//! @@VCSM BENCH-ERROR heap=<h> size=<bytes|-> error=<reason>
+//! ```
+//!
+//! `ratio_p50` is this heap's alloc p50 over the baseline's for the same size (`NaN` if the
+//! baseline has no result). Exits 1 if any heap or size could not be measured.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use dmabuf::{describe_io_error, format_size, Heap, Summary};
+use vcsm_tests::{emit, one_line};
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+
+#[derive(Parser, Debug)]
+#[command(about = "dma-heap allocation latency, relative to a baseline heap")]
+struct Args {
+    /// Heap to measure (a name under /dev/dma_heap); repeat for several.
+    #[arg(long = "heap", value_name = "NAME", required = true)]
+    heaps: Vec<String>,
+
+    /// Heap the ratios are computed against (measured too, even if not given with --heap).
+    #[arg(long, value_name = "NAME")]
+    baseline: String,
+
+    /// Timed iterations per heap and size [default: 200 for 4K and 1M, 40 for 8M].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    iters: Option<u32>,
+
+    /// Untimed allocations before the timed ones.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    warmup: u32,
+}
+
+/// Sizes and their default iteration counts.
+const SIZES: [(u64, u32); 3] = [(4 * KIB, 200), (MIB, 200), (8 * MIB, 40)];
+
+struct Measurement {
+    heap: String,
+    size: u64,
+    alloc: Summary,
+    free: Summary,
+}
+
+fn micros(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Time `iters` alloc/free pairs after `warmup` untimed ones.
+fn measure(heap: &Heap, size: u64, iters: u32, warmup: u32) -> Result<(Summary, Summary), String> {
+    for i in 0..warmup {
+        heap.allocate(size).map_err(|e| format!("warm-up alloc {i}: {}", describe_io_error(&e)))?;
+    }
+    let mut alloc = Vec::with_capacity(iters as usize);
+    let mut free = Vec::with_capacity(iters as usize);
+    for i in 0..iters {
+        let t0 = Instant::now();
+        let res = heap.allocate(size);
+        let t_alloc = t0.elapsed();
+        let buf = res.map_err(|e| format!("alloc {i}: {}", describe_io_error(&e)))?;
+        let t1 = Instant::now();
+        drop(buf); // close(2): frees the buffer, its only reference
+        let t_free = t1.elapsed();
+        alloc.push(micros(t_alloc));
+        free.push(micros(t_free));
+    }
+    // iters >= 1 (enforced by the argument parser) and durations are never NaN.
+    match (Summary::of(&alloc), Summary::of(&free)) {
+        (Some(a), Some(f)) => Ok((a, f)),
+        _ => Err("no samples".into()),
+    }
+}
+
+fn error_line(heap: &str, size: Option<u64>, reason: &str) {
+    let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    emit(&format!("@@VCSM BENCH-ERROR heap={heap} size={size} error={}", one_line(reason)));
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut names: Vec<String> = Vec::new();
+    for h in args.heaps.iter().chain(std::iter::once(&args.baseline)) {
+        if !names.contains(h) {
+            names.push(h.clone());
+        }
+    }
+
+    let mut ok = true;
+    let mut results: Vec<Measurement> = Vec::new();
+    for name in &names {
+        let heap = match Heap::open(name) {
+            Ok(h) => h,
+            Err(e) => {
+                error_line(name, None, &e.to_string());
+                ok = false;
+                continue;
+            }
+        };
+        for (size, default_iters) in SIZES {
+            let iters = args.iters.unwrap_or(default_iters);
+            match measure(&heap, size, iters, args.warmup) {
+                Ok((alloc, free)) => results.push(Measurement { heap: name.clone(), size, alloc, free }),
+                Err(e) => {
+                    error_line(name, Some(size), &e);
+                    ok = false;
+                }
+            }
+        }
+    }
+
+    let baseline_p50 =
+        |size: u64| results.iter().find(|r| r.heap == args.baseline && r.size == size).map(|r| r.alloc.p50);
+    let width = names.iter().map(String::len).max().unwrap_or(4).max(4);
+    emit(&format!(
+        "{:<width$}  {:>6}  {:>12}  {:>12}  {:>11}  {:>9}",
+        "heap", "size", "alloc_p50_us", "alloc_p99_us", "free_p50_us", "ratio_p50"
+    ));
+    let mut lines = Vec::new();
+    for r in &results {
+        let ratio = match baseline_p50(r.size) {
+            Some(b) if b > 0.0 => r.alloc.p50 / b,
+            _ => f64::NAN,
+        };
+        emit(&format!(
+            "{:<width$}  {:>6}  {:>12.1}  {:>12.1}  {:>11.1}  {:>9.3}",
+            r.heap,
+            format_size(r.size),
+            r.alloc.p50,
+            r.alloc.p99,
+            r.free.p50,
+            ratio
+        ));
+        lines.push(format!(
+            "@@VCSM BENCH heap={} size={} alloc_p50_us={:.1} alloc_p99_us={:.1} free_p50_us={:.1} ratio_p50={:.3}",
+            r.heap, r.size, r.alloc.p50, r.alloc.p99, r.free.p50, ratio
+        ));
+    }
+    for line in &lines {
+        emit(line);
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,466 @@
+//! Functional tests of dma-heaps, run in the guest:
+//!
+//! ```text
+//! heap-tests --heap vcsm-uncached --heap vcsm-cached [--region-mib 128] [--exhaust]
+//! ```
+//!
+//! Prints `@@VCSM RUN|PASS|FAIL heap/<heap>/<test>` lines (see the `vcsm_tests` crate docs);
+//! exits 1 if any test failed.
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use dmabuf::uapi::DmaHeapAllocationData;
+use dmabuf::{
+    align_up, format_size, page_size, DmaBuf, Heap, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_READ,
+    DMA_BUF_SYNC_RW,
+};
+use vcsm_tests::{expect_errno, info, pattern, pattern_at, with_cpu_access, Context, Reporter};
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// Sizes of the basic allocate/map/verify test.
+const SIZES: [u64; 6] = [4 * KIB, 64 * KIB, MIB, 8 * MIB, 32 * MIB, 64 * MIB];
+
+#[derive(Parser, Debug)]
+#[command(about = "Functional tests of Linux dma-heaps (@@VCSM line protocol)")]
+struct Args {
+    /// Heap to test (a name under /dev/dma_heap); repeat for several.
+    #[arg(long = "heap", value_name = "NAME", required = true)]
+    heaps: Vec<String>,
+
+    /// Size of the heap's memory region in MiB: allocation sizes above half of it are skipped,
+    /// and it bounds the exhaustion test.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    region_mib: Option<u64>,
+
+    /// Also run the exhaustion test (allocates the heap's whole memory area, which the in-kernel
+    /// CMA heaps share with other users).
+    #[arg(long)]
+    exhaust: bool,
+
+    /// Only run tests whose id contains this text (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    only: Vec<String>,
+}
+
+/// Everything a test needs to know besides the heap.
+struct Ctx<'a> {
+    heap: &'a Heap,
+    page: usize,
+    region_mib: Option<u64>,
+}
+
+impl Ctx<'_> {
+    fn page64(&self) -> u64 {
+        self.page as u64
+    }
+
+    /// Allocate with the default flags; the error names the size.
+    fn alloc(&self, len: u64) -> Result<DmaBuf, String> {
+        self.heap.allocate(len).with_ctx(|| format!("alloc {}", format_size(len)))
+    }
+}
+
+fn to_usize(n: u64) -> Result<usize, String> {
+    usize::try_from(n).map_err(|_| format!("{n} does not fit in usize"))
+}
+
+/// Allocate, check size and zeroing, write a pattern, re-map and verify it, then check windows
+/// at nonzero offsets.
+fn test_alloc_size(c: &Ctx, size: u64) -> Result<(), String> {
+    let buf = c.alloc(size)?;
+    let got = buf.size().ctx("size (lseek SEEK_END)")?;
+    if got != size {
+        return Err(format!("dma-buf size is {got}, requested {size}"));
+    }
+    let len = to_usize(size)?;
+    // Different for every size, so stale data of an earlier test never matches.
+    let seed = 0xA5C3_0000 ^ (size as u32).rotate_left(7) ^ (size >> 20) as u32;
+
+    {
+        let mut map = buf.mmap(0, len, Prot::READ_WRITE).ctx("mmap whole buffer RW")?;
+        with_cpu_access(&buf, DMA_BUF_SYNC_RW, || {
+            if let Some(m) = map.find_byte_mismatch(0).ctx("read")? {
+                return Err(format!(
+                    "new buffer not zeroed: byte at offset {:#x} is {:#04x}",
+                    m.offset, m.found
+                ));
+            }
+            map.fill_u32_with(pattern(seed)).ctx("write pattern")
+        })?;
+    } // munmap
+
+    {
+        let map = buf.mmap(0, len, Prot::READ).ctx("re-mmap whole buffer RO")?;
+        with_cpu_access(&buf, DMA_BUF_SYNC_READ, || {
+            match map.find_u32_mismatch(pattern(seed)).ctx("read back")? {
+                None => Ok(()),
+                Some(m) => Err(format!(
+                    "pattern lost after munmap/mmap: offset {:#x} expected {:#010x} found {:#010x}",
+                    m.offset, m.expected, m.found
+                )),
+            }
+        })?;
+    }
+
+    // Windows at nonzero offsets: from page 1 to the end, one page in the middle, the last page.
+    let page = c.page;
+    if len >= 2 * page {
+        let mid = (len / 2) / page * page;
+        let windows = [(page, len - page), (mid, page), (len - page, page)];
+        for (off, wlen) in windows {
+            let map = buf
+                .mmap(off as u64, wlen, Prot::READ)
+                .with_ctx(|| format!("mmap window offset {off:#x} len {wlen:#x}"))?;
+            with_cpu_access(&buf, DMA_BUF_SYNC_READ, || {
+                match map.find_u32_mismatch(pattern_at(seed, off)).ctx("read window")? {
+                    None => Ok(()),
+                    Some(m) => Err(format!(
+                        "mmap at offset {off:#x} shows wrong data: window offset {:#x} expected \
+                         {:#010x} found {:#010x} (offset not honoured?)",
+                        m.offset, m.expected, m.found
+                    )),
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Freed memory handed out again must be zeroed again.
+fn test_zero_reuse(c: &Ctx) -> Result<(), String> {
+    const ROUNDS: usize = 9; // the first allocation plus 8 re-allocations
+    let len = MIB;
+    for round in 0..ROUNDS {
+        let buf = c.alloc(len).map_err(|e| format!("round {round}: {e}"))?;
+        let mut map = buf.mmap(0, to_usize(len)?, Prot::READ_WRITE).ctx("mmap")?;
+        with_cpu_access(&buf, DMA_BUF_SYNC_RW, || {
+            if let Some(m) = map.find_byte_mismatch(0).ctx("read")? {
+                return Err(format!(
+                    "round {round}: buffer not zeroed: byte at offset {:#x} is {:#04x} \
+                     (previous contents leaked)",
+                    m.offset, m.found
+                ));
+            }
+            map.fill_bytes(0xff).ctx("fill 0xff")
+        })?;
+    }
+    Ok(())
+}
+
+fn test_len_zero(c: &Ctx) -> Result<(), String> {
+    expect_errno(c.heap.allocate(0), &[libc::EINVAL], "alloc len 0").map(drop)
+}
+
+fn test_len_rounds_up(c: &Ctx) -> Result<(), String> {
+    let buf = c.heap.allocate(4097).ctx("alloc len 4097")?;
+    let want = align_up(4097, c.page64()).ok_or("page size overflow")?;
+    let got = buf.size().ctx("size")?;
+    if got != want {
+        return Err(format!("alloc len 4097 gave a {got}-byte buffer, expected {want}"));
+    }
+    // The whole rounded-up buffer must be mappable.
+    let map = buf.mmap(0, to_usize(want)?, Prot::READ).ctx("mmap rounded-up size")?;
+    with_cpu_access(&buf, DMA_BUF_SYNC_READ, || match map.find_byte_mismatch(0).ctx("read")? {
+        None => Ok(()),
+        Some(m) => Err(format!("not zeroed at offset {:#x}", m.offset)),
+    })
+}
+
+/// A length no heap here can satisfy: beyond the region, 1 GiB and twice the guest's RAM.
+fn huge_len(c: &Ctx) -> u64 {
+    let ram = dmabuf::mem_total_kib().map(|k| k.saturating_mul(KIB).saturating_mul(2)).unwrap_or(0);
+    let region = c.region_mib.map_or(0, |m| m.saturating_mul(MIB).saturating_mul(2));
+    let len = GIB.max(ram).max(region);
+    align_up(len, c.page64()).unwrap_or(len)
+}
+
+fn test_len_huge(c: &Ctx, id: &str, len: u64) -> Result<(), String> {
+    let errno = expect_errno(
+        c.heap.allocate(len),
+        &[libc::ENOMEM, libc::EINVAL],
+        format_args!("alloc len {len} ({})", format_size(len)),
+    )?;
+    info(id, &format!("alloc len {len} failed with {}", dmabuf::describe_errno(errno)));
+    Ok(())
+}
+
+fn test_fd_field(c: &Ctx) -> Result<(), String> {
+    let mut data =
+        DmaHeapAllocationData { len: c.page64(), fd: 1, fd_flags: DEFAULT_FD_FLAGS, heap_flags: 0 };
+    expect_errno(c.heap.alloc_raw(&mut data), &[libc::EINVAL], "alloc with fd field 1").map(drop)
+}
+
+fn test_fd_flags(c: &Ctx) -> Result<(), String> {
+    let valid = (libc::O_ACCMODE | libc::O_CLOEXEC) as u32;
+    for extra in [libc::O_NONBLOCK as u32, libc::O_APPEND as u32, 1 << 31] {
+        debug_assert_eq!(extra & valid, 0);
+        expect_errno(
+            c.heap.alloc(c.page64(), DEFAULT_FD_FLAGS | extra, 0),
+            &[libc::EINVAL],
+            format_args!("alloc with fd_flags {:#x}", DEFAULT_FD_FLAGS | extra),
+        )?;
+    }
+    Ok(())
+}
+
+fn test_heap_flags(c: &Ctx) -> Result<(), String> {
+    for flags in [1u64, 1 << 63] {
+        expect_errno(
+            c.heap.alloc(c.page64(), DEFAULT_FD_FLAGS, flags),
+            &[libc::EINVAL],
+            format_args!("alloc with heap_flags {flags:#x}"),
+        )?;
+    }
+    Ok(())
+}
+
+const MMAP_ERRNOS: [i32; 2] = [libc::EINVAL, libc::ENXIO];
+
+fn test_mmap_too_large(c: &Ctx) -> Result<(), String> {
+    let len = 64 * KIB as usize;
+    let buf = c.alloc(len as u64)?;
+    for wlen in [len + c.page, 2 * len] {
+        expect_errno(
+            buf.mmap(0, wlen, Prot::READ),
+            &MMAP_ERRNOS,
+            format_args!("mmap {wlen:#x} bytes of a {len:#x}-byte buffer"),
+        )?;
+    }
+    buf.mmap(0, len, Prot::READ).ctx("control: mmap of the exact size")?;
+    Ok(())
+}
+
+fn test_mmap_beyond_end(c: &Ctx) -> Result<(), String> {
+    let len = 64 * KIB as usize;
+    let page = c.page;
+    let buf = c.alloc(len as u64)?;
+    for (off, wlen) in [(len, page), (2 * len, page), (len - page, 2 * page)] {
+        expect_errno(
+            buf.mmap(off as u64, wlen, Prot::READ),
+            &MMAP_ERRNOS,
+            format_args!("mmap offset {off:#x} len {wlen:#x} of a {len:#x}-byte buffer"),
+        )?;
+    }
+    buf.mmap((len - page) as u64, page, Prot::READ).ctx("control: mmap of the last page")?;
+    Ok(())
+}
+
+/// Allocate 4 MiB buffers until ENOMEM; returns how many succeeded. The buffers are freed
+/// before returning.
+fn fill_heap(c: &Ctx, cap: usize) -> Result<usize, String> {
+    let chunk = 4 * MIB;
+    let mut bufs = Vec::new();
+    let outcome = loop {
+        if bufs.len() >= cap {
+            break Err(format!(
+                "{cap} allocations of 4M succeeded without ENOMEM (more than the region holds; \
+                 not a CMA-backed heap?)"
+            ));
+        }
+        match c.heap.allocate(chunk) {
+            Ok(b) => bufs.push(b),
+            Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => break Ok(bufs.len()),
+            Err(e) => {
+                break Err(format!(
+                    "allocation #{} failed with {}, expected ENOMEM",
+                    bufs.len() + 1,
+                    dmabuf::describe_io_error(&e)
+                ))
+            }
+        }
+    };
+    drop(bufs);
+    let n = outcome?;
+    if n == 0 {
+        return Err("not even one 4M allocation succeeded".into());
+    }
+    Ok(n)
+}
+
+/// Wait (at most `timeout`) until CmaFree is within `slack_kib` of `target_kib`.
+fn wait_cma_free(target_kib: u64, slack_kib: u64, timeout: Duration) -> Result<u64, String> {
+    let start = Instant::now();
+    loop {
+        let now = dmabuf::cma_free_kib().ctx("CmaFree")?;
+        if now.abs_diff(target_kib) <= slack_kib {
+            return Ok(now);
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!(
+                "CmaFree is {now} kB {timeout:?} after freeing everything, was {target_kib} kB \
+                 before (leak of {} kB?)",
+                target_kib.saturating_sub(now)
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn test_exhaust(c: &Ctx, id: &str) -> Result<(), String> {
+    let region_kib = match c.region_mib {
+        Some(m) => m.saturating_mul(KIB),
+        None => dmabuf::cma_total_kib().ctx("CmaTotal")?,
+    };
+    // Upper bound on the loop: everything the region (or all CMA) can hold, plus slack.
+    let cap = to_usize(region_kib / (4 * KIB) + 8)?;
+    let before = dmabuf::cma_free_kib().ctx("CmaFree")?;
+
+    let first = fill_heap(c, cap).map_err(|e| format!("round 1: {e}"))?;
+    let after1 = wait_cma_free(before, KIB, Duration::from_secs(2)).map_err(|e| format!("round 1: {e}"))?;
+    let second = fill_heap(c, cap).map_err(|e| format!("round 2: {e}"))?;
+    let after2 = wait_cma_free(before, KIB, Duration::from_secs(2)).map_err(|e| format!("round 2: {e}"))?;
+    info(
+        id,
+        &format!(
+            "4M buffers: round1={first} round2={second}; CmaFree kB before={before} \
+             after1={after1} after2={after2}"
+        ),
+    );
+    if first.abs_diff(second) > 1 {
+        return Err(format!(
+            "round 1 allocated {first} 4M buffers, round 2 only {second}: memory leaked or fragmented"
+        ));
+    }
+    Ok(())
+}
+
+fn test_cycles(c: &Ctx, len: u64, cycles: usize) -> Result<(), String> {
+    let ulen = to_usize(len)?;
+    let words_per_page = c.page / 4;
+    for i in 0..cycles {
+        let fail = |e: String| format!("cycle {i}: {e}");
+        let buf = c.alloc(len).map_err(fail)?;
+        let mut map = buf.mmap(0, ulen, Prot::READ_WRITE).ctx("mmap").map_err(fail)?;
+        with_cpu_access(&buf, DMA_BUF_SYNC_RW, || {
+            // Touch every page: one word each, then read them back.
+            let value = |w: usize| (w as u32) ^ (i as u32).wrapping_mul(0x9E37_79B9);
+            for w in (0..map.words()).step_by(words_per_page) {
+                map.write_u32(w, value(w)).ctx("write")?;
+            }
+            for w in (0..map.words()).step_by(words_per_page) {
+                let got = map.read_u32(w).ok_or("read out of range")?;
+                if got != value(w) {
+                    return Err(format!("word {w} reads {got:#010x}, wrote {:#010x}", value(w)));
+                }
+            }
+            Ok(())
+        })
+        .map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn test_many_live(c: &Ctx) -> Result<(), String> {
+    const COUNT: usize = 256;
+    let len = 64 * KIB;
+    let ulen = to_usize(len)?;
+    let seed = |k: usize| 0x5EED_0000u32 ^ ((k as u32) << 20) ^ k as u32;
+    let mut bufs = Vec::with_capacity(COUNT);
+    for k in 0..COUNT {
+        let buf = c.alloc(len).map_err(|e| format!("buffer {k} of {COUNT}: {e}"))?;
+        {
+            let mut map = buf.mmap(0, ulen, Prot::READ_WRITE).with_ctx(|| format!("buffer {k}: mmap"))?;
+            with_cpu_access(&buf, DMA_BUF_SYNC_RW, || {
+                if let Some(m) = map.find_byte_mismatch(0).ctx("read")? {
+                    return Err(format!("not zeroed at offset {:#x}", m.offset));
+                }
+                map.fill_u32_with(pattern(seed(k))).ctx("write")
+            })
+            .map_err(|e| format!("buffer {k}: {e}"))?;
+        }
+        bufs.push(buf);
+    }
+    for (k, buf) in bufs.iter().enumerate() {
+        let map = buf.mmap(0, ulen, Prot::READ).with_ctx(|| format!("buffer {k}: re-mmap"))?;
+        with_cpu_access(buf, DMA_BUF_SYNC_READ, || {
+            match map.find_u32_mismatch(pattern(seed(k))).ctx("read")? {
+                None => Ok(()),
+                Some(m) => {
+                    let owner = (0..COUNT).find(|&j| pattern(seed(j))(m.offset / 4) == m.found);
+                    Err(format!(
+                        "offset {:#x}: expected {:#010x} found {:#010x}{}",
+                        m.offset,
+                        m.expected,
+                        m.found,
+                        owner.map_or(String::new(), |j| format!(" (buffer {j}'s data: buffers alias)"))
+                    ))
+                }
+            }
+        })
+        .map_err(|e| format!("buffer {k}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn run_heap(r: &mut Reporter, args: &Args, name: &str) {
+    let selected = |id: &str| args.only.is_empty() || args.only.iter().any(|o| id.contains(o.as_str()));
+    let id = |test: &str| format!("heap/{name}/{test}");
+
+    let open_id = id("open");
+    let mut heap = None;
+    r.run(&open_id, || {
+        heap = Some(Heap::open(name).map_err(|e| e.to_string())?);
+        Ok(())
+    });
+    let Some(heap) = heap else { return };
+    let c = Ctx { heap: &heap, page: page_size(), region_mib: args.region_mib };
+
+    for size in SIZES {
+        let test = format!("alloc-{}", format_size(size));
+        let tid = id(&test);
+        if !selected(&tid) {
+            continue;
+        }
+        match args.region_mib {
+            Some(m) if size > m.saturating_mul(MIB) / 2 => {
+                r.skip(&tid, &format!("larger than half of the {m} MiB region"));
+            }
+            _ => {
+                r.run(&tid, || test_alloc_size(&c, size));
+            }
+        }
+    }
+    let mut run = |test: &str, f: &dyn Fn(&Ctx, &str) -> Result<(), String>| {
+        let tid = id(test);
+        if selected(&tid) {
+            r.run(&tid, || f(&c, &tid));
+        }
+    };
+
+    run("zero-on-reuse", &|c, _| test_zero_reuse(c));
+    run("bad-len-0", &|c, _| test_len_zero(c));
+    run("len-4097-rounds-up", &|c, _| test_len_rounds_up(c));
+    run("bad-len-huge", &|c, id| test_len_huge(c, id, huge_len(c)));
+    run("bad-len-u64max", &|c, id| test_len_huge(c, id, u64::MAX));
+    run("bad-fd-field", &|c, _| test_fd_field(c));
+    run("bad-fd-flags", &|c, _| test_fd_flags(c));
+    run("bad-heap-flags", &|c, _| test_heap_flags(c));
+    run("mmap-too-large", &|c, _| test_mmap_too_large(c));
+    run("mmap-beyond-end", &|c, _| test_mmap_beyond_end(c));
+    if args.exhaust {
+        run("exhaust", &test_exhaust);
+    }
+    run("cycles-64K", &|c, _| test_cycles(c, 64 * KIB, 1000));
+    run("cycles-1M", &|c, _| test_cycles(c, MIB, 100));
+    run("many-live-256x64K", &|c, _| test_many_live(c));
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut r = Reporter::new("heap-tests");
+    for name in &args.heaps {
+        run_heap(&mut r, &args, name);
+    }
+    r.finish();
+    if r.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,267 @@
+//! Shared pieces of the guest test programs: result reporting in the `@@VCSM` line protocol,
+//! error context, data patterns.
+//!
+//! Line protocol (stdout, one line per write, so kernel messages on the same console can only
+//! interleave between whole lines):
+//!
+//! ```text
+//! @@VCSM RUN  <id>
+//! @@VCSM PASS <id>
+//! @@VCSM FAIL <id>: <reason>
+//! @@VCSM SKIP <id>: <reason>         (no RUN line precedes a SKIP)
+//! @@VCSM INFO <id>: <detail>         (extra detail, between RUN and PASS/FAIL)
+//! @@VCSM DONE <program> passed=N failed=N skipped=N
+//! ```
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+
+use dmabuf::{describe_io_error, DmaBuf};
+
+/// Longest reason printed on one line; longer ones are cut (kernel consoles wrap badly).
+const MAX_REASON: usize = 512;
+
+/// Write one whole line to stdout with a single `write_all`, ignoring stdout errors (a closed
+/// console must not turn into a panic).
+pub fn emit(line: &str) {
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(buf.as_bytes());
+    let _ = out.flush();
+}
+
+/// Make `text` safe for a single protocol line: no newlines or control characters, bounded.
+pub fn one_line(text: &str) -> String {
+    let mut s: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned();
+    if s.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    if s.is_empty() {
+        s.push_str("(no reason given)");
+    }
+    s
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}
+
+/// Runs tests and prints their results; counts outcomes.
+#[derive(Debug)]
+pub struct Reporter {
+    program: &'static str,
+    /// `Some`: keep the lines instead of printing them (unit tests).
+    captured: Option<Vec<String>>,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Reporter {
+    pub fn new(program: &'static str) -> Reporter {
+        Reporter { program, captured: None, passed: 0, failed: 0, skipped: 0 }
+    }
+
+    /// A reporter that records its lines (see [`Reporter::lines`]) instead of printing them.
+    pub fn capturing(program: &'static str) -> Reporter {
+        Reporter { captured: Some(Vec::new()), ..Reporter::new(program) }
+    }
+
+    /// The lines recorded by a [`Reporter::capturing`] reporter.
+    pub fn lines(&self) -> &[String] {
+        self.captured.as_deref().unwrap_or(&[])
+    }
+
+    fn line(&mut self, line: String) {
+        match &mut self.captured {
+            Some(lines) => lines.push(line),
+            None => emit(&line),
+        }
+    }
+
+    /// Print `RUN id`, run `test`, print `PASS id` or `FAIL id: reason`. A panic inside the
+    /// test is caught and reported as a failure. Returns whether the test passed.
+    pub fn run(&mut self, id: &str, test: impl FnOnce() -> Result<(), String>) -> bool {
+        self.line(format!("@@VCSM RUN {id}"));
+        let result = panic::catch_unwind(AssertUnwindSafe(test))
+            .unwrap_or_else(|payload| Err(format!("panic: {}", panic_message(payload.as_ref()))));
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                self.line(format!("@@VCSM PASS {id}"));
+                true
+            }
+            Err(reason) => {
+                self.failed += 1;
+                self.line(format!("@@VCSM FAIL {id}: {}", one_line(&reason)));
+                false
+            }
+        }
+    }
+
+    /// Report a test that was not run.
+    pub fn skip(&mut self, id: &str, reason: &str) {
+        self.skipped += 1;
+        self.line(format!("@@VCSM SKIP {id}: {}", one_line(reason)));
+    }
+
+    /// Print the closing summary line.
+    pub fn finish(&mut self) {
+        let line = format!(
+            "@@VCSM DONE {} passed={} failed={} skipped={}",
+            self.program, self.passed, self.failed, self.skipped
+        );
+        self.line(line);
+    }
+}
+
+/// Extra detail for a running test.
+pub fn info(id: &str, detail: &str) {
+    emit(&format!("@@VCSM INFO {id}: {}", one_line(detail)));
+}
+
+/// Turn an `io::Result` into a test result with context: `"mmap: EINVAL (Invalid argument)"`.
+pub trait Context<T> {
+    fn ctx(self, what: &str) -> Result<T, String>;
+    fn with_ctx(self, what: impl FnOnce() -> String) -> Result<T, String>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {}", describe_io_error(&e)))
+    }
+
+    fn with_ctx(self, what: impl FnOnce() -> String) -> Result<T, String> {
+        self.map_err(|e| format!("{}: {}", what(), describe_io_error(&e)))
+    }
+}
+
+/// The test pattern: word `i` of a buffer holds `i ^ seed`.
+pub fn pattern(seed: u32) -> impl Fn(usize) -> u32 {
+    // Buffers are far below 16 GiB, so the word index fits in u32; wrapping is harmless anyway.
+    move |i| (i as u32) ^ seed
+}
+
+/// The pattern as seen through a window starting at byte `offset` of the buffer.
+pub fn pattern_at(seed: u32, offset: usize) -> impl Fn(usize) -> u32 {
+    let first = offset / 4;
+    move |i| ((first + i) as u32) ^ seed
+}
+
+/// Run `body` between `DMA_BUF_IOCTL_SYNC` START and END with direction `dir`. END is issued
+/// even when `body` fails; the first error wins.
+pub fn with_cpu_access<T>(
+    buf: &DmaBuf,
+    dir: u64,
+    body: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    buf.sync(dmabuf::DMA_BUF_SYNC_START | dir).with_ctx(|| format!("SYNC START|{}", dir_name(dir)))?;
+    let result = body();
+    let end = buf.sync(dmabuf::DMA_BUF_SYNC_END | dir).with_ctx(|| format!("SYNC END|{}", dir_name(dir)));
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+fn dir_name(dir: u64) -> &'static str {
+    match dir {
+        dmabuf::DMA_BUF_SYNC_READ => "READ",
+        dmabuf::DMA_BUF_SYNC_WRITE => "WRITE",
+        dmabuf::DMA_BUF_SYNC_RW => "RW",
+        _ => "?",
+    }
+}
+
+/// Expect `result` to fail with one of `allowed`; returns the errno it failed with.
+pub fn expect_errno<T>(result: io::Result<T>, allowed: &[i32], what: impl Display) -> Result<i32, String> {
+    let names =
+        allowed.iter().map(|&e| dmabuf::errno_name(e).unwrap_or("?")).collect::<Vec<_>>().join(" or ");
+    match result {
+        Ok(_) => Err(format!("{what} succeeded, expected {names}")),
+        Err(e) => match e.raw_os_error() {
+            Some(errno) if allowed.contains(&errno) => Ok(errno),
+            _ => Err(format!("{what} failed with {}, expected {names}", describe_io_error(&e))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_sanitises() {
+        assert_eq!(one_line("a\nb\tc"), "a b c");
+        assert_eq!(one_line("  "), "(no reason given)");
+        let long = "é".repeat(400);
+        let s = one_line(&long);
+        assert!(s.ends_with("..."));
+        assert!(s.len() <= MAX_REASON + 3);
+    }
+
+    #[test]
+    fn patterns() {
+        let p = pattern(0xff);
+        assert_eq!(p(0), 0xff);
+        assert_eq!(p(1), 0xfe);
+        let w = pattern_at(0xff, 4096);
+        assert_eq!(w(0), p(1024));
+        assert_eq!(w(5), p(1029));
+    }
+
+    #[test]
+    fn errno_expectations() {
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(expect_errno(r, &[libc::EINVAL, libc::ENOMEM], "alloc"), Ok(libc::ENOMEM));
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EFAULT));
+        let e = expect_errno(r, &[libc::EINVAL], "alloc").unwrap_err();
+        assert_eq!(e, "alloc failed with EFAULT (Bad address), expected EINVAL");
+        let e = expect_errno(Ok(()), &[libc::EINVAL, libc::ENXIO], "mmap").unwrap_err();
+        assert_eq!(e, "mmap succeeded, expected EINVAL or ENXIO");
+    }
+
+    #[test]
+    fn context() {
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EINVAL));
+        assert_eq!(r.ctx("mmap").unwrap_err(), "mmap: EINVAL (Invalid argument)");
+    }
+
+    #[test]
+    fn reporter_counts_and_catches_panics() {
+        let mut r = Reporter::capturing("unit");
+        assert!(r.run("t/pass", || Ok(())));
+        assert!(!r.run("t/fail", || Err("no\npe".into())));
+        assert!(!r.run("t/panic", || panic!("boom {}", 1)));
+        r.skip("t/skip", "why");
+        r.finish();
+        assert_eq!((r.passed, r.failed, r.skipped), (1, 2, 1));
+        assert_eq!(
+            r.lines(),
+            [
+                "@@VCSM RUN t/pass",
+                "@@VCSM PASS t/pass",
+                "@@VCSM RUN t/fail",
+                "@@VCSM FAIL t/fail: no pe",
+                "@@VCSM RUN t/panic",
+                "@@VCSM FAIL t/panic: panic: boom 1",
+                "@@VCSM SKIP t/skip: why",
+                "@@VCSM DONE unit passed=1 failed=2 skipped=1",
+            ]
+        );
+    }
+}
