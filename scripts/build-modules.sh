@@ -11,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/env.sh"
 kdir=$(cd "${1:?usage: build-modules.sh KDIR}" && pwd)
 shift
-out="$top/build/kmod/$(basename "$kdir")"
+out="${VCSM_KMOD_OUT:-$top/build/kmod/$(basename "$kdir")}"
 mkdir -p "$out"
 # Objects from earlier runs stay in place, so rebuilds are incremental.
 srcs=("$top/Kbuild" "$top/drivers")

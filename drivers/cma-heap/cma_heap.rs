@@ -25,6 +25,7 @@ use kernel::{
     device::Device,
     new_mutex,
     prelude::*,
+    rbtree::RBTree,
     str::CStr,
     sync::{Arc, Mutex},
     types::ARef,
@@ -138,14 +139,12 @@ impl HeapOps for CmaHeap {
             );
             return Err(ENOMEM);
         }
-        let sgt = mem.sg_table()?;
         let buffer = KBox::pin_init(
             try_pin_init!(CmaBuffer {
                 region: region.clone(),
                 cached: self.cached,
                 mem,
-                base_sgt: sgt,
-                inner <- new_mutex!(BufferInner { attachments: KVec::new() }, "CmaBuffer::inner"),
+                inner <- new_mutex!(BufferInner { attachments: RBTree::new() }, "CmaBuffer::inner"),
             }),
             GFP_KERNEL,
         )?;
@@ -156,9 +155,9 @@ impl HeapOps for CmaHeap {
     }
 }
 
-/// The attachments of a buffer, for CPU-access cache maintenance.
+/// The attachments of a buffer, for CPU-access cache maintenance, keyed by address.
 struct BufferInner {
-    attachments: KVec<Arc<CmaAttachment>>,
+    attachments: RBTree<usize, Arc<CmaAttachment>>,
 }
 
 /// One allocated buffer.
@@ -167,8 +166,6 @@ struct CmaBuffer {
     region: Arc<Region>,
     cached: bool,
     mem: ContigPages,
-    /// Describes the whole buffer; attachments copy it.
-    base_sgt: SgTable,
     #[pin]
     inner: Mutex<BufferInner>,
 }
@@ -204,7 +201,7 @@ impl Exporter for CmaBuffer {
     type Attachment = Arc<CmaAttachment>;
 
     fn attach(&self, dev: &Device) -> Result<KBox<Arc<CmaAttachment>>> {
-        let table = self.mem.sg_table()?;
+        let table = self.mem.sg_table_for(dev)?;
         let att = Arc::pin_init(
             pin_init!(CmaAttachment {
                 dev: dev.into(),
@@ -212,17 +209,20 @@ impl Exporter for CmaBuffer {
             }),
             GFP_KERNEL,
         )?;
-        self.inner.lock().attachments.push(att.clone(), GFP_KERNEL)?;
-        Ok(KBox::new(att, GFP_KERNEL)?)
+        let key = &*att as *const CmaAttachment as usize;
+        let handle = KBox::new(att.clone(), GFP_KERNEL)?;
+        self.inner
+            .lock()
+            .attachments
+            .try_create_and_insert(key, att, GFP_KERNEL)?;
+        Ok(handle)
     }
 
     fn detach(&self, att: KBox<Arc<CmaAttachment>>) {
-        let mut inner = self.inner.lock();
-        if let Some(pos) = inner.attachments.iter().position(|a| Arc::ptr_eq(a, &att)) {
-            let removed = inner.attachments.remove(pos);
-            drop(inner);
-            drop(removed);
-        }
+        let key = &**att as *const CmaAttachment as usize;
+        // Dropped after the lock is released.
+        let removed = self.inner.lock().attachments.remove(&key);
+        drop(removed);
     }
 
     fn map(&self, att: &Arc<CmaAttachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
@@ -240,7 +240,7 @@ impl Exporter for CmaBuffer {
 
     fn begin_cpu_access(&self, dir: DataDirection) -> Result {
         if self.cached {
-            for att in self.inner.lock().attachments.iter() {
+            for att in self.inner.lock().attachments.values() {
                 att.table.lock().sync_for_cpu(dir);
             }
         }
@@ -249,7 +249,7 @@ impl Exporter for CmaBuffer {
 
     fn end_cpu_access(&self, dir: DataDirection) -> Result {
         if self.cached {
-            for att in self.inner.lock().attachments.iter() {
+            for att in self.inner.lock().attachments.values() {
                 att.table.lock().sync_for_device(dir);
             }
         }
@@ -273,7 +273,8 @@ impl Exporter for CmaBuffer {
 /// The heaps of one device.
 struct HeapDevice {
     uncached: Registration<CmaHeap>,
-    cached: Registration<CmaHeap>,
+    // Kept for its `Drop`, which removes the heap.
+    _cached: Registration<CmaHeap>,
 }
 
 impl HeapDevice {
@@ -308,7 +309,10 @@ impl HeapDevice {
             size >> 20,
             base
         );
-        Ok(Self { uncached, cached })
+        Ok(Self {
+            uncached,
+            _cached: cached,
+        })
     }
 }
 

@@ -40,7 +40,9 @@ impl DataDirection {
 }
 
 /// `DMA_ATTR_SKIP_CPU_SYNC`: the memory needs no CPU cache maintenance (write-combined).
-pub(crate) const ATTR_SKIP_CPU_SYNC: u64 = ext::DMA_ATTR_SKIP_CPU_SYNC as u64;
+///
+/// bindgen cannot evaluate the C macro; `kext_shim.c` asserts the value at build time.
+pub(crate) const ATTR_SKIP_CPU_SYNC: u64 = 1 << 5;
 
 /// Sets the streaming and coherent DMA masks of `dev` to `bits` bits.
 pub(crate) fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
@@ -145,9 +147,17 @@ impl ContigPages {
         &self.dev
     }
 
-    /// A new single-entry scatter-gather table describing the whole allocation.
+    /// A new scatter-gather table describing the whole allocation in one entry.
     pub(crate) fn sg_table(&self) -> Result<SgTable> {
-        SgTable::new_contig(self.page, self.size)
+        SgTable::new_contig(self.page, self.size, u32::MAX)
+    }
+
+    /// A new scatter-gather table describing the whole allocation, for mapping by `dev`: in
+    /// as few entries as the device's maximum DMA segment size allows.
+    pub(crate) fn sg_table_for(&self, dev: &Device) -> Result<SgTable> {
+        // SAFETY: `dev` is a valid device.
+        let max_seg = unsafe { ext::kext_dma_max_seg_size(raw(dev).cast()) };
+        SgTable::new_contig(self.page, self.size, max_seg)
     }
 
     /// Maps the allocation (honouring the mapping's page offset) into a user VMA.
@@ -245,13 +255,19 @@ unsafe impl Send for SgTable {}
 unsafe impl Sync for SgTable {}
 
 impl SgTable {
-    /// A table with one entry covering `size` bytes from `page`.
-    pub(crate) fn new_contig(page: NonNull<bindings::page>, size: usize) -> Result<Self> {
+    /// A table covering `size` contiguous bytes from `page`, in entries of at most `max_seg`
+    /// bytes.
+    pub(crate) fn new_contig(page: NonNull<bindings::page>, size: usize, max_seg: u32) -> Result<Self> {
         let mut table = KBox::new(bindings::sg_table::default(), GFP_KERNEL)?;
-        // SAFETY: `table` is a valid, zeroed `sg_table`.
-        to_result(unsafe { ext::sg_alloc_table(&mut *table as *mut _ as _, 1, GFP_KERNEL) })?;
-        // SAFETY: The table has exactly one entry, allocated above.
-        unsafe { ext::kext_sg_set_contig(&mut *table as *mut _ as _, page.as_ptr().cast(), size) };
+        // SAFETY: `table` is a valid, zeroed `sg_table`; `page` starts `size` contiguous bytes.
+        to_result(unsafe {
+            ext::kext_sg_alloc_contig(
+                &mut *table as *mut _ as _,
+                page.as_ptr().cast(),
+                size,
+                max_seg,
+            )
+        })?;
         // INVARIANT: Set up by `sg_alloc_table` above, not mapped.
         Ok(Self {
             table,

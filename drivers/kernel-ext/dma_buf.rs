@@ -141,7 +141,7 @@ unsafe extern "C" fn detach_cb<T: Exporter>(
 unsafe extern "C" fn map_cb<T: Exporter>(
     att: *mut ext::dma_buf_attachment,
     dir: bindings::dma_data_direction,
-) -> *mut ext::sg_table {
+) -> *mut bindings::sg_table {
     // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
     let (this, state) = unsafe { (exporter::<T>((*att).dmabuf), attachment::<T>(att)) };
     let res = DataDirection::from_raw(dir).and_then(|dir| this.map(state, dir));
@@ -156,7 +156,7 @@ unsafe extern "C" fn map_cb<T: Exporter>(
 /// Only called by the dma-buf core with a table returned by `map_cb::<T>`.
 unsafe extern "C" fn unmap_cb<T: Exporter>(
     att: *mut ext::dma_buf_attachment,
-    sgt: *mut ext::sg_table,
+    sgt: *mut bindings::sg_table,
     dir: bindings::dma_data_direction,
 ) {
     // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
@@ -210,7 +210,7 @@ unsafe extern "C" fn end_cpu_access_cb<T: Exporter>(
 /// Only called by the dma-buf core during `mmap` of a buffer exported by `export::<T>`.
 unsafe extern "C" fn mmap_cb<T: Exporter>(
     dmabuf: *mut ext::dma_buf,
-    vma: *mut ext::vm_area_struct,
+    vma: *mut bindings::vm_area_struct,
 ) -> c_int {
     // SAFETY: The core passes a live buffer exported by `export::<T>`.
     let this = unsafe { exporter::<T>(dmabuf) };

@@ -27,13 +27,13 @@ impl<T: HeapOps> Ops<T> {
 /// Only called by the dma-heap core for a heap registered by [`Registration::<T>::new`].
 unsafe extern "C" fn allocate_cb<T: HeapOps>(
     heap: *mut ext::dma_heap,
-    len: core::ffi::c_ulong,
+    len: usize,
     fd_flags: u32,
     heap_flags: u64,
 ) -> *mut ext::dma_buf {
     // SAFETY: `Registration::new` set the private data to a `T` that outlives the heap.
     let this = unsafe { &*(ext::dma_heap_get_drvdata(heap).cast::<T>()) };
-    match this.allocate(len as usize, fd_flags, heap_flags) {
+    match this.allocate(len, fd_flags, heap_flags) {
         Ok(buf) => buf.into_raw(),
         Err(e) => e.to_ptr(),
     }

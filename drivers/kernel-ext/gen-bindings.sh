@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cmdfile="$kdir/rust/bindings/.bindings_generated.rs.cmd"
 [ -f "$cmdfile" ] || { echo "gen-bindings: $cmdfile missing: is $kdir a built Rust kernel?" >&2; exit 1; }
 # Everything after ` -- ` is the clang command line; drop the dependency-file option.
-read -r -a cflags <<<"$(sed -n 's/^savedcmd_[^=]*:= .* -- //p' "$cmdfile" | sed 's/-Wp,-MMD,[^ ]*//')"
+# The saved command is shell-quoted (e.g. -DARM64_ASM_ARCH='"armv8.5-a"'): let the shell split it.
+eval "cflags=($(sed -n 's/^savedcmd_[^=]*:= .* -- //p' "$cmdfile" | sed -e 's/ ; .*//' -e 's/-Wp,-MMD,[^ ]*//'))"
 bindgen=${BINDGEN:-bindgen}
 
 fns='dma_buf_(export|fd|get|put|attach|detach|map_attachment_unlocked|unmap_attachment_unlocked|begin_cpu_access|end_cpu_access|mmap|vmap_unlocked|vunmap_unlocked)'
@@ -32,8 +33,7 @@ cd "$kdir"
 	--no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
 	--no-recursive-allowlist \
 	--allowlist-function "$fns" --allowlist-type "$types" \
-	--allowlist-var 'DMA_ATTR_.*|O_RDWR|O_CLOEXEC|O_ACCMODE|VM_.*' \
 	--opaque-type 'dma_resv|dma_fence|seq_file' \
 	--raw-line 'use kernel::bindings::*;' \
-	-o "$out.tmp" -- "${cflags[@]}" -I"$here" "$@" -D__BINDGEN__ -DMODULE -w
+	-o "$out.tmp" -- "${cflags[@]}" -I"$here" "$@" -w
 mv "$out.tmp" "$out"

@@ -11,9 +11,31 @@
 
 #include "kext_shim.h"
 
-void kext_sg_set_contig(struct sg_table *sgt, struct page *page, size_t size)
+/* Values the Rust side (dma.rs) spells out because bindgen cannot evaluate them. */
+static_assert(DMA_ATTR_SKIP_CPU_SYNC == (1UL << 5));
+
+int kext_sg_alloc_contig(struct sg_table *sgt, struct page *page, size_t size,
+			 unsigned int max_seg)
 {
-	sg_set_page(sgt->sgl, page, size, 0);
+	struct scatterlist *sg;
+	size_t seg = max_t(size_t, round_down(max_seg, PAGE_SIZE), PAGE_SIZE);
+	unsigned int nents = DIV_ROUND_UP(size, seg), i;
+	int ret;
+
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+	for_each_sg(sgt->sgl, sg, nents, i) {
+		size_t len = min(seg, size - (size_t)i * seg);
+
+		sg_set_page(sg, nth_page(page, (i * seg) >> PAGE_SHIFT), len, 0);
+	}
+	return 0;
+}
+
+unsigned int kext_dma_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
 }
 
 dma_addr_t kext_sgt_dma_address(const struct sg_table *sgt)

@@ -16,8 +16,15 @@ struct sg_table;
 struct vm_area_struct;
 struct dma_buf;
 
-/* Describe one physically contiguous range as the only entry of @sgt (already allocated). */
-void kext_sg_set_contig(struct sg_table *sgt, struct page *page, size_t size);
+/*
+ * Allocate @sgt describing the physically contiguous range of @size bytes at @page, in
+ * entries of at most @max_seg bytes (a multiple of the page size), so that it respects the
+ * segment limit of the device it will be mapped for.
+ */
+int kext_sg_alloc_contig(struct sg_table *sgt, struct page *page, size_t size,
+			 unsigned int max_seg);
+/* The largest DMA segment @dev supports. */
+unsigned int kext_dma_max_seg_size(struct device *dev);
 /* First entry of a mapped table: DMA address, DMA length, and number of DMA segments. */
 dma_addr_t kext_sgt_dma_address(const struct sg_table *sgt);
 unsigned int kext_sgt_dma_len(const struct sg_table *sgt);

@@ -60,6 +60,10 @@ def main() -> int:
             elif kind == "FAIL":
                 failed.append(rest)
                 current = f"after {rest.split(':', 1)[0]}"
+            elif kind == "SKIP":
+                # A test that could not run is not a pass.
+                failed.append(f"{rest} (skipped)")
+                current = f"after {rest.split(':', 1)[0]}"
             elif kind == "BOOTED":
                 booted = True
                 current = "guest start-up"

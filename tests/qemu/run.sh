@@ -55,7 +55,7 @@ fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "$dtbo"
 
 # 2. The initramfs: busybox, our modules, the test binaries and the guest scripts.
 root="$work/root"
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tests,etc}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,lib/modules,tests,etc}
 cp "$VCSM_CACHE/busybox-arm64/bin/busybox" "$root/bin/busybox"
 cp "$moddir"/*.ko "$root/lib/modules/" 2>/dev/null || true
 find "$bindir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
