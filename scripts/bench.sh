@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make bench`: one boot of the non-debug (perf) kernel; allocation latency of our two heaps
+# and of the in-kernel CMA (`reserved`) and system heaps, as ratios to the in-kernel CMA heap.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+must deps scripts/install-deps.sh
+must kernel-perf scripts/kernel.sh build perf
+kdir=$(scripts/kernel.sh kdir perf)
+must modules-perf scripts/build-modules.sh "$kdir"
+must guest-programs-perf scripts/guest-build.sh "$kdir" "$top/build/guest-bin-perf"
+must dtbs dts-overlays/build.sh "$top/build/dtbs"
+step bench-guest tests/qemu/run.sh --kdir "$kdir" --modules "$top/build/kmod/$(basename "$kdir")" \
+	--bin "$top/build/guest-bin-perf" --dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" \
+	--script bench --timeout 900 --out "$top/build/qemu-bench"
+echo
+echo "Heap allocation latency, QEMU TCG arm64 guest, $(nproc) host cores (one boot):"
+sed -n '/^heap  *size/,/^$/p' "$top/build/qemu-bench/bench/console.txt" || true
+grep '@@VCSM BENCH' "$top/build/qemu-bench/bench/console.txt" | sed 's/^.*@@VCSM /  /'
+vcsm_summary
+[ "$VCSM_FAILED" -eq 0 ]
