@@ -18,6 +18,7 @@ step host-smem-protocol cargo test --locked --manifest-path drivers/common/Cargo
 step host-uapi-rust cargo test --locked --manifest-path uapi/rust/Cargo.toml
 step host-uapi-header bash uapi/tests/check-header.sh
 step host-userspace cargo test --locked --manifest-path userspace/Cargo.toml
+step host-harness python3 tests/qemu/test_judge.py
 
 # Kernel, modules, guest programs.
 must kernel-debug scripts/kernel.sh build debug
