@@ -59,29 +59,47 @@ fn micros(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Time `iters` alloc/free pairs after `warmup` untimed ones.
-fn measure(heap: &Heap, size: u64, iters: u32, warmup: u32) -> Result<(Summary, Summary), String> {
-    for i in 0..warmup {
-        heap.allocate(size).map_err(|e| format!("warm-up alloc {i}: {}", describe_io_error(&e)))?;
+/// Time one alloc/free pair: (alloc µs, free µs).
+fn sample(heap: &Heap, size: u64) -> Result<(f64, f64), String> {
+    let t0 = Instant::now();
+    let res = heap.allocate(size);
+    let t_alloc = t0.elapsed();
+    let buf = res.map_err(|e| format!("alloc: {}", describe_io_error(&e)))?;
+    let t1 = Instant::now();
+    drop(buf); // close(2): frees the buffer, its only reference
+    Ok((micros(t_alloc), micros(t1.elapsed())))
+}
+
+/// One heap's samples for one size: alloc and free latencies in µs, or why it failed.
+type Samples = Result<(Vec<f64>, Vec<f64>), String>;
+
+/// Per-heap samples for one size, taken round-robin: iteration `i` visits the heaps starting
+/// at a rotating index, so drift in the machine (other load, page-cache state, migration of
+/// movable pages) spreads evenly over every heap instead of favouring whichever runs first.
+fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) -> Vec<Samples> {
+    let mut out: Vec<Samples> = heaps.iter().map(|_| Ok((Vec::new(), Vec::new()))).collect();
+    for w in 0..warmup {
+        for (k, (_, heap)) in heaps.iter().enumerate() {
+            if let Err(e) = sample(heap, size) {
+                out[k] = Err(format!("warm-up {w}: {e}"));
+            }
+        }
     }
-    let mut alloc = Vec::with_capacity(iters as usize);
-    let mut free = Vec::with_capacity(iters as usize);
-    for i in 0..iters {
-        let t0 = Instant::now();
-        let res = heap.allocate(size);
-        let t_alloc = t0.elapsed();
-        let buf = res.map_err(|e| format!("alloc {i}: {}", describe_io_error(&e)))?;
-        let t1 = Instant::now();
-        drop(buf); // close(2): frees the buffer, its only reference
-        let t_free = t1.elapsed();
-        alloc.push(micros(t_alloc));
-        free.push(micros(t_free));
+    let n = heaps.len();
+    for i in 0..iters as usize {
+        for j in 0..n {
+            let k = (i + j) % n;
+            let Ok((alloc, free)) = &mut out[k] else { continue };
+            match sample(&heaps[k].1, size) {
+                Ok((a, f)) => {
+                    alloc.push(a);
+                    free.push(f);
+                }
+                Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
+            }
+        }
     }
-    // iters >= 1 (enforced by the argument parser) and durations are never NaN.
-    match (Summary::of(&alloc), Summary::of(&free)) {
-        (Some(a), Some(f)) => Ok((a, f)),
-        _ => Err("no samples".into()),
-    }
+    out
 }
 
 fn error_line(heap: &str, size: Option<u64>, reason: &str) {
@@ -99,19 +117,25 @@ fn main() -> ExitCode {
     }
 
     let mut ok = true;
-    let mut results: Vec<Measurement> = Vec::new();
+    let mut heaps: Vec<(String, Heap)> = Vec::new();
     for name in &names {
-        let heap = match Heap::open(name) {
-            Ok(h) => h,
+        match Heap::open(name) {
+            Ok(h) => heaps.push((name.clone(), h)),
             Err(e) => {
                 error_line(name, None, &e.to_string());
                 ok = false;
-                continue;
             }
-        };
-        for (size, default_iters) in SIZES {
-            let iters = args.iters.unwrap_or(default_iters);
-            match measure(&heap, size, iters, args.warmup) {
+        }
+    }
+    let mut results: Vec<Measurement> = Vec::new();
+    for (size, default_iters) in SIZES {
+        let iters = args.iters.unwrap_or(default_iters);
+        for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup)) {
+            // iters >= 1 (enforced by the argument parser) and durations are never NaN.
+            match res.and_then(|(a, f)| match (Summary::of(&a), Summary::of(&f)) {
+                (Some(alloc), Some(free)) => Ok((alloc, free)),
+                _ => Err("no samples".into()),
+            }) {
                 Ok((alloc, free)) => results.push(Measurement { heap: name.clone(), size, alloc, free }),
                 Err(e) => {
                     error_line(name, Some(size), &e);
@@ -120,6 +144,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    results.sort_by_key(|r| names.iter().position(|n| *n == r.heap));
 
     let baseline_p50 =
         |size: u64| results.iter().find(|r| r.heap == args.baseline && r.size == size).map(|r| r.alloc.p50);
