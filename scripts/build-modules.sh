@@ -20,4 +20,18 @@ rsync -aR --exclude='target/' --exclude='*.o' --exclude='*.ko' --exclude='ext_bi
 	--exclude='*.toml' --exclude='*.lock' --exclude='*.md' \
 	"${srcs[@]/#$top\//$top/./}" "$out/" >/dev/null
 make -C "$kdir" "${VCSM_KMAKE_ARGS[@]}" M="$out" -j"$(nproc)" "$@" modules >&2
+# Test-only modules (the simulated VPU and the VCHIQ test client, see the Kbuild): a second
+# kbuild pass in a directory of its own, so that the simulator's VCHIQ exports never resolve
+# the driver's imports (which must come from the real vchiq.ko). Their .ko files are copied
+# next to the others for the guest.
+if [ -d "$top/tests/vpu-sim" ]; then
+	tout="$out-tests"
+	mkdir -p "$tout"
+	rsync -aR --exclude='target/' --exclude='*.o' --exclude='*.ko' --exclude='ext_bindings.rs' \
+		--exclude='*.toml' --exclude='*.lock' --exclude='*.md' \
+		"${srcs[@]/#$top\//$top/./}" "$tout/" >/dev/null
+	make -C "$kdir" "${VCSM_KMAKE_ARGS[@]}" M="$tout" VCSM_TEST_MODULES=y -j"$(nproc)" "$@" \
+		modules >&2
+	cp "$tout/vpu-sim.ko" "$tout/vchiq-test-client.ko" "$out/"
+fi
 echo "$out"

@@ -19,18 +19,23 @@ step host-uapi-rust cargo test --locked --manifest-path uapi/rust/Cargo.toml
 step host-uapi-header bash uapi/tests/check-header.sh
 step host-userspace cargo test --locked --manifest-path userspace/Cargo.toml
 step host-harness python3 tests/qemu/test_judge.py
+step host-install bash tests/host/install.sh
+step host-docs bash tests/host/docs.sh "$top/build/docs"
 
 # Kernel, modules, guest programs.
 must kernel-debug scripts/kernel.sh build debug
 kdir=$(scripts/kernel.sh kdir debug)
 must modules scripts/build-modules.sh "$kdir"
 moddir="$top/build/kmod/$(basename "$kdir")"
+step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \
+	--sim-symvers "$moddir-tests/Module.symvers" "$moddir/vc-sm-cma.ko" "$moddir/vchiq-test-client.ko"
 step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
 must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 
 # The guest.
 step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
-	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --script check --timeout 1500
+	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
+	--script check --timeout 1800
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
 vcsm_summary

@@ -9,13 +9,19 @@ VCSM_CACHE=${VCSM_CACHE:-$HOME/.cache/vcsm}
 VCSM_TOOLS=${VCSM_TOOLS:-$VCSM_CACHE/tools}
 export VCSM_CACHE VCSM_TOOLS
 
+# Each setting may be preset by the caller (e.g. DKMS building against a Pi kernel made with
+# other tools); the defaults are the test kernel's toolchain.
 export PATH="/usr/lib/llvm-15/bin:$VCSM_TOOLS/bin:$PATH"
-export ARCH=arm64
-export LLVM=1
-export RUSTC=/usr/bin/rustc
-export HOSTRUSTC=/usr/bin/rustc
-export BINDGEN="$VCSM_TOOLS/bin/bindgen"
-export CLIPPY_DRIVER=/usr/bin/clippy-driver
+export ARCH=${ARCH:-arm64}
+export LLVM=${LLVM:-1}
+export RUSTC=${RUSTC:-/usr/bin/rustc}
+export HOSTRUSTC=${HOSTRUSTC:-$RUSTC}
+if [ -z "${BINDGEN:-}" ]; then
+	BINDGEN="$VCSM_TOOLS/bin/bindgen"
+	[ -x "$BINDGEN" ] || BINDGEN=$(command -v bindgen || echo bindgen)
+fi
+export BINDGEN
+export CLIPPY_DRIVER=${CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 
 # Everything the kernel build, our modules and the guest userspace depend on; a change to
 # any of these gives a new kernel cache key.
@@ -27,4 +33,4 @@ vcsm_toolchain_id() {
 }
 
 # Make arguments for the kernel and for out-of-tree modules.
-VCSM_KMAKE_ARGS=(ARCH=arm64 LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$HOSTRUSTC" "BINDGEN=$BINDGEN")
+VCSM_KMAKE_ARGS=("ARCH=$ARCH" "LLVM=$LLVM" "RUSTC=$RUSTC" "HOSTRUSTC=$HOSTRUSTC" "BINDGEN=$BINDGEN")

@@ -290,6 +290,17 @@ impl DmaBuf {
         core::mem::forget(self);
         ptr
     }
+
+    /// Takes over one reference to a dma-buf (the importer side, see `dma_buf_import.rs`).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live dma-buf on which the caller owns one reference; that reference
+    /// passes to the new value.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<ext::dma_buf>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self { ptr }
+    }
 }
 
 impl Drop for DmaBuf {
@@ -309,6 +320,50 @@ pub(crate) fn export<T: Exporter>(
     name: &'static CStr,
     module: &'static ThisModule,
 ) -> Result<DmaBuf> {
+    // SAFETY: A NULL `resv` makes the core embed a reservation object of its own.
+    unsafe { export_with_resv(data, size, flags, name, module, core::ptr::null_mut()) }
+}
+
+/// Like [`export`], but the new buffer shares the reservation object (its lock and fences) of
+/// `resv_of` instead of having one of its own.
+///
+/// This is what a buffer that re-exports another one needs: the dma-buf core calls
+/// `map_dma_buf` and `vmap` with the buffer's reservation lock held, so with a shared object the
+/// exporter can forward them to `resv_of` with the locked `dma_buf_map_attachment` and
+/// `dma_buf_vmap` (taking a second reservation lock there would nest two locks of one class),
+/// and implicit fences of `resv_of` apply to the new buffer as well.
+///
+/// # Safety
+///
+/// `data` must keep a reference to `resv_of` until it is dropped (the core drops it on the
+/// new buffer's release), so that the shared reservation object outlives the new buffer.
+pub(crate) unsafe fn export_sharing_resv<T: Exporter>(
+    data: Pin<KBox<T>>,
+    size: usize,
+    flags: u32,
+    name: &'static CStr,
+    module: &'static ThisModule,
+    resv_of: &DmaBuf,
+) -> Result<DmaBuf> {
+    // SAFETY: `resv_of` is live; its reservation object lives as long as it does, which the
+    // caller guarantees is as long as the new buffer.
+    unsafe {
+        let resv = (*resv_of.as_raw()).resv;
+        export_with_resv(data, size, flags, name, module, resv)
+    }
+}
+
+/// # Safety
+///
+/// `resv` is NULL, or a reservation object that outlives the new buffer.
+unsafe fn export_with_resv<T: Exporter>(
+    data: Pin<KBox<T>>,
+    size: usize,
+    flags: u32,
+    name: &'static CStr,
+    module: &'static ThisModule,
+    resv: *mut ext::dma_resv,
+) -> Result<DmaBuf> {
     // SAFETY: The box is leaked and only ever freed in place (`release_cb` or below), so the
     // pinned value never moves.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
@@ -318,7 +373,7 @@ pub(crate) fn export<T: Exporter>(
         ops: &Ops::<T>::TABLE,
         size,
         flags: flags as c_int,
-        resv: core::ptr::null_mut(),
+        resv,
         priv_: raw.cast(),
     };
     // SAFETY: `info` is fully initialised; `ops` is a static table for `T` and `priv` a leaked

@@ -18,3 +18,6 @@
 #include <linux/miscdevice.h>
 
 #include "kext_shim.h"
+
+/* VCHIQ (vchiq.rs): the public client API and the vchiq-bus types. */
+#include "kext_vchiq.h"

@@ -26,6 +26,16 @@ fns+='|get_unused_fd_flags|put_unused_fd|fd_install|kext_.*'
 types='dma_buf|dma_buf_ops|dma_buf_attachment|dma_buf_attach_ops|dma_buf_export_info|dma_heap|dma_heap_ops|dma_heap_export_info'
 types+='|iosys_map|dma_resv|dma_fence|dma_fence_cb|dma_fence_func_t|miscdevice|seq_file|seq_operations|dma_buf_poll_cb_t'
 
+# VCHIQ client API and vchiq-bus types (vchiq.rs). The 6.12 headers are found with the
+# -I flags the Kbuild passes (drivers/staging/vc04_services/{include,interface}).
+fns+='|vchiq_(initialise|shutdown|connect|open_service|close_service|use_service|release_service)'
+fns+='|vchiq_(queue_kernel_message|msg_queue_push|msg_hold|release_message|get_service_userdata|add_connected_callback)'
+types+='|vchiq_.*|kext_vchiq_.*'
+
+# Importer side of dma-buf (dma_buf_import.rs): the locked map/vmap variants, for exporters that
+# forward to another buffer under its (shared) reservation lock.
+fns+='|dma_buf_(map_attachment|unmap_attachment|vmap|vunmap)'
+
 # The saved flags use paths relative to the kernel build directory.
 cd "$kdir"
 "$bindgen" "$here/ext_bindings.h" \

@@ -4,15 +4,20 @@
  * one small C file per module, so each module carries a private copy.
  */
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
+#include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
+#include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
 
 #include "kext_shim.h"
 
 /* Values the Rust side (dma.rs) spells out because bindgen cannot evaluate them. */
 static_assert(DMA_ATTR_SKIP_CPU_SYNC == (1UL << 5));
+static_assert(MISC_DYNAMIC_MINOR == 255);	/* miscdev.rs */
 
 int kext_sg_alloc_contig(struct sg_table *sgt, struct page *page, size_t size,
 			 unsigned int max_seg)
@@ -142,4 +147,14 @@ void kext_vma_set_writecombine(struct vm_area_struct *vma)
 void kext_get_dma_buf(struct dma_buf *dmabuf)
 {
 	get_dma_buf(dmabuf);
+}
+
+void *kext_seq_private(struct seq_file *m)
+{
+	return m->private;
+}
+
+bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt)
+{
+	return swiotlb_find_pool(dev, dma_to_phys(dev, sg_dma_address(sgt->sgl))) != NULL;
 }

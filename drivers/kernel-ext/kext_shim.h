@@ -57,4 +57,14 @@ void kext_vma_set_writecombine(struct vm_area_struct *vma);
 /* Reference counting on a dma_buf's file. */
 void kext_get_dma_buf(struct dma_buf *dmabuf);
 
+/* seq_file (debugfs.rs): the private data given to single_open(). */
+struct seq_file;
+void *kext_seq_private(struct seq_file *m);
+
+/*
+ * Whether the first DMA segment of @sgt, mapped for @dev, is a swiotlb bounce buffer instead
+ * of the memory itself (the memory is out of the device's reach); dma_buf_import.rs.
+ */
+bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt);
+
 #endif /* VCSM_KEXT_SHIM_H */

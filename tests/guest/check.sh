@@ -2,7 +2,13 @@
 # Everything `make check` runs in the guest.
 . /tests/lib.sh
 . /tests/heap.sh
+. /tests/vpusim.sh
+. /tests/vcsm.sh
+. /tests/tool.sh
 
 vcsm_kmemleak_clear
 heap_tests
+vpusim_tests
+vcsm_tests
+tool_tests
 vcsm_kmemleak_check

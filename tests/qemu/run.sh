@@ -3,8 +3,11 @@
 # Boot the arm64 test kernel in QEMU `virt` with our overlay applied to QEMU's own device tree,
 # run one guest script, and judge the console log.
 #
-#   tests/qemu/run.sh --kdir DIR --modules DIR --bin DIR --dtbo FILE --script NAME
-#                     [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
+#   tests/qemu/run.sh --kdir DIR --modules DIR --bin DIR --dtbo FILE [--dtbo FILE...]
+#                     --script NAME [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
+#
+# Several --dtbo are applied in the order given (e.g. the heap overlay, then the test-only
+# simulated-VPU overlay).
 #
 # The guest prints `@@VCSM RUN <test>`, then `@@VCSM PASS <test>` or `@@VCSM FAIL <test>: why`.
 # Kernel reports (BUG, WARNING, Oops, KASAN, lockdep, kmemleak) anywhere in the log count as a
@@ -18,12 +21,13 @@ top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 
 kdir="" moddir="" bindir="" dtbo="" script="" timeout=900 out="$top/build/qemu" extra=""
+dtbos=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) kdir=$2; shift 2 ;;
 	--modules) moddir=$2; shift 2 ;;
 	--bin) bindir=$2; shift 2 ;;
-	--dtbo) dtbo=$2; shift 2 ;;
+	--dtbo) dtbo=$2; dtbos+=("$2"); shift 2 ;;
 	--script) script=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
@@ -51,7 +55,7 @@ fdtput -c "$work/virt.dtb" /reserved-memory
 fdtput -t i "$work/virt.dtb" /reserved-memory '#address-cells' 2
 fdtput -t i "$work/virt.dtb" /reserved-memory '#size-cells' 2
 fdtput -t x "$work/virt.dtb" /reserved-memory ranges
-fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "$dtbo"
+fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "${dtbos[@]}"
 
 # 2. The initramfs: busybox, our modules, the test binaries and the guest scripts.
 root="$work/root"

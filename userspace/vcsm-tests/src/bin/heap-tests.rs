@@ -344,9 +344,7 @@ fn is_unbounded_heap(name: &str) -> bool {
 fn cma_area_used(area: &str) -> Result<u64, String> {
     let path = format!("/sys/kernel/debug/cma/{area}/used");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    text.trim()
-        .parse()
-        .map_err(|e| format!("{path}: {e} in {:?}", text.trim()))
+    text.trim().parse().map_err(|e| format!("{path}: {e} in {:?}", text.trim()))
 }
 
 fn test_exhaust(c: &Ctx, id: &str) -> Result<(), String> {

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory the driver allocates itself: `VC_SM_CMA_IOCTL_MEM_ALLOC` for userspace, and
+//! VC_MEM_REQUEST for the VPU.
+//!
+//! Both are physically contiguous pages from the vchiq device's DMA (CMA) area, zeroed, and
+//! mapped uncached (write-combined) everywhere on the CPU side.
+
+use crate::{
+    buffer::{Backing, Buffer, BufferInfo, Origin, Shared},
+    kext::dma::ContigPages,
+    smem::{self, HostBody, VcMemRequest, VcMemRequestReply, VpuState},
+    vcsm::{log_limited, Vcsm},
+};
+use core::sync::atomic::Ordering;
+use kernel::{bindings, prelude::*, sync::Arc};
+
+/// Rounds `size` up to whole pages; `None` on overflow.
+fn page_align(size: usize) -> Option<usize> {
+    size.checked_add(bindings::PAGE_SIZE - 1)
+        .map(|s| s & !(bindings::PAGE_SIZE - 1))
+}
+
+impl Vcsm {
+    /// `VC_SM_CMA_IOCTL_MEM_ALLOC`: a new buffer of `size` bytes (rounded up to pages), shared
+    /// with the VPU and wrapped in a dma-buf.
+    pub(crate) fn alloc_shared(
+        self: &Arc<Self>,
+        size: u32,
+        name: &[u8],
+        pid: i32,
+    ) -> Result<Shared> {
+        self.ensure_ready()?;
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let len = page_align(size as usize).ok_or(EINVAL)?;
+        let pages = ContigPages::alloc(&self.dev, len).inspect_err(|e| {
+            pr_err!(
+                "MEM_ALLOC: cannot allocate {} contiguous bytes: {:?}\n",
+                len,
+                e
+            )
+        })?;
+        let name = if name.first().copied().unwrap_or(0) == 0 {
+            smem::HOST_RESOURCE_NAME
+        } else {
+            name
+        };
+        let info = BufferInfo {
+            origin: Origin::Alloc,
+            size: len,
+            map_len: u32::try_from(len).map_err(|_| EINVAL)?,
+            dma_addr: pages.dma_addr(),
+            name,
+            exporter: crate::export::EXP_NAME.as_bytes(),
+            pid,
+        };
+        let buf = Buffer::new(Backing::Alloc(pages), info)?;
+        self.share_and_wrap(buf)
+    }
+
+    /// VC_MEM_REQUEST: the VPU asks for memory (event workqueue, never the receive work).
+    pub(crate) fn serve_mem_request(self: &Arc<Self>, req: &VcMemRequest) {
+        // The VPU's name may lack a NUL: take at most 32 bytes and terminate (31 kept).
+        let name = smem::name_from_bytes(smem::name_bytes(&req.name));
+        let (addr, kernel_id) = match self.vpu_alloc(req, &name) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats
+                    .mem_request_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                pr_err!(
+                    "VC_MEM_REQUEST {} for {} bytes (align {}) \"{}\" failed: {:?}\n",
+                    req.trans_id,
+                    req.size,
+                    req.align,
+                    NameFmt(&name),
+                    e
+                );
+                (0, 0)
+            }
+        };
+        let reply = HostBody::VcMemRequestReply(VcMemRequestReply {
+            trans_id: req.trans_id,
+            addr,
+            kernel_id,
+        });
+        if let Err(e) = self.send_oneway(reply) {
+            pr_err!("cannot answer VC_MEM_REQUEST {}: {:?}\n", req.trans_id, e);
+            if kernel_id != 0 {
+                // The VPU never learns about the buffer: release it.
+                self.vpu_forget(kernel_id);
+            }
+        }
+    }
+
+    /// Answers VC_MEM_REQUEST `trans_id` with a failure.
+    pub(crate) fn refuse_mem_request(&self, trans_id: u32) {
+        let reply = HostBody::VcMemRequestReply(VcMemRequestReply {
+            trans_id,
+            addr: 0,
+            kernel_id: 0,
+        });
+        if let Err(e) = self.send_oneway(reply) {
+            if log_limited(&self.stats.mem_request_failures) {
+                pr_err!("cannot answer VC_MEM_REQUEST {}: {:?}\n", trans_id, e);
+            }
+        }
+    }
+
+    fn vpu_alloc(&self, req: &VcMemRequest, name: &[u8; smem::NAME_LEN]) -> Result<(u32, u32)> {
+        if req.size == 0 {
+            return Err(EINVAL);
+        }
+        let align = (req.align as usize).max(1);
+        let size = (req.size as usize)
+            .checked_next_multiple_of(align)
+            .and_then(page_align)
+            .ok_or(EINVAL)?;
+        let pages = ContigPages::alloc(&self.dev, size)?;
+        let info = BufferInfo {
+            origin: Origin::VpuRequest,
+            size,
+            map_len: u32::try_from(size).map_err(|_| EINVAL)?,
+            dma_addr: pages.dma_addr(),
+            name: smem::name_bytes(name),
+            exporter: crate::export::EXP_NAME.as_bytes(),
+            pid: 0,
+        };
+        let buf = Buffer::new(Backing::Alloc(pages), info)?;
+        let vpu_addr = buf.vpu_addr;
+        // The VPU holds the only reference until it sends RELEASED.
+        let kernel_id = self.register(&buf, VpuState::Mapped, req.vc_handle, false)?;
+        Ok((vpu_addr, kernel_id))
+    }
+
+    /// Forgets a VPU allocation the VPU never learned about.
+    fn vpu_forget(&self, kernel_id: u32) {
+        let rel = smem::Released {
+            addr: 0,
+            size: 0,
+            kernel_id,
+            vc_handle: self
+                .bufs
+                .lock()
+                .by_id
+                .get(&kernel_id)
+                .map(|e| e.vc_handle)
+                .unwrap_or(0),
+        };
+        self.released(&rel);
+    }
+}
+
+/// Shows a name as text, replacing bytes that are not printable ASCII.
+pub(crate) struct NameFmt<'a>(pub(crate) &'a [u8; smem::NAME_LEN]);
+
+impl core::fmt::Display for NameFmt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &b in smem::name_bytes(self.0) {
+            let c = if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            };
+            core::fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Buffers shared with the VPU, imports, and their lifetime.
+//!
+//! A [`Buffer`] is immutable: its memory ([`Backing`]: an imported dma-buf with the VPU's
+//! attachment and mapping, or an allocation) and the addresses and names describing it. It
+//! is reference counted; its memory is released when the last reference goes.
+//!
+//! The [`Registry`] (under [`Vcsm::bufs`]) holds a reference to every buffer that is either
+//! exposed as a dma-buf (the "wrapper", see `export.rs`) or known to the VPU, keyed by the
+//! buffer's kernel id (the opaque id the VPU echoes in RELEASED; 31 bits, never 0, never reused
+//! while in use), with the buffer's mutable state ([`Entry`]). An entry leaves the registry
+//! ("retires") when it is neither wrapped, nor being imported, nor mapped by the VPU:
+//!
+//! ```text
+//!   IMPORT sent ──reply──▶ Mapped ──wrapper released──▶ FREE sent: Unmapping ──RELEASED──▶ gone
+//!        │                  (protocol 1: FREE sent ─────────────────────────────────────▶ gone)
+//!        ├─waiter gave up──▶ reply comes later: FREE the handle, then as above
+//!        └─no handle / error──────────────────────────────────────────────────────────▶ gone
+//! ```
+//!
+//! Every buffer also holds a reference to the module, so the module cannot be unloaded while
+//! the VPU may still use memory the driver lent it; it unloads once all are released.
+
+use crate::{
+    kext::{
+        dma::ContigPages,
+        dma_buf::DmaBuf,
+        dma_buf_import::{self, Attachment, Import, Mapping},
+        module_ref::ModuleRef,
+    },
+    smem::{self, AllocType, Free, HostBody, VpuState, NAME_LEN},
+    transaction::Late,
+    vcsm::{log_limited, Vcsm, VPU_DIR},
+    THIS_MODULE,
+};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::Arc,
+};
+
+/// The largest kernel id; ids are 31 bits so they read as positive `int`s on both sides.
+const MAX_KERNEL_ID: u32 = smem::TRANS_ID_MASK;
+
+/// Where a buffer came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A dma-buf imported by userspace or a kernel driver.
+    Import,
+    /// `VC_SM_CMA_IOCTL_MEM_ALLOC`.
+    Alloc,
+    /// VC_MEM_REQUEST from the VPU.
+    VpuRequest,
+}
+
+impl Origin {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Alloc => "alloc",
+            Self::VpuRequest => "vpu-request",
+        }
+    }
+}
+
+/// The memory of a buffer.
+pub(crate) enum Backing {
+    /// An imported dma-buf, attached to and mapped for the vchiq device (the mapping holds
+    /// the attachment, which holds a reference to the dma-buf).
+    Import(Mapping),
+    /// Contiguous pages allocated for the vchiq device.
+    Alloc(ContigPages),
+}
+
+/// A buffer shared with the VPU. See the module documentation.
+pub(crate) struct Buffer {
+    pub(crate) origin: Origin,
+    backing: Backing,
+    /// Size of the dma-buf, in bytes.
+    pub(crate) size: usize,
+    /// Length of the VPU's mapping, in bytes (what IMPORT announces).
+    pub(crate) map_len: u32,
+    /// DMA address for the vchiq device, without a VPU cache alias.
+    pub(crate) dma_addr: u64,
+    /// The address the VPU uses (with its cache alias bits).
+    pub(crate) vpu_addr: u32,
+    pub(crate) name: [u8; NAME_LEN],
+    /// The exporter of an imported dma-buf.
+    pub(crate) exporter: [u8; NAME_LEN],
+    /// The process (tgid) that created it.
+    pub(crate) pid: i32,
+    _module: ModuleRef,
+}
+
+/// What describes a new [`Buffer`] besides its memory.
+pub(crate) struct BufferInfo<'a> {
+    pub(crate) origin: Origin,
+    /// Size of the dma-buf, in bytes.
+    pub(crate) size: usize,
+    /// Length of the VPU's mapping, in bytes.
+    pub(crate) map_len: u32,
+    /// DMA address for the vchiq device.
+    pub(crate) dma_addr: u64,
+    pub(crate) name: &'a [u8],
+    pub(crate) exporter: &'a [u8],
+    pub(crate) pid: i32,
+}
+
+impl Buffer {
+    /// A buffer of `backing`; fails if the VPU cannot reach its DMA address.
+    pub(crate) fn new(backing: Backing, info: BufferInfo<'_>) -> Result<Arc<Self>> {
+        let vpu_addr = vpu_bus_addr(info.dma_addr)?;
+        Ok(Arc::new(
+            Self {
+                origin: info.origin,
+                backing,
+                size: info.size,
+                map_len: info.map_len,
+                dma_addr: info.dma_addr,
+                vpu_addr,
+                name: smem::name_from_bytes(info.name),
+                exporter: smem::name_from_bytes(info.exporter),
+                pid: info.pid,
+                _module: ModuleRef::new(&THIS_MODULE),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The imported dma-buf, if this is an import.
+    pub(crate) fn source(&self) -> Option<&DmaBuf> {
+        match &self.backing {
+            Backing::Import(map) => Some(map.attachment().buf()),
+            Backing::Alloc(_) => None,
+        }
+    }
+
+    /// The allocated pages, if this is an allocation.
+    pub(crate) fn pages(&self) -> Option<&ContigPages> {
+        match &self.backing {
+            Backing::Import(_) => None,
+            Backing::Alloc(pages) => Some(pages),
+        }
+    }
+}
+
+/// A buffer's state in the registry.
+pub(crate) struct Entry {
+    pub(crate) buf: Arc<Buffer>,
+    pub(crate) vpu: VpuState,
+    /// The VPU's handle; 0 if none.
+    pub(crate) vc_handle: u32,
+    /// IMPORT sent, no reply handled yet.
+    pub(crate) importing: bool,
+    /// A wrapper dma-buf exposes the buffer (it holds its own reference to `buf`).
+    pub(crate) wrapped: bool,
+    /// Address of the wrapper's `struct dma_buf`, once exported; 0 before.
+    pub(crate) wrapper: usize,
+}
+
+impl Entry {
+    fn retirable(&self) -> bool {
+        !self.wrapped && !self.importing && self.vpu == VpuState::NotMapped
+    }
+}
+
+/// Every buffer the driver knows, by kernel id, and wrappers by address.
+pub(crate) struct Registry {
+    last_id: u32,
+    len: u32,
+    pub(crate) by_id: RBTree<u32, Entry>,
+    /// Wrapper `struct dma_buf` address to kernel id, for the kernel API.
+    by_wrapper: RBTree<usize, u32>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Self {
+            last_id: 0,
+            len: 0,
+            by_id: RBTree::new(),
+            by_wrapper: RBTree::new(),
+        }
+    }
+
+    /// The next free kernel id (from 1).
+    fn next_id(&mut self) -> Result<u32> {
+        let mut id = self.last_id;
+        for _ in 0..=self.len {
+            id = if id >= MAX_KERNEL_ID { 1 } else { id + 1 };
+            if self.by_id.get(&id).is_none() {
+                self.last_id = id;
+                return Ok(id);
+            }
+        }
+        Err(ENOSPC)
+    }
+
+    /// Removes an entry; the caller drops it after releasing the lock.
+    fn take(&mut self, id: u32) -> Option<Entry> {
+        let e = self.by_id.remove(&id)?;
+        self.len = self.len.saturating_sub(1);
+        if e.wrapper != 0 {
+            self.by_wrapper.remove(&e.wrapper);
+        }
+        Some(e)
+    }
+
+    /// Buffers the VPU has or may get a handle for.
+    pub(crate) fn vpu_busy(&self) -> usize {
+        self.by_id
+            .values()
+            .filter(|e| e.importing || e.vpu != VpuState::NotMapped)
+            .count()
+    }
+
+    /// The kernel id of the buffer a wrapper exposes.
+    pub(crate) fn by_wrapper(&self, wrapper: usize) -> Option<u32> {
+        self.by_wrapper.get(&wrapper).copied()
+    }
+}
+
+/// Returns the address the VPU uses for DMA address `dma`.
+///
+/// The top two bits of a VPU bus address select its cache alias: 0xC (direct, uncached) and
+/// 0x8 (L2-coherent, BCM2835) are used as they are; anything else gets 0xC ORed in, with a
+/// warning (once).
+fn vpu_bus_addr(dma: u64) -> Result<u32> {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let Ok(addr) = u32::try_from(dma) else {
+        pr_err!("DMA address {:#x} is beyond the VPU's 32-bit reach\n", dma);
+        return Err(EINVAL);
+    };
+    match addr & 0xc000_0000 {
+        0xc000_0000 | 0x8000_0000 => Ok(addr),
+        _ => {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!(
+                    "expecting an uncached (0xC) or coherent (0x8) VPU alias, got {:#x}; using {:#x} (shown once)\n",
+                    addr,
+                    addr | 0xc000_0000
+                );
+            }
+            Ok(addr | 0xc000_0000)
+        }
+    }
+}
+
+/// A buffer shared with the VPU and wrapped in a new dma-buf.
+pub(crate) struct Shared {
+    pub(crate) wrapper: DmaBuf,
+    pub(crate) buf: Arc<Buffer>,
+    pub(crate) vc_handle: u32,
+}
+
+impl Vcsm {
+    /// Imports `src` (which must be physically contiguous): maps it for the VPU, gets a VPU
+    /// handle for it and wraps it in a new dma-buf. `pid` is the requesting process.
+    pub(crate) fn import_dmabuf(self: &Arc<Self>, src: DmaBuf, pid: i32) -> Result<Shared> {
+        self.ensure_ready()?;
+        let exporter = src.exp_name();
+        let att = Attachment::new(&src, &self.dev)
+            .inspect_err(|e| pr_err!("import: cannot attach a {} buffer: {:?}\n", exporter, e))?;
+        let map = att.map(VPU_DIR).inspect_err(|e| {
+            pr_err!(
+                "import: cannot map a {} buffer for the VPU: {:?}\n",
+                exporter,
+                e
+            )
+        })?;
+        let nents = map.nents();
+        if nents != 1 {
+            pr_err!(
+                "import: a {} buffer of {} bytes maps as {} DMA segments; the VPU needs one (a contiguous buffer)\n",
+                exporter,
+                src.size(),
+                nents
+            );
+            return Err(EINVAL);
+        }
+        if map.is_bounced() {
+            pr_err!(
+                "import: a {} buffer is outside the VPU's reach (its DMA mapping is a bounce buffer at {:#x})\n",
+                exporter,
+                map.dma_address()
+            );
+            return Err(EINVAL);
+        }
+        let info = BufferInfo {
+            origin: Origin::Import,
+            size: src.size(),
+            map_len: map.dma_len(),
+            dma_addr: map.dma_address(),
+            name: smem::HOST_RESOURCE_NAME,
+            exporter: exporter.as_bytes(),
+            pid,
+        };
+        let buf = Buffer::new(Backing::Import(map), info)?;
+        // The mapping holds its own reference to the source.
+        drop(src);
+        self.share_and_wrap(buf)
+    }
+
+    /// Gets a VPU handle for `buf` and wraps it in a new dma-buf.
+    pub(crate) fn share_and_wrap(self: &Arc<Self>, buf: Arc<Buffer>) -> Result<Shared> {
+        let (kernel_id, vc_handle) = self.share(&buf)?;
+        let wrapper = crate::export::wrap(self, &buf, kernel_id)?;
+        Ok(Shared {
+            wrapper,
+            buf,
+            vc_handle,
+        })
+    }
+
+    /// Registers `buf` with the given state; returns its new kernel id.
+    pub(crate) fn register(
+        &self,
+        buf: &Arc<Buffer>,
+        vpu: VpuState,
+        vc_handle: u32,
+        importing: bool,
+    ) -> Result<u32> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut reg = self.bufs.lock();
+        let id = reg.next_id()?;
+        reg.by_id.insert(node.into_node(
+            id,
+            Entry {
+                buf: buf.clone(),
+                vpu,
+                vc_handle,
+                importing,
+                wrapped: false,
+                wrapper: 0,
+            },
+        ));
+        reg.len += 1;
+        Ok(id)
+    }
+
+    /// Sends IMPORT for `buf` and waits; returns its kernel id and VPU handle. On success the
+    /// entry is marked wrapped: the caller must wrap it (see [`crate::export::wrap`]).
+    fn share(&self, buf: &Arc<Buffer>) -> Result<(u32, u32)> {
+        let kernel_id = self.register(buf, VpuState::NotMapped, 0, true)?;
+        let body = HostBody::Import(smem::Import {
+            alloc_type: AllocType::NonCached,
+            addr: buf.vpu_addr,
+            size: buf.map_len,
+            kernel_id,
+            allocator: buf.pid as u32,
+            name: buf.name,
+        });
+        let handle = match self.transact(body, Some(kernel_id)) {
+            Ok(reply) => reply
+                .import_result()
+                .map(|r| r.res_handle)
+                .unwrap_or_else(|e| {
+                    pr_err!("malformed IMPORT reply: {:?}\n", e);
+                    0
+                }),
+            Err(f) if f.abandoned => {
+                // The entry stays until the reply comes (`late_import`).
+                return Err(f.err);
+            }
+            Err(f) => {
+                self.retire(kernel_id);
+                return Err(f.err);
+            }
+        };
+        if handle == 0 {
+            pr_err!(
+                "the VPU refused to import {} bytes at {:#x} (no handle)\n",
+                buf.map_len,
+                buf.vpu_addr
+            );
+            self.retire(kernel_id);
+            return Err(ENOMEM);
+        }
+        let mut reg = self.bufs.lock();
+        match reg.by_id.get_mut(&kernel_id) {
+            Some(e) => {
+                e.importing = false;
+                e.vpu = VpuState::Mapped;
+                e.vc_handle = handle;
+                e.wrapped = true;
+                Ok((kernel_id, handle))
+            }
+            // Teardown forgot it meanwhile.
+            None => Err(ENODEV),
+        }
+    }
+
+    /// Records the address of the wrapper of buffer `kernel_id`.
+    pub(crate) fn set_wrapper(&self, kernel_id: u32, wrapper: usize) -> Result {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut reg = self.bufs.lock();
+        match reg.by_id.get_mut(&kernel_id) {
+            Some(e) => e.wrapper = wrapper,
+            None => return Err(ENODEV),
+        }
+        reg.by_wrapper.insert(node.into_node(wrapper, kernel_id));
+        Ok(())
+    }
+
+    /// The wrapper of buffer `kernel_id` is gone (or was never made).
+    pub(crate) fn wrapper_released(&self, kernel_id: u32) {
+        {
+            let mut reg = self.bufs.lock();
+            let wrapper = match reg.by_id.get_mut(&kernel_id) {
+                Some(e) => {
+                    e.wrapped = false;
+                    core::mem::replace(&mut e.wrapper, 0)
+                }
+                None => return,
+            };
+            if wrapper != 0 {
+                reg.by_wrapper.remove(&wrapper);
+            }
+        }
+        self.settle(kernel_id);
+    }
+
+    /// The reply to an abandoned IMPORT arrived (event workqueue).
+    pub(crate) fn late_import(&self, late: &Late) {
+        {
+            let mut reg = self.bufs.lock();
+            let Some(e) = reg.by_id.get_mut(&late.kernel_id) else {
+                return;
+            };
+            e.importing = false;
+            if late.res_handle != 0 {
+                e.vpu = VpuState::Mapped;
+                e.vc_handle = late.res_handle;
+            }
+        }
+        if late.res_handle != 0 {
+            pr_info!(
+                "late IMPORT reply for buffer {}: freeing VPU handle {:#x}\n",
+                late.kernel_id,
+                late.res_handle
+            );
+        }
+        self.settle(late.kernel_id);
+    }
+
+    /// After a change to entry `kernel_id`: sends FREE if the VPU maps a buffer nothing exposes
+    /// any more, and retires the entry once nothing holds it.
+    fn settle(&self, kernel_id: u32) {
+        let handle = {
+            let mut reg = self.bufs.lock();
+            let Some(e) = reg.by_id.get_mut(&kernel_id) else {
+                return;
+            };
+            if e.vpu == VpuState::Mapped && !e.wrapped && !e.importing {
+                e.vpu = VpuState::Unmapping;
+                e.vc_handle
+            } else {
+                let retired = if e.retirable() {
+                    reg.take(kernel_id)
+                } else {
+                    None
+                };
+                drop(reg);
+                if retired.is_some() {
+                    self.bufs_cv.notify_all();
+                }
+                // The buffer's memory is released here, outside the lock.
+                drop(retired);
+                return;
+            }
+        };
+        let sent = self.send_oneway(HostBody::Free(Free {
+            res_handle: handle,
+            res_mem: 0,
+        }));
+        if let Err(e) = &sent {
+            if log_limited(&self.stats.free_failures) {
+                pr_warn!(
+                    "cannot send FREE for VPU handle {:#x} ({:?}); the VPU is gone, releasing the buffer\n",
+                    handle,
+                    e
+                );
+            }
+        }
+        // Protocol 2: the memory is kept until RELEASED. Otherwise FREE is final.
+        if sent.is_err() || !self.protocol_v2.load(Ordering::Acquire) {
+            let retired = {
+                let mut reg = self.bufs.lock();
+                match reg.by_id.get_mut(&kernel_id) {
+                    Some(e) if e.vpu == VpuState::Unmapping && e.vc_handle == handle => {
+                        e.vpu = VpuState::NotMapped;
+                        e.vc_handle = 0;
+                        if e.retirable() {
+                            reg.take(kernel_id)
+                        } else {
+                            None
+                        }
+                    }
+                    _ => None,
+                }
+            };
+            if retired.is_some() {
+                self.bufs_cv.notify_all();
+            }
+            drop(retired);
+        }
+    }
+
+    /// Removes entry `kernel_id` (a failed import), releasing its buffer.
+    fn retire(&self, kernel_id: u32) {
+        let retired = self.bufs.lock().take(kernel_id);
+        if retired.is_some() {
+            self.bufs_cv.notify_all();
+        }
+        drop(retired);
+    }
+
+    /// RELEASED: the VPU let go of a buffer (receive work).
+    pub(crate) fn released(&self, rel: &smem::Released) {
+        let mut reg = self.bufs.lock();
+        let Some(e) = reg.by_id.get_mut(&rel.kernel_id) else {
+            drop(reg);
+            if log_limited(&self.stats.released_unknown) {
+                pr_warn!(
+                    "VPU released buffer {} (handle {:#x}) that is already released\n",
+                    rel.kernel_id,
+                    rel.vc_handle
+                );
+            }
+            return;
+        };
+        if e.vc_handle != rel.vc_handle {
+            let ours = e.vc_handle;
+            drop(reg);
+            if log_limited(&self.stats.released_unknown) {
+                pr_warn!(
+                    "VPU released buffer {} with handle {:#x}, but it has handle {:#x}; ignored\n",
+                    rel.kernel_id,
+                    rel.vc_handle,
+                    ours
+                );
+            }
+            return;
+        }
+        e.vpu = VpuState::NotMapped;
+        e.vc_handle = 0;
+        let retired = if e.retirable() {
+            reg.take(rel.kernel_id)
+        } else {
+            None
+        };
+        drop(reg);
+        self.bufs_cv.notify_all();
+        // A buffer still wrapped stays until its wrapper goes; otherwise its memory (the
+        // imported dma-buf's mapping, attachment and reference, or the pages) is released here.
+        drop(retired);
+    }
+
+    /// Teardown: sends FREE for every buffer the VPU maps, wrapped or not.
+    pub(crate) fn unshare_all(&self) {
+        let mut handles = KVec::new();
+        {
+            let mut reg = self.bufs.lock();
+            for (id, e) in reg.by_id.iter_mut() {
+                if e.vpu == VpuState::Mapped && !e.importing {
+                    if handles.push((*id, e.vc_handle), GFP_KERNEL).is_err() {
+                        break;
+                    }
+                    e.vpu = VpuState::Unmapping;
+                }
+            }
+        }
+        let v2 = self.protocol_v2.load(Ordering::Acquire);
+        for (id, handle) in handles.iter() {
+            let sent = self.send_oneway(HostBody::Free(Free {
+                res_handle: *handle,
+                res_mem: 0,
+            }));
+            if sent.is_err() || !v2 {
+                let retired = {
+                    let mut reg = self.bufs.lock();
+                    match reg.by_id.get_mut(id) {
+                        Some(e) if e.vpu == VpuState::Unmapping => {
+                            e.vpu = VpuState::NotMapped;
+                            e.vc_handle = 0;
+                            if e.retirable() {
+                                reg.take(*id)
+                            } else {
+                                None
+                            }
+                        }
+                        _ => None,
+                    }
+                };
+                drop(retired);
+            }
+        }
+    }
+
+    /// Teardown, after the service is closed: nothing is mapped by the VPU any more.
+    pub(crate) fn forget_vpu(&self) {
+        let mut dead = KVec::new();
+        let mut forced = 0u32;
+        {
+            let mut reg = self.bufs.lock();
+            let mut ids = KVec::new();
+            for (id, e) in reg.by_id.iter_mut() {
+                if e.importing || e.vpu != VpuState::NotMapped {
+                    forced += 1;
+                }
+                e.importing = false;
+                e.vpu = VpuState::NotMapped;
+                e.vc_handle = 0;
+                if e.retirable() {
+                    let _ = ids.push(*id, GFP_KERNEL);
+                }
+            }
+            for id in ids.iter() {
+                if let Some(e) = reg.take(*id) {
+                    // On allocation failure the entry is dropped under the lock instead.
+                    let _ = dead.push(e, GFP_KERNEL);
+                }
+            }
+        }
+        self.bufs_cv.notify_all();
+        if forced > 0 {
+            pr_warn!(
+                "{} buffers were still held by the VPU when the service closed\n",
+                forced
+            );
+        }
+        drop(dead);
+    }
+
+    /// The VPU handle of the buffer wrapped by `wrapper`, if the driver made that wrapper.
+    pub(crate) fn handle_of_wrapper(&self, wrapper: usize) -> Option<u32> {
+        let reg = self.bufs.lock();
+        let id = reg.by_wrapper(wrapper)?;
+        reg.by_id.get(&id).map(|e| e.vc_handle)
+    }
+}
+
+/// Takes a reference to the dma-buf behind `fd` for an import.
+pub(crate) fn source_from_fd(fd: i32) -> Result<DmaBuf> {
+    dma_buf_import::get(fd)
+}

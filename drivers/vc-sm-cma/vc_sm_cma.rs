@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VideoCore shared memory (`vc-sm-cma`): lends physically contiguous dma-bufs to the
+//! VideoCore VPU over the VCHIQ service `SMEM`, and keeps them alive until the VPU lets go.
+//!
+//! A drop-in replacement for the Raspberry Pi downstream C driver of the same name:
+//!
+//! - binds as the vchiq-bus driver "vcsm-cma" and, once VCHIQ is connected, opens the service
+//!   `SMEM` and announces protocol 2 (the host handles RELEASED and VC_MEM_REQUEST);
+//! - `/dev/vcsm-cma` with the downstream ioctls `VC_SM_CMA_IOCTL_MEM_ALLOC` and
+//!   `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF` (same numbers and 64-byte layouts);
+//! - the kernel API `vc_sm_cma_import_dmabuf`, `vc_sm_cma_int_handle`, `vc_sm_cma_free`
+//!   (`vc_sm_knl.h`) for bcm2835-mmal-vchiq and bcm2835-isp;
+//! - memory the VPU asks for (VC_MEM_REQUEST), served on a workqueue;
+//! - debugfs `vcsm-cma/state`.
+//!
+//! Files: [`vcsm`] (the VCHIQ service client and the device's life), [`transaction`] (request
+//! and reply matching), [`buffer`] (buffers, imports and their lifetime), [`export`] (the
+//! dma-buf that wraps a buffer), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`ioctl`]
+//! (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel API), [`shim`] (the C side).
+//!
+//! The lifetime rule everything follows: a buffer's memory (an imported dma-buf with its
+//! attachment and mapping, or an allocation) is kept until both no dma-buf exposes it any more
+//! *and* the VPU has confirmed with RELEASED that it dropped its handle (with firmware that
+//! does not speak protocol 2, sending FREE counts as the confirmation).
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
+
+#[path = "../kernel-ext/mod.rs"]
+#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+mod kext;
+
+#[path = "../kernel-ext/vchiq.rs"]
+#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+mod vchiq;
+
+#[path = "../common/src/smem.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared with the simulated VPU, which uses the rest.
+mod smem;
+
+mod alloc;
+mod buffer;
+mod debugfs;
+mod export;
+mod ioctl;
+mod kapi;
+mod shim;
+mod transaction;
+mod vcsm;
+
+use vcsm::Vcsm;
+
+module! {
+    type: VcsmModule,
+    name: "vc_sm_cma",
+    author: "vcsm project",
+    description: "VideoCore shared memory: CMA buffers shared with the VPU over VCHIQ",
+    license: "GPL",
+    alias: ["vchiq:vcsm-cma"],
+}
+
+/// The name of the vchiq device, the misc device and the debugfs directory.
+pub(crate) const NAME: &CStr = c_str!("vcsm-cma");
+
+/// Module-wide state: the bound device, for the kernel API and the VCHIQ connected callback
+/// (neither gets a context pointer).
+#[pin_data]
+struct Global {
+    /// The bound, connected device (the driver is a singleton: there is one VideoCore).
+    #[pin]
+    current: Mutex<Option<Arc<Vcsm>>>,
+}
+
+/// Points to the module's [`Global`] between module init and exit, NULL otherwise.
+///
+/// Everything that reads it runs inside that window: the kernel API is called by modules that
+/// depend on this one (so they are loaded after its init and unloaded before its exit), and
+/// the probe, remove and VCHIQ callbacks run while the driver is registered.
+static GLOBAL: AtomicPtr<Global> = AtomicPtr::new(core::ptr::null_mut());
+
+fn global() -> Option<&'static Global> {
+    let ptr = GLOBAL.load(Ordering::Acquire);
+    // SAFETY: A non-NULL pointer is the module's `Global`, live until module exit clears the
+    // pointer, after which nothing runs that reads it (see `GLOBAL`).
+    unsafe { ptr.as_ref() }
+}
+
+/// The bound device, if any.
+pub(crate) fn current() -> Option<Arc<Vcsm>> {
+    global().and_then(|g| g.current.lock().clone())
+}
+
+/// Makes `vcsm` (or nothing) the device the kernel API and the connected callback use.
+fn set_current(vcsm: Option<Arc<Vcsm>>) {
+    if let Some(g) = global() {
+        let old = core::mem::replace(&mut *g.current.lock(), vcsm);
+        // The old reference is dropped after the lock is released.
+        drop(old);
+    }
+}
+
+/// Runs once VCHIQ is connected to the VideoCore (VCHIQ gives the callback no argument).
+extern "C" fn vchiq_connected() {
+    if let Some(vcsm) = current() {
+        vcsm.schedule_connect();
+    }
+}
+
+/// The vchiq-bus driver: one [`Vcsm`] per bound device.
+#[pin_data(PinnedDrop)]
+struct VcsmDriver {
+    vcsm: Arc<Vcsm>,
+}
+
+impl vchiq::Driver for VcsmDriver {
+    const NAME: &'static CStr = NAME;
+
+    fn probe(dev: &vchiq::VchiqDevice) -> Result<Pin<KBox<Self>>> {
+        if current().is_some() {
+            pr_err!("only one VideoCore is supported; not binding a second vcsm-cma device\n");
+            return Err(EBUSY);
+        }
+        // The driver core dropped the device's DMA set-up (the VPU bus alias from the parent's
+        // dma-ranges) if a driver was bound to it before.
+        if let Err(e) = dev.dma_configure() {
+            pr_warn!(
+                "cannot restore the DMA configuration of the vchiq device: {:?}\n",
+                e
+            );
+        }
+        let vcsm = Vcsm::new(dev)?;
+        let this = KBox::pin(VcsmDriver { vcsm: vcsm.clone() }, GFP_KERNEL)?;
+        set_current(Some(vcsm));
+        // The callback runs at once if VCHIQ is already connected, otherwise later.
+        dev.add_connected_callback(vchiq_connected);
+        Ok(this)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for VcsmDriver {
+    fn drop(self: Pin<&mut Self>) {
+        // No new kernel-API calls or connected callbacks find the device after this.
+        set_current(None);
+        self.vcsm.remove();
+    }
+}
+
+/// Owns the module's [`Global`] and publishes it in [`GLOBAL`] while it lives.
+struct GlobalBox {
+    _global: Pin<KBox<Global>>,
+}
+
+impl GlobalBox {
+    fn new() -> Result<Self> {
+        let global = KBox::pin_init(
+            pin_init!(Global {
+                current <- new_mutex!(None, "vcsm:current"),
+            }),
+            GFP_KERNEL,
+        )?;
+        GLOBAL.store((&*global as *const Global).cast_mut(), Ordering::Release);
+        Ok(Self { _global: global })
+    }
+}
+
+impl Drop for GlobalBox {
+    fn drop(&mut self) {
+        GLOBAL.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+struct VcsmModule {
+    // Fields drop in declaration order: the driver (unbinding the device, which clears
+    // `Global::current`) before the global state.
+    _driver: vchiq::Registration<VcsmDriver>,
+    _global: GlobalBox,
+}
+
+impl kernel::Module for VcsmModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let global = GlobalBox::new()?;
+        let driver = vchiq::Registration::new(module).inspect_err(|e| {
+            pr_err!("cannot register the vchiq driver \"vcsm-cma\": {:?}\n", e);
+        })?;
+        Ok(Self {
+            _driver: driver,
+            _global: global,
+        })
+    }
+}

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
+/* This module's private copy of the kernel-ext helpers and the VCHIQ glue. */
+#include "../kernel-ext/kext_shim.c"
+#include "../kernel-ext/kext_vchiq.c"

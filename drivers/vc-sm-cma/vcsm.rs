@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VCHIQ service client and the life of the device: connecting once VCHIQ is up, sending
+//! messages, taking received ones off the VCHIQ callback, and tearing everything down.
+//!
+//! Received messages are not processed in the VCHIQ callback: the callback keeps the message
+//! on the service's queue (`vchiq_msg_queue_push`) and queues [`Vcsm`]'s receive work on an
+//! ordered workqueue, which takes messages with `vchiq_msg_hold`, copies them, hands them
+//! back at once (`vchiq_release_message`) and then dispatches them. Replies complete their
+//! waiter; RELEASED is handled in place (it never sends); anything that sends or allocates
+//! (a FREE after a late IMPORT reply, VC_MEM_REQUEST) goes to a second workqueue, so the
+//! receive path never blocks on the VPU.
+//!
+//! # Locking
+//!
+//! Locks are taken in this order, and each is released before any dma-buf, workqueue or
+//! VCHIQ call that may sleep for long:
+//!
+//! 1. [`Vcsm::conn`] (connection state; never held while sending),
+//! 2. [`Vcsm::wq`] (only around `queue_work`),
+//! 3. [`Vcsm::bufs`] (the buffer registry),
+//! 4. [`Vcsm::trans`] (pending transactions; a leaf).
+//!
+//! Objects whose drop releases memory or dma-buf references (registry entries, services,
+//! registrations) are dropped after the lock that guarded them is released.
+
+use crate::{
+    buffer::Registry,
+    debugfs::DebugFiles,
+    ioctl::{self, VcsmMisc},
+    kext::{dma::DataDirection, miscdev, workqueue::OwnedQueue},
+    shim,
+    smem::{self, HostBody, HostMsg, VpuMsg, MAX_MSG_LEN},
+    transaction::{Late, TransTable},
+    vchiq::{self, HeldMessage, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
+    NAME,
+};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use kernel::{
+    c_str,
+    device::Device,
+    impl_has_work, new_condvar, new_mutex, new_work,
+    prelude::*,
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+    types::ARef,
+    workqueue::{Work, WorkItem},
+};
+
+/// How long the connect step waits for the VPU to acknowledge protocol 2, at most.
+const ACK_WAIT_MS: u32 = 500;
+
+/// Returns whether a message about a repeated event should be logged: the first 10, then one
+/// in 1000 (6.12's Rust has no `pr_*_ratelimited`).
+pub(crate) fn log_limited(counter: &AtomicU32) -> bool {
+    let n = counter.fetch_add(1, Ordering::Relaxed);
+    n < 10 || n % 1000 == 0
+}
+
+/// Where the device is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    /// Bound; waiting for VCHIQ to connect.
+    Probed,
+    /// Opening the service and announcing the protocol.
+    Connecting,
+    /// Serving: `/dev/vcsm-cma` and the kernel API work.
+    Ready,
+    /// Connecting failed; the device stays bound but unusable.
+    Failed,
+    /// Being removed.
+    Removing,
+}
+
+/// The VCHIQ connection and what exists only while it is up.
+pub(crate) struct Conn {
+    pub(crate) phase: Phase,
+    /// The open service; closed when dropped.
+    service: Option<vchiq::Service<Handler>>,
+    /// What senders and the receive work use; `None` once the connection is going away.
+    svc: Option<ServiceRef>,
+    /// Users of `svc` right now (see [`IoGuard`]); teardown waits for none.
+    in_flight: u32,
+    misc: Option<miscdev::Registration<VcsmMisc>>,
+    debugfs: Option<DebugFiles>,
+}
+
+/// The workqueues. Work items are queued with [`Vcsm::wq`] held, and only teardown takes
+/// other references, so a work item never drops the last one (which would destroy its own
+/// queue from inside it).
+struct Queues {
+    /// Ordered: the receive work.
+    rx: OwnedQueue,
+    /// The connect work and [`Event`]s (they send or allocate).
+    ev: OwnedQueue,
+}
+
+/// The vchiq device the driver is bound to.
+///
+/// # Invariants
+///
+/// Points to the bound `VchiqDevice`; it is only dereferenced by the connect work, which
+/// [`Vcsm::remove`] waits for before the device can go away.
+struct BoundDevice(*const VchiqDevice);
+
+// SAFETY: The pointer is only dereferenced under the invariant above, from any thread.
+unsafe impl Send for BoundDevice {}
+// SAFETY: See `Send`.
+unsafe impl Sync for BoundDevice {}
+
+/// Counters shown in debugfs.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) timeouts: AtomicU32,
+    pub(crate) interrupted: AtomicU32,
+    pub(crate) late_replies: AtomicU32,
+    pub(crate) unexpected_replies: AtomicU32,
+    pub(crate) bad_messages: AtomicU32,
+    pub(crate) released_unknown: AtomicU32,
+    pub(crate) mem_requests: AtomicU32,
+    pub(crate) mem_request_failures: AtomicU32,
+    pub(crate) free_failures: AtomicU32,
+}
+
+/// One bound VideoCore: the SMEM service client and everything shared with the VPU.
+#[pin_data]
+pub(crate) struct Vcsm {
+    /// The vchiq device: the DMA device buffers are mapped for.
+    pub(crate) dev: ARef<Device>,
+    vdev: BoundDevice,
+    #[pin]
+    pub(crate) conn: Mutex<Conn>,
+    /// Signalled when `Conn::in_flight` drops and when the VPU acknowledges the protocol.
+    #[pin]
+    conn_cv: CondVar,
+    #[pin]
+    wq: Mutex<Option<Arc<Queues>>>,
+    /// Every buffer the driver knows (see `buffer.rs`).
+    #[pin]
+    pub(crate) bufs: Mutex<Registry>,
+    /// Signalled when a buffer leaves the VPU or the registry.
+    #[pin]
+    pub(crate) bufs_cv: CondVar,
+    /// Requests waiting for a reply (see `transaction.rs`).
+    #[pin]
+    pub(crate) trans: Mutex<TransTable>,
+    /// Signalled when a reply arrives or the connection closes.
+    #[pin]
+    pub(crate) trans_cv: CondVar,
+    /// The VPU acknowledged protocol 2: it sends RELEASED after FREE.
+    pub(crate) protocol_v2: AtomicBool,
+    pub(crate) stats: Stats,
+    #[pin]
+    rx_work: Work<Vcsm, 1>,
+    #[pin]
+    connect_work: Work<Vcsm, 2>,
+}
+
+impl_has_work! {
+    impl HasWork<Self, 1> for Vcsm { self.rx_work }
+    impl HasWork<Self, 2> for Vcsm { self.connect_work }
+}
+
+impl WorkItem<1> for Vcsm {
+    type Pointer = Arc<Vcsm>;
+
+    fn run(this: Arc<Vcsm>) {
+        this.receive();
+    }
+}
+
+impl WorkItem<2> for Vcsm {
+    type Pointer = Arc<Vcsm>;
+
+    fn run(this: Arc<Vcsm>) {
+        this.connect();
+    }
+}
+
+/// Receives the service callbacks.
+struct Handler {
+    // A reference cycle (the service is in `Vcsm::conn`), broken when teardown closes the
+    // service, which drops the handler.
+    vcsm: Arc<Vcsm>,
+}
+
+impl ServiceHandler for Handler {
+    fn message(&self, msg: Incoming<'_>) {
+        // Keep it on the service's queue and let the receive work take it.
+        msg.push();
+        self.vcsm.kick_receive();
+    }
+
+    fn closed(&self) {
+        pr_info!("VCHIQ service SMEM closed\n");
+    }
+}
+
+/// A use of the service by a sender or the receive work; teardown waits until there is none.
+pub(crate) struct IoGuard<'a> {
+    vcsm: &'a Vcsm,
+    svc: ServiceRef,
+}
+
+impl IoGuard<'_> {
+    fn hold(&self) -> Option<HeldMessage<'_>> {
+        self.svc.hold()
+    }
+}
+
+impl Drop for IoGuard<'_> {
+    fn drop(&mut self) {
+        let mut conn = self.vcsm.conn.lock();
+        conn.in_flight = conn.in_flight.saturating_sub(1);
+        if conn.in_flight == 0 {
+            self.vcsm.conn_cv.notify_all();
+        }
+    }
+}
+
+/// Work items for events that send or allocate, run on the event workqueue.
+pub(crate) enum Event {
+    /// The reply to an IMPORT whose caller gave up.
+    LateImport(Late),
+    /// The VPU asks for memory.
+    MemRequest(smem::VcMemRequest),
+}
+
+#[pin_data]
+struct EventWork {
+    vcsm: Arc<Vcsm>,
+    event: Event,
+    #[pin]
+    work: Work<EventWork>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for EventWork { self.work }
+}
+
+impl WorkItem for EventWork {
+    type Pointer = Arc<EventWork>;
+
+    fn run(this: Arc<EventWork>) {
+        match &this.event {
+            Event::LateImport(late) => this.vcsm.late_import(late),
+            Event::MemRequest(req) => this.vcsm.serve_mem_request(req),
+        }
+    }
+}
+
+impl Vcsm {
+    /// Sets up the state for a newly bound vchiq device.
+    pub(crate) fn new(vdev: &VchiqDevice) -> Result<Arc<Self>> {
+        let dev = vdev.get();
+        shim::dma_setup(&dev).inspect_err(|e| pr_err!("cannot set up DMA: {:?}\n", e))?;
+        let this = Self::alloc(vdev, dev.clone());
+        if this.is_err() {
+            shim::dma_release(&dev);
+        }
+        this
+    }
+
+    fn alloc(vdev: &VchiqDevice, dev: ARef<Device>) -> Result<Arc<Self>> {
+        let queues = Arc::new(
+            Queues {
+                rx: OwnedQueue::new_ordered(c_str!("vcsm-cma-rx"))?,
+                ev: OwnedQueue::new(c_str!("vcsm-cma-ev"), 0)?,
+            },
+            GFP_KERNEL,
+        )?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                dev,
+                vdev: BoundDevice(vdev),
+                conn <- new_mutex!(
+                    Conn {
+                        phase: Phase::Probed,
+                        service: None,
+                        svc: None,
+                        in_flight: 0,
+                        misc: None,
+                        debugfs: None,
+                    },
+                    "vcsm:conn"
+                ),
+                conn_cv <- new_condvar!("vcsm:conn_cv"),
+                wq <- new_mutex!(Some(queues), "vcsm:wq"),
+                bufs <- new_mutex!(Registry::new(), "vcsm:bufs"),
+                bufs_cv <- new_condvar!("vcsm:bufs_cv"),
+                trans <- new_mutex!(TransTable::new(shim::first_trans_id()), "vcsm:trans"),
+                trans_cv <- new_condvar!("vcsm:trans_cv"),
+                protocol_v2: AtomicBool::new(false),
+                stats: Stats::default(),
+                rx_work <- new_work!("vcsm:rx_work"),
+                connect_work <- new_work!("vcsm:connect_work"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Queues the connect work (VCHIQ is connected).
+    pub(crate) fn schedule_connect(self: &Arc<Self>) {
+        let wq = self.wq.lock();
+        if let Some(q) = &*wq {
+            // Already queued: nothing to do.
+            let _ = q.ev.enqueue::<Arc<Vcsm>, 2>(self.clone());
+        }
+    }
+
+    /// Queues the receive work (a message arrived).
+    fn kick_receive(self: &Arc<Self>) {
+        let wq = self.wq.lock();
+        if let Some(q) = &*wq {
+            // Already queued: that run will see the new message.
+            let _ = q.rx.enqueue::<Arc<Vcsm>, 1>(self.clone());
+        }
+    }
+
+    /// Queues `event` on the event workqueue.
+    pub(crate) fn queue_event(self: &Arc<Self>, event: Event) -> Result {
+        let item = Arc::pin_init(
+            pin_init!(EventWork {
+                vcsm: self.clone(),
+                event,
+                work <- new_work!("vcsm:event"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let wq = self.wq.lock();
+        match &*wq {
+            Some(q) => q.ev.enqueue(item).map_err(|_| EBUSY),
+            None => Err(ENODEV),
+        }
+    }
+
+    /// The current phase.
+    pub(crate) fn phase(&self) -> Phase {
+        self.conn.lock().phase
+    }
+
+    /// Fails unless the device serves requests.
+    pub(crate) fn ensure_ready(&self) -> Result {
+        match self.phase() {
+            Phase::Ready => Ok(()),
+            Phase::Removing => Err(ENODEV),
+            _ => Err(EPERM),
+        }
+    }
+
+    /// Starts a use of the service; fails with `ENODEV` when there is none.
+    fn begin_io(&self) -> Result<IoGuard<'_>> {
+        let mut conn = self.conn.lock();
+        let svc = conn.svc.clone().ok_or(ENODEV)?;
+        conn.in_flight += 1;
+        Ok(IoGuard { vcsm: self, svc })
+    }
+
+    /// Sends one message; blocks until VCHIQ has queued it.
+    pub(crate) fn send(&self, msg: &HostMsg) -> Result {
+        let mut buf = [0u8; MAX_MSG_LEN];
+        let len = msg.encode(&mut buf);
+        let data = buf.get(..len).ok_or(EINVAL)?;
+        let io = self.begin_io()?;
+        // Keep the VideoCore awake while the message is queued.
+        let used = io.svc.use_service().is_ok();
+        let res = io.svc.queue_kernel_message(data);
+        if used {
+            let _ = io.svc.release_service();
+        }
+        res
+    }
+
+    /// Sends a message that gets no reply, with a fresh transaction id.
+    pub(crate) fn send_oneway(&self, body: HostBody) -> Result {
+        let id = self.trans.lock().next_untracked_id();
+        self.send(&HostMsg::new(id, body))
+    }
+
+    /// The receive work: takes every queued message, hands it back, dispatches it.
+    fn receive(self: &Arc<Self>) {
+        let Ok(io) = self.begin_io() else {
+            return;
+        };
+        while let Some(msg) = io.hold() {
+            let mut buf = [0u8; MAX_MSG_LEN];
+            let data = msg.data();
+            let len = data.len();
+            let copied = match buf.get_mut(..len) {
+                Some(dst) => {
+                    dst.copy_from_slice(data);
+                    true
+                }
+                None => false,
+            };
+            // Back to VCHIQ before any processing, so its slots are never held up by us.
+            drop(msg);
+            match buf.get(..len) {
+                Some(data) if copied => self.dispatch(data),
+                _ => {
+                    if log_limited(&self.stats.bad_messages) {
+                        pr_warn!(
+                            "dropping a {} byte message from the VPU (at most {})\n",
+                            len,
+                            MAX_MSG_LEN
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one message from the VPU.
+    fn dispatch(self: &Arc<Self>, data: &[u8]) {
+        match VpuMsg::decode(data) {
+            Ok(VpuMsg::Reply(reply)) => {
+                if let Some(late) = self.complete(reply) {
+                    // Sending FREE may block on the VPU: not here.
+                    if let Err(e) = self.queue_event(Event::LateImport(late)) {
+                        pr_err!(
+                            "cannot queue the late IMPORT reply for buffer {} ({:?}); it is released at teardown\n",
+                            late.kernel_id,
+                            e
+                        );
+                    }
+                }
+            }
+            Ok(VpuMsg::ClientVersionAck) => {
+                if !self.protocol_v2.swap(true, Ordering::AcqRel) {
+                    pr_info!(
+                        "VPU acknowledged protocol {}: buffers are freed on RELEASED\n",
+                        smem::PROTOCOL_VERSION
+                    );
+                }
+                let _conn = self.conn.lock();
+                self.conn_cv.notify_all();
+            }
+            Ok(VpuMsg::Released(rel)) => self.released(&rel),
+            Ok(VpuMsg::VcMemRequest(req)) => {
+                self.stats.mem_requests.fetch_add(1, Ordering::Relaxed);
+                let trans_id = req.trans_id;
+                if let Err(e) = self.queue_event(Event::MemRequest(req)) {
+                    pr_err!("cannot queue VC_MEM_REQUEST {}: {:?}\n", trans_id, e);
+                    self.refuse_mem_request(trans_id);
+                }
+            }
+            Err(e) => {
+                if log_limited(&self.stats.bad_messages) {
+                    pr_warn!(
+                        "dropping a malformed {} byte message from the VPU: {:?}\n",
+                        data.len(),
+                        e
+                    );
+                }
+            }
+        }
+    }
+
+    /// The connect work: opens the service, announces the protocol, registers the device
+    /// node and debugfs.
+    fn connect(self: &Arc<Self>) {
+        {
+            let mut conn = self.conn.lock();
+            if conn.phase != Phase::Probed {
+                return;
+            }
+            conn.phase = Phase::Connecting;
+        }
+        let res = self.try_connect();
+        let mut conn = self.conn.lock();
+        match res {
+            Ok(()) if conn.phase == Phase::Connecting => {
+                conn.phase = Phase::Ready;
+                pr_info!(
+                    "connected to the VPU (protocol {}); /dev/{} ready\n",
+                    if self.protocol_v2.load(Ordering::Acquire) {
+                        2
+                    } else {
+                        1
+                    },
+                    NAME
+                );
+            }
+            Ok(()) => {}
+            Err(e) => {
+                pr_err!("cannot connect to the VPU: {:?}\n", e);
+                if conn.phase == Phase::Connecting {
+                    conn.phase = Phase::Failed;
+                }
+            }
+        }
+    }
+
+    fn try_connect(self: &Arc<Self>) -> Result {
+        // SAFETY: By the invariant of `BoundDevice`, the device is bound while this work runs.
+        let vdev = unsafe { &*self.vdev.0 };
+        let instance = vdev
+            .instance()
+            .inspect_err(|e| pr_err!("vchiq_initialise failed: {:?}\n", e))?;
+        instance
+            .connect()
+            .inspect_err(|e| pr_err!("vchiq_connect failed: {:?}\n", e))?;
+        let handler = Arc::new(Handler { vcsm: self.clone() }, GFP_KERNEL)?;
+        let service = vchiq::Service::open(
+            &instance,
+            smem::SERVICE_FOURCC,
+            smem::SERVICE_VERSION,
+            smem::SERVICE_VERSION_MIN,
+            handler,
+        )
+        .inspect_err(|e| pr_err!("cannot open VCHIQ service SMEM: {:?}\n", e))?;
+        let svc = service.service().clone();
+        // Drop the use `vchiq_open_service` leaves held: we use the service per message.
+        let _ = svc.release_service();
+        {
+            let mut conn = self.conn.lock();
+            if conn.phase != Phase::Connecting {
+                drop(conn);
+                drop(service);
+                return Err(ENODEV);
+            }
+            conn.service = Some(service);
+            conn.svc = Some(svc);
+        }
+
+        self.send_oneway(HostBody::ClientVersion {
+            version: smem::PROTOCOL_VERSION,
+        })
+        .inspect_err(|e| pr_err!("cannot send CLIENT_VERSION: {:?}\n", e))?;
+        // Firmware that speaks protocol 2 acknowledges at once. Without the acknowledgement,
+        // FREE is final (protocol 1); a late acknowledgement still switches to protocol 2.
+        {
+            let mut conn = self.conn.lock();
+            let mut left = msecs_to_jiffies(ACK_WAIT_MS.min(shim::timeout_ms()));
+            while !self.protocol_v2.load(Ordering::Acquire) && left > 0 {
+                match self.conn_cv.wait_interruptible_timeout(&mut conn, left) {
+                    kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                    _ => break,
+                }
+            }
+        }
+        if !self.protocol_v2.load(Ordering::Acquire) {
+            pr_warn!("the VPU did not acknowledge protocol 2: buffers are released on FREE\n");
+        }
+
+        let misc = ioctl::register(self.clone())?;
+        let debugfs = DebugFiles::new(self.clone())
+            .inspect_err(|e| pr_warn!("no debugfs state file: {:?}\n", e))
+            .ok();
+        let mut conn = self.conn.lock();
+        conn.misc = Some(misc);
+        conn.debugfs = debugfs;
+        Ok(())
+    }
+
+    /// Tears the device down (driver unbind or module unload).
+    ///
+    /// Waits for the connect work, removes the device node and debugfs, tells the VPU to let
+    /// go of every buffer and waits (up to `timeout_ms`) for it to confirm, closes the
+    /// service, stops the workqueues, fails waiting requests and releases what the VPU still
+    /// held. Buffers whose dma-buf is still open stay alive (without a VPU handle) until it is
+    /// closed.
+    pub(crate) fn remove(self: &Arc<Self>) {
+        self.conn.lock().phase = Phase::Removing;
+        let queues = self.wq.lock().clone();
+        // The connect work and queued events finish (a connect that sees `Removing` stops).
+        if let Some(q) = &queues {
+            q.ev.flush();
+        }
+        let (misc, debugfs) = {
+            let mut conn = self.conn.lock();
+            (conn.misc.take(), conn.debugfs.take())
+        };
+        // No new opens of /dev/vcsm-cma, no new debugfs reads.
+        drop(misc);
+        drop(debugfs);
+
+        // Buffers still mapped by the VPU: tell it, and give it time to answer.
+        self.unshare_all();
+        self.wait_vpu_idle(shim::timeout_ms());
+
+        // Take the last messages, then close the service.
+        if let Some(q) = &queues {
+            q.rx.flush();
+        }
+        let service = {
+            let mut conn = self.conn.lock();
+            conn.svc = None;
+            while conn.in_flight > 0 {
+                self.conn_cv.wait(&mut conn);
+            }
+            conn.service.take()
+        };
+        // `vchiq_close_service`; no callbacks after this. The instance is shut down
+        // (`vchiq_shutdown`) with its last reference, the service's.
+        drop(service);
+
+        // Stop the workqueues: everything queued runs first (sends now fail).
+        drop(queues);
+        let queues = self.wq.lock().take();
+        drop(queues);
+
+        self.close_transactions();
+        self.forget_vpu();
+        shim::dma_release(&self.dev);
+    }
+
+    /// Waits up to `ms` for the VPU to let go of every buffer.
+    fn wait_vpu_idle(&self, ms: u32) {
+        let mut left = msecs_to_jiffies(ms);
+        let mut reg = self.bufs.lock();
+        while reg.vpu_busy() > 0 && left > 0 {
+            match self.bufs_cv.wait_interruptible_timeout(&mut reg, left) {
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                _ => break,
+            }
+        }
+        let busy = reg.vpu_busy();
+        drop(reg);
+        if busy > 0 {
+            pr_warn!(
+                "the VPU still holds {} buffers after {} ms; releasing them at service close\n",
+                busy,
+                ms
+            );
+        }
+    }
+}
+
+/// The default direction buffers are mapped for the VPU with.
+pub(crate) const VPU_DIR: DataDirection = DataDirection::Bidirectional;

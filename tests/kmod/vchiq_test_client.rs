@@ -1,0 +1,962 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A small VCHIQ client of the SMEM service, to prove the simulated VPU (`tests/vpu-sim`) and
+//! the kernel-ext VCHIQ wrappers (`drivers/kernel-ext/vchiq.rs`) before the real driver exists.
+//!
+//! It binds to the vchiq device "vcsm-cma" (so it and `vc-sm-cma.ko` are never loaded
+//! together), opens service SMEM version 1 (minimum 0), announces protocol 2 with
+//! CLIENT_VERSION, and takes every message the way the driver does: pushed in the service
+//! callback, held and released from its own (ordered) workqueue. Through debugfs
+//! `vchiq-test-client/` a test
+//!
+//! | file | write | read |
+//! |---|---|---|
+//! | `import` | `COUNT SIZE`: allocate COUNT DMA buffers, send COUNT IMPORTs back to back, wait for the replies | the last import's buffers |
+//! | `import_raw` | `ADDR SIZE`: send one IMPORT of an arbitrary bus range (no memory) | as `import` |
+//! | `free` | `KID`: send FREE for buffer KID (a rejected one is just forgotten) | |
+//! | `fill` | `KID SEED`: the CPU writes the test pattern | |
+//! | `checksum` | `KID`: the CPU checksums the buffer | the last checksum |
+//! | `timeout_ms` | `N`: how long `import` waits | the value |
+//! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
+//! | `state` | | counters, reply order, buffers |
+//!
+//! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
+//! RELEASED. With the CLIENT_VERSION acknowledgement, FREE keeps the memory until RELEASED;
+//! without it (protocol 1 firmware) FREE is final.
+
+use core::{ffi::c_void, ptr::NonNull};
+use kernel::{
+    bindings, c_str,
+    device::Device,
+    impl_has_work, new_condvar, new_mutex, new_work,
+    prelude::*,
+    rbtree::RBTree,
+    sync::{Arc, CondVar, Mutex},
+    time::{msecs_to_jiffies, Ktime},
+    types::ARef,
+    workqueue::{Work, WorkItem},
+};
+
+#[path = "../../drivers/kernel-ext/mod.rs"]
+#[allow(dead_code, unused_imports, unused_macros)] // Shared; this module uses a subset.
+mod kext;
+#[path = "../../drivers/common/src/smem.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod smem;
+#[path = "support/mod.rs"]
+#[allow(dead_code)] // Shared with the simulator.
+mod support;
+#[path = "../../drivers/kernel-ext/vchiq.rs"]
+#[allow(dead_code)] // Shared with the driver; this module uses a subset.
+mod vchiq;
+
+use kext::{dma, workqueue::OwnedQueue};
+use smem::{HostBody, HostMsg, VpuMsg};
+use support::debugfs::{on_off, parse_on_off, parse_u32, Control, Dir, File, Text};
+use vchiq::{Incoming, Instance, Service, ServiceHandler, ServiceRef, VchiqDevice};
+
+module! {
+    type: ClientModule,
+    name: "vchiq_test_client",
+    author: "vcsm project",
+    description: "Test client of the SMEM VCHIQ service (for the simulated VPU)",
+    license: "GPL",
+}
+
+struct ClientModule {
+    _driver: vchiq::Registration<Client>,
+}
+
+impl kernel::Module for ClientModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        Ok(Self {
+            _driver: vchiq::Registration::new(module)?,
+        })
+    }
+}
+
+/// The largest VC_MEM_REQUEST the client serves.
+const MAX_VPU_ALLOC: u32 = 16 << 20;
+/// The largest `import` COUNT.
+const MAX_IMPORT_COUNT: u32 = 16;
+/// How long `remove` waits for RELEASED of freed buffers.
+const REMOVE_WAIT_MS: i64 = 2000;
+
+fn now_ms() -> i64 {
+    Ktime::ktime_get().to_ms()
+}
+
+/// A DMA buffer of the vchiq device with a write-combined CPU mapping.
+///
+/// # Invariants
+///
+/// `vaddr` is `pages.vmap(true)`, unmapped on drop before `pages` is freed.
+struct Mem {
+    pages: dma::ContigPages,
+    vaddr: NonNull<c_void>,
+}
+
+// SAFETY: The mapping is not tied to a thread; `ContigPages` is `Send`.
+unsafe impl Send for Mem {}
+
+impl Mem {
+    fn alloc(dev: &ARef<Device>, size: usize) -> Result<Self> {
+        let pages = dma::ContigPages::alloc(dev, size)?;
+        let vaddr = pages.vmap(true)?;
+        // INVARIANT: `vaddr` maps `pages`.
+        Ok(Self { pages, vaddr })
+    }
+
+    /// The 32-bit bus address the VPU uses.
+    fn bus_addr(&self) -> Result<u32> {
+        u32::try_from(self.pages.dma_addr()).map_err(|_| ERANGE)
+    }
+
+    fn fill(&self, seed: u32) {
+        // SAFETY: The mapping covers `size()` bytes, page aligned.
+        unsafe { support::pattern::fill(self.vaddr.as_ptr().cast(), self.pages.size(), seed) };
+    }
+
+    fn checksum(&self) -> u32 {
+        // SAFETY: The mapping covers `size()` bytes.
+        unsafe { support::pattern::checksum(self.vaddr.as_ptr().cast(), self.pages.size()) }
+    }
+}
+
+impl Drop for Mem {
+    fn drop(&mut self) {
+        // SAFETY: `vaddr` came from `vmap` (type invariant) and is not used after this.
+        unsafe { dma::vunmap(self.vaddr) };
+    }
+}
+
+/// Where a buffer is in its VPU life.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BufState {
+    /// IMPORT sent, no reply yet.
+    Waiting,
+    /// The VPU has a handle.
+    Mapped,
+    /// IMPORT answered with handle 0.
+    Rejected,
+    /// No reply in time; a late one gets a FREE.
+    TimedOut,
+    /// FREE sent, waiting for RELEASED.
+    Freeing,
+}
+
+impl BufState {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Mapped => "mapped",
+            Self::Rejected => "rejected",
+            Self::TimedOut => "timed-out",
+            Self::Freeing => "freeing",
+        }
+    }
+}
+
+struct Buffer {
+    /// `None` for `import_raw`.
+    mem: Option<Mem>,
+    addr: u32,
+    size: u32,
+    vc_handle: u32,
+    trans_id: u32,
+    state: BufState,
+    /// Allocated for a VC_MEM_REQUEST.
+    vpu_alloc: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    replies: u64,
+    unexpected_replies: u64,
+    late_replies: u64,
+    version_acks: u64,
+    released: u64,
+    released_unknown: u64,
+    mem_requests: u64,
+    mem_requests_failed: u64,
+    undecodable: u64,
+    send_errors: u64,
+}
+
+struct State {
+    /// Taken (and destroyed) on remove.
+    wq: Option<OwnedQueue>,
+    /// Taken on remove.
+    service: Option<ServiceRef>,
+    version_acked: bool,
+    last_trans_id: u32,
+    next_kernel_id: u32,
+    timeout_ms: u32,
+    /// `drain off`: messages stay pushed, neither held nor released.
+    paused: bool,
+    buffers: RBTree<u32, Buffer>,
+    /// Trans ids of IMPORTs without a reply yet, to their buffer's kernel id.
+    waiting: RBTree<u32, u32>,
+    /// Trans ids of the last replies, in arrival order.
+    reply_order: KVec<u32>,
+    /// Kernel ids of the last `import`/`import_raw`.
+    last_import: KVec<u32>,
+    last_checksum: Option<(u32, u32)>,
+    counters: Counters,
+}
+
+/// What the service callback, the message work and debugfs share.
+#[pin_data]
+struct Shared {
+    #[pin]
+    state: Mutex<State>,
+    /// Signalled when a reply or RELEASED has been handled.
+    #[pin]
+    changed: CondVar,
+    #[pin]
+    drain: Work<Shared>,
+    dev: ARef<Device>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Shared { self.drain }
+}
+
+impl WorkItem for Shared {
+    type Pointer = Arc<Shared>;
+
+    fn run(this: Arc<Shared>) {
+        this.drain_messages();
+    }
+}
+
+/// The service callback's target.
+struct Events(Arc<Shared>);
+
+impl ServiceHandler for Events {
+    fn message(&self, msg: Incoming<'_>) {
+        // As the driver does: keep it for the worker, then wake the worker.
+        msg.push();
+        let g = self.0.state.lock();
+        if let Some(wq) = &g.wq {
+            // Fails only if the work is already queued, which is just as good.
+            let _ = wq.enqueue(self.0.clone());
+        }
+    }
+
+    fn closed(&self) {
+        pr_info!("SMEM service closed\n");
+    }
+}
+
+impl Shared {
+    /// Sends a host message; returns its transaction id.
+    fn send(&self, svc: &ServiceRef, body: HostBody) -> Result<u32> {
+        let trans_id = {
+            let mut g = self.state.lock();
+            g.last_trans_id = smem::next_trans_id(g.last_trans_id);
+            g.last_trans_id
+        };
+        self.send_with(svc, trans_id, body)?;
+        Ok(trans_id)
+    }
+
+    fn send_with(&self, svc: &ServiceRef, trans_id: u32, body: HostBody) -> Result {
+        let mut buf = [0u8; smem::MAX_MSG_LEN];
+        let len = HostMsg::new(trans_id, body).encode(&mut buf);
+        let r = svc.queue_kernel_message(buf.get(..len).ok_or(EINVAL)?);
+        if let Err(e) = r {
+            self.state.lock().counters.send_errors += 1;
+            pr_err!("sending {:?} failed: {:?}\n", body.msg_type(), e);
+        }
+        r
+    }
+
+    fn service(&self) -> Result<ServiceRef> {
+        self.state.lock().service.clone().ok_or(ENODEV)
+    }
+
+    /// Takes and handles every queued message.
+    fn drain_messages(&self) {
+        let Ok(svc) = self.service() else { return };
+        if self.state.lock().paused {
+            // Left queued (unreleased) at the VPU side until `drain on`.
+            return;
+        }
+        while let Some(held) = svc.hold() {
+            let decoded = VpuMsg::decode(held.data());
+            // Handed back before acting on it, as the driver does.
+            drop(held);
+            match decoded {
+                Ok(msg) => self.handle(&svc, msg),
+                Err(e) => {
+                    self.state.lock().counters.undecodable += 1;
+                    pr_err!("undecodable message from the VPU: {:?}\n", e);
+                }
+            }
+        }
+    }
+
+    fn handle(&self, svc: &ServiceRef, msg: VpuMsg) {
+        match msg {
+            VpuMsg::Reply(reply) => self.reply(svc, &reply),
+            VpuMsg::ClientVersionAck => {
+                let mut g = self.state.lock();
+                g.version_acked = true;
+                g.counters.version_acks += 1;
+            }
+            VpuMsg::Released(rel) => {
+                let mut g = self.state.lock();
+                let known = g.buffers.get(&rel.kernel_id).is_some_and(|b| {
+                    b.vc_handle == rel.vc_handle
+                        && (b.state == BufState::Freeing
+                            || (b.vpu_alloc && b.state == BufState::Mapped))
+                });
+                if known {
+                    // Frees the memory: the VPU no longer uses it.
+                    let buf = g.buffers.remove(&rel.kernel_id);
+                    g.counters.released += 1;
+                    drop(g);
+                    drop(buf);
+                } else {
+                    g.counters.released_unknown += 1;
+                    pr_err!(
+                        "RELEASED for kernel id {} handle {:#x}, which is not being freed\n",
+                        rel.kernel_id,
+                        rel.vc_handle
+                    );
+                }
+                self.changed.notify_all();
+            }
+            VpuMsg::VcMemRequest(req) => self.mem_request(svc, &req),
+        }
+    }
+
+    fn reply(&self, svc: &ServiceRef, reply: &smem::Reply) {
+        let trans_id = reply.trans_id();
+        let mut g = self.state.lock();
+        g.counters.replies += 1;
+        if g.reply_order.len() >= 64 {
+            g.reply_order = KVec::new();
+        }
+        let _ = g.reply_order.push(trans_id, GFP_KERNEL);
+        let Some(kid) = g.waiting.remove(&trans_id) else {
+            g.counters.unexpected_replies += 1;
+            pr_info!(
+                "reply to trans_id {} not awaited (duplicate?), ignored\n",
+                trans_id
+            );
+            return;
+        };
+        let handle = match reply.import_result() {
+            Ok(r) => r.res_handle,
+            Err(e) => {
+                pr_err!("bad IMPORT reply for trans_id {}: {:?}\n", trans_id, e);
+                0
+            }
+        };
+        let acked = g.version_acked;
+        let Some(buf) = g.buffers.get_mut(&kid) else {
+            return;
+        };
+        let late = buf.state == BufState::TimedOut;
+        buf.vc_handle = handle;
+        buf.state = match (handle, late) {
+            (0, _) => BufState::Rejected,
+            (_, false) => BufState::Mapped,
+            (_, true) => BufState::Freeing,
+        };
+        if late {
+            g.counters.late_replies += 1;
+        }
+        if late && handle != 0 {
+            // Nobody waits for this handle any more: give it back.
+            if !acked {
+                g.buffers.remove(&kid);
+            }
+            drop(g);
+            pr_info!(
+                "late IMPORT reply (kid {}, handle {:#x}): sending FREE\n",
+                kid,
+                handle
+            );
+            let _ = self.send(
+                svc,
+                HostBody::Free(smem::Free {
+                    res_handle: handle,
+                    res_mem: 0,
+                }),
+            );
+        } else {
+            drop(g);
+        }
+        self.changed.notify_all();
+    }
+
+    fn mem_request(&self, svc: &ServiceRef, req: &smem::VcMemRequest) {
+        self.state.lock().counters.mem_requests += 1;
+        let size =
+            align_up(req.size, req.align).and_then(|s| align_up(s, bindings::PAGE_SIZE as u32));
+        let mem = match size {
+            Some(s) if s != 0 && s <= MAX_VPU_ALLOC => Mem::alloc(&self.dev, s as usize).ok(),
+            _ => None,
+        };
+        let addr = mem.as_ref().and_then(|m| m.bus_addr().ok());
+        let (addr, kernel_id) = match (mem, addr) {
+            (Some(mem), Some(addr)) => {
+                let mut g = self.state.lock();
+                let kid = g.next_kernel_id;
+                g.next_kernel_id = g.next_kernel_id.wrapping_add(1).max(1);
+                let buf = Buffer {
+                    mem: Some(mem),
+                    addr,
+                    size: size.unwrap_or(0),
+                    vc_handle: req.vc_handle,
+                    trans_id: req.trans_id,
+                    state: BufState::Mapped,
+                    vpu_alloc: true,
+                };
+                match g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL) {
+                    Ok(_) => (addr, kid),
+                    Err(_) => (0, 0),
+                }
+            }
+            _ => (0, 0),
+        };
+        if addr == 0 {
+            self.state.lock().counters.mem_requests_failed += 1;
+        }
+        let reply = smem::VcMemRequestReply {
+            trans_id: req.trans_id,
+            addr,
+            kernel_id,
+        };
+        let _ = self.send(svc, HostBody::VcMemRequestReply(reply));
+    }
+
+    /// Sends one IMPORT for a new buffer; returns its kernel id.
+    fn import_one(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32, size: u32) -> Result<u32> {
+        let (kid, trans_id) = {
+            let mut g = self.state.lock();
+            let kid = g.next_kernel_id;
+            g.next_kernel_id = g.next_kernel_id.wrapping_add(1).max(1);
+            g.last_trans_id = smem::next_trans_id(g.last_trans_id);
+            let trans_id = g.last_trans_id;
+            let buf = Buffer {
+                mem,
+                addr,
+                size,
+                vc_handle: 0,
+                trans_id,
+                state: BufState::Waiting,
+                vpu_alloc: false,
+            };
+            g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL)?;
+            if let Err(e) = g.waiting.try_create_and_insert(trans_id, kid, GFP_KERNEL) {
+                g.buffers.remove(&kid);
+                return Err(e);
+            }
+            (kid, trans_id)
+        };
+        let import = smem::Import {
+            alloc_type: smem::AllocType::NonCached,
+            addr,
+            size,
+            kernel_id: kid,
+            allocator: kernel::current!().group_leader().pid() as u32,
+            name: smem::name_from_bytes(b"vchiq-test-client"),
+        };
+        if let Err(e) = self.send_with(svc, trans_id, HostBody::Import(import)) {
+            let mut g = self.state.lock();
+            g.waiting.remove(&trans_id);
+            let buf = g.buffers.remove(&kid);
+            drop(g);
+            drop(buf);
+            return Err(e);
+        }
+        Ok(kid)
+    }
+
+    /// `import` / `import_raw`: sends the IMPORTs, then waits for every reply.
+    fn import(&self, buffers: KVec<(Option<Mem>, u32, u32)>) -> Result {
+        let svc = self.service()?;
+        let mut kids = KVec::with_capacity(buffers.len(), GFP_KERNEL)?;
+        let mut result = Ok(());
+        for (mem, addr, size) in buffers {
+            match self.import_one(&svc, mem, addr, size) {
+                Ok(kid) => kids.push(kid, GFP_KERNEL)?,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let mut g = self.state.lock();
+        let deadline = now_ms() + i64::from(g.timeout_ms);
+        loop {
+            let pending = kids.iter().any(|k| {
+                g.buffers
+                    .get(k)
+                    .is_some_and(|b| b.state == BufState::Waiting)
+            });
+            let left = deadline - now_ms();
+            if !pending || left <= 0 {
+                break;
+            }
+            let _ = self
+                .changed
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
+            if kernel::current!().signal_pending() {
+                break;
+            }
+        }
+        let mut timed_out = false;
+        for k in kids.iter() {
+            if let Some(b) = g.buffers.get_mut(k) {
+                if b.state == BufState::Waiting {
+                    b.state = BufState::TimedOut;
+                    timed_out = true;
+                }
+            }
+        }
+        g.last_import = kids;
+        drop(g);
+        result?;
+        if timed_out {
+            pr_err!("import: no reply within the timeout\n");
+            return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+        }
+        Ok(())
+    }
+
+    /// `free KID`.
+    fn free(&self, kid: u32) -> Result {
+        let svc = self.service()?;
+        let mut g = self.state.lock();
+        let acked = g.version_acked;
+        let Some(buf) = g.buffers.get_mut(&kid) else {
+            pr_err!("free: no buffer {}\n", kid);
+            return Err(EINVAL);
+        };
+        if buf.state == BufState::Rejected {
+            // The VPU never had it: just forget it.
+            let gone = g.buffers.remove(&kid);
+            drop(g);
+            drop(gone);
+            return Ok(());
+        }
+        if buf.state != BufState::Mapped || buf.vpu_alloc {
+            pr_err!(
+                "free: buffer {} is {}, not an imported mapped buffer\n",
+                kid,
+                buf.state.name()
+            );
+            return Err(EINVAL);
+        }
+        let handle = buf.vc_handle;
+        // With the version acknowledgement the VPU confirms with RELEASED; without it (protocol
+        // 1) FREE is final and the memory goes now.
+        let gone = if acked {
+            buf.state = BufState::Freeing;
+            None
+        } else {
+            g.buffers.remove(&kid)
+        };
+        drop(g);
+        drop(gone);
+        self.send(
+            &svc,
+            HostBody::Free(smem::Free {
+                res_handle: handle,
+                res_mem: 0,
+            }),
+        )
+        .map(|_| ())
+    }
+
+    /// Runs `f` on the CPU mapping of buffer `kid`.
+    fn with_mem<R>(&self, kid: u32, f: impl FnOnce(&Mem) -> R) -> Result<R> {
+        let g = self.state.lock();
+        match g.buffers.get(&kid).and_then(|b| b.mem.as_ref()) {
+            Some(mem) => Ok(f(mem)),
+            None => {
+                pr_err!("no buffer {} with memory\n", kid);
+                Err(EINVAL)
+            }
+        }
+    }
+
+    fn show_state(&self, out: &mut Text) -> Result {
+        let g = self.state.lock();
+        let c = &g.counters;
+        out.fmt(format_args!(
+            "connected {}\nversion_acked {}\n",
+            u32::from(g.service.is_some()),
+            u32::from(g.version_acked)
+        ))?;
+        out.fmt(format_args!(
+            "counters replies={} unexpected_replies={} late_replies={} version_acks={} released={} released_unknown={} mem_requests={} mem_requests_failed={} undecodable={} send_errors={}\n",
+            c.replies,
+            c.unexpected_replies,
+            c.late_replies,
+            c.version_acks,
+            c.released,
+            c.released_unknown,
+            c.mem_requests,
+            c.mem_requests_failed,
+            c.undecodable,
+            c.send_errors
+        ))?;
+        out.fmt(format_args!("reply_order"))?;
+        for t in g.reply_order.iter() {
+            out.fmt(format_args!(" {}", t))?;
+        }
+        out.fmt(format_args!("\nbuffers {}\n", g.buffers.iter().count()))?;
+        for (kid, b) in g.buffers.iter() {
+            show_buffer(out, *kid, b)?;
+        }
+        Ok(())
+    }
+
+    fn show_last_import(&self, out: &mut Text) -> Result {
+        let g = self.state.lock();
+        for kid in g.last_import.iter() {
+            match g.buffers.get(kid) {
+                Some(b) => show_buffer(out, *kid, b)?,
+                None => out.fmt(format_args!("kid {} gone\n", kid))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn show_buffer(out: &mut Text, kid: u32, b: &Buffer) -> Result {
+    out.fmt(format_args!(
+        "kid {} trans {} addr {:#010x} size {:#x} handle {:#x} state {}{}\n",
+        kid,
+        b.trans_id,
+        b.addr,
+        b.size,
+        b.vc_handle,
+        b.state.name(),
+        if b.vpu_alloc { " vpu-alloc" } else { "" }
+    ))
+}
+
+/// `ALIGN(v, a)` for any `a` (0 and 1: unchanged); `None` on overflow.
+fn align_up(v: u32, a: u32) -> Option<u32> {
+    if a <= 1 {
+        return Some(v);
+    }
+    v.checked_add(a - 1).map(|x| x / a * a)
+}
+
+// ---- debugfs ----
+
+const STATE: usize = 0;
+const IMPORT: usize = 1;
+const IMPORT_RAW: usize = 2;
+const FREE: usize = 3;
+const FILL: usize = 4;
+const CHECKSUM: usize = 5;
+const TIMEOUT: usize = 6;
+const DRAIN: usize = 7;
+
+const FILES: [File; 8] = [
+    File {
+        name: c_str!("state"),
+        mode: 0o444,
+        id: STATE,
+    },
+    File {
+        name: c_str!("import"),
+        mode: 0o644,
+        id: IMPORT,
+    },
+    File {
+        name: c_str!("import_raw"),
+        mode: 0o644,
+        id: IMPORT_RAW,
+    },
+    File {
+        name: c_str!("free"),
+        mode: 0o200,
+        id: FREE,
+    },
+    File {
+        name: c_str!("fill"),
+        mode: 0o200,
+        id: FILL,
+    },
+    File {
+        name: c_str!("checksum"),
+        mode: 0o644,
+        id: CHECKSUM,
+    },
+    File {
+        name: c_str!("timeout_ms"),
+        mode: 0o644,
+        id: TIMEOUT,
+    },
+    File {
+        name: c_str!("drain"),
+        mode: 0o644,
+        id: DRAIN,
+    },
+];
+
+struct ClientControl(Arc<Shared>);
+
+fn bad(what: &str, input: &str, why: &str) -> Error {
+    pr_err!("debugfs {}: '{}' refused: {}\n", what, input, why);
+    EINVAL
+}
+
+fn words<const N: usize>(what: &str, input: &str, usage: &str) -> Result<[u32; N]> {
+    let mut out = [0u32; N];
+    let mut it = input.split_ascii_whitespace();
+    for slot in out.iter_mut() {
+        let w = it.next().ok_or_else(|| bad(what, input, usage))?;
+        *slot = parse_u32(w).ok_or_else(|| bad(what, input, usage))?;
+    }
+    if it.next().is_some() {
+        return Err(bad(what, input, usage));
+    }
+    Ok(out)
+}
+
+impl Control for ClientControl {
+    fn show(&self, file: usize, out: &mut Text) -> Result {
+        let s = &self.0;
+        match file {
+            STATE => s.show_state(out),
+            IMPORT | IMPORT_RAW => s.show_last_import(out),
+            CHECKSUM => match s.state.lock().last_checksum {
+                Some((kid, sum)) => out.fmt(format_args!("kid {} checksum {:#010x}\n", kid, sum)),
+                None => out.fmt(format_args!("none\n")),
+            },
+            TIMEOUT => {
+                let t = s.state.lock().timeout_ms;
+                out.fmt(format_args!("{}\n", t))
+            }
+            DRAIN => {
+                let paused = s.state.lock().paused;
+                out.fmt(format_args!("{}\n", on_off(!paused)))
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn store(&self, file: usize, input: &str) -> Result {
+        let s = &self.0;
+        match file {
+            IMPORT => {
+                let [count, size] = words::<2>("import", input, "expected COUNT SIZE")?;
+                if count == 0 || count > MAX_IMPORT_COUNT {
+                    return Err(bad("import", input, "COUNT is 1..16"));
+                }
+                if size == 0 || size % bindings::PAGE_SIZE as u32 != 0 || size > MAX_VPU_ALLOC {
+                    return Err(bad(
+                        "import",
+                        input,
+                        "SIZE must be page aligned, 4 KiB..16 MiB",
+                    ));
+                }
+                let mut bufs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+                for _ in 0..count {
+                    let mem = Mem::alloc(&s.dev, size as usize)?;
+                    let addr = mem.bus_addr()?;
+                    bufs.push((Some(mem), addr, size), GFP_KERNEL)?;
+                }
+                s.import(bufs)
+            }
+            IMPORT_RAW => {
+                let [addr, size] = words::<2>("import_raw", input, "expected ADDR SIZE")?;
+                let mut bufs = KVec::with_capacity(1, GFP_KERNEL)?;
+                bufs.push((None, addr, size), GFP_KERNEL)?;
+                s.import(bufs)
+            }
+            FREE => {
+                let [kid] = words::<1>("free", input, "expected KID")?;
+                s.free(kid)
+            }
+            FILL => {
+                let [kid, seed] = words::<2>("fill", input, "expected KID SEED")?;
+                s.with_mem(kid, |m| m.fill(seed))
+            }
+            CHECKSUM => {
+                let [kid] = words::<1>("checksum", input, "expected KID")?;
+                let sum = s.with_mem(kid, |m| m.checksum())?;
+                s.state.lock().last_checksum = Some((kid, sum));
+                Ok(())
+            }
+            TIMEOUT => {
+                let [ms] = words::<1>("timeout_ms", input, "expected a number of milliseconds")?;
+                if ms == 0 || ms > 60_000 {
+                    return Err(bad("timeout_ms", input, "1..60000"));
+                }
+                s.state.lock().timeout_ms = ms;
+                Ok(())
+            }
+            DRAIN => {
+                let on =
+                    parse_on_off(input).ok_or_else(|| bad("drain", input, "expected on or off"))?;
+                let mut g = s.state.lock();
+                g.paused = !on;
+                if on {
+                    // Take whatever piled up meanwhile.
+                    if let Some(wq) = &g.wq {
+                        let _ = wq.enqueue(s.clone());
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(bad("state", input, "the file is read-only")),
+        }
+    }
+}
+
+// ---- the driver ----
+
+/// Connection state of a bound "vcsm-cma" device.
+struct Client {
+    control: Option<Dir<ClientControl>>,
+    service: Option<Service<Events>>,
+    shared: Arc<Shared>,
+    instance: Option<Arc<Instance>>,
+}
+
+extern "C" fn connected() {
+    pr_info!("VCHIQ connected\n");
+}
+
+impl vchiq::Driver for Client {
+    const NAME: &'static CStr = c_str!("vcsm-cma");
+
+    fn probe(vdev: &VchiqDevice) -> Result<Pin<KBox<Self>>> {
+        vdev.dma_configure()?;
+        dma::set_mask_and_coherent(vdev.as_dev(), 32)?;
+        vdev.add_connected_callback(connected);
+        let instance = vdev.instance()?;
+        instance.connect()?;
+        let wq = OwnedQueue::new_ordered(c_str!("vchiq-test-client"))?;
+        let shared = Arc::pin_init(
+            pin_init!(Shared {
+                state <- new_mutex!(State {
+                    wq: Some(wq),
+                    service: None,
+                    version_acked: false,
+                    last_trans_id: 0,
+                    next_kernel_id: 1,
+                    timeout_ms: 5000,
+                    paused: false,
+                    buffers: RBTree::new(),
+                    waiting: RBTree::new(),
+                    reply_order: KVec::new(),
+                    last_import: KVec::new(),
+                    last_checksum: None,
+                    counters: Counters::default(),
+                }),
+                changed <- new_condvar!("vchiq_test_client::changed"),
+                drain <- new_work!("vchiq_test_client::drain"),
+                dev: vdev.get(),
+            }),
+            GFP_KERNEL,
+        )?;
+        // From here on, dropping `client` undoes everything (see `Drop`).
+        let mut client = Client {
+            control: None,
+            service: None,
+            shared: shared.clone(),
+            instance: Some(instance.clone()),
+        };
+        let events = Arc::new(Events(shared.clone()), GFP_KERNEL)?;
+        let service = Service::open(
+            &instance,
+            smem::SERVICE_FOURCC,
+            smem::SERVICE_VERSION,
+            smem::SERVICE_VERSION_MIN,
+            events,
+        )?;
+        let svc = service.service().clone();
+        shared.state.lock().service = Some(svc.clone());
+        client.service = Some(service);
+        // `vchiq_open_service` leaves a use held; the driver drops it the same way.
+        svc.release_service()?;
+        shared.send(
+            &svc,
+            HostBody::ClientVersion {
+                version: smem::PROTOCOL_VERSION,
+            },
+        )?;
+        let control = Arc::new(ClientControl(shared), GFP_KERNEL)?;
+        client.control = Some(Dir::new(c_str!("vchiq-test-client"), control, &FILES)?);
+        pr_info!("bound to vcsm-cma: SMEM service {:#x}\n", svc.handle());
+        Ok(KBox::pin(client, GFP_KERNEL)?)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        drop(self.control.take());
+        let shared = &self.shared;
+        // Give back every handle the VPU has and wait (bounded) for RELEASED.
+        if let Ok(svc) = shared.service() {
+            let mapped: KVec<u32> = {
+                let g = shared.state.lock();
+                let mut v = KVec::new();
+                for (kid, b) in g.buffers.iter() {
+                    if b.state == BufState::Mapped
+                        && !b.vpu_alloc
+                        && v.push(*kid, GFP_KERNEL).is_err()
+                    {
+                        break;
+                    }
+                }
+                v
+            };
+            for kid in mapped.iter() {
+                let _ = shared.free(*kid);
+            }
+            let deadline = now_ms() + REMOVE_WAIT_MS;
+            let mut g = shared.state.lock();
+            while g.version_acked
+                && g.buffers.values().any(|b| b.state == BufState::Freeing)
+                && now_ms() < deadline
+            {
+                let _ = shared
+                    .changed
+                    .wait_interruptible_timeout(&mut g, msecs_to_jiffies(50));
+                if kernel::current!().signal_pending() {
+                    break;
+                }
+            }
+            drop(g);
+            drop(svc);
+        }
+        // No callback after this; then no work.
+        drop(self.service.take());
+        let wq = shared.state.lock().wq.take();
+        drop(wq);
+        let (svc, buffers) = {
+            let mut g = shared.state.lock();
+            (
+                g.service.take(),
+                core::mem::replace(&mut g.buffers, RBTree::new()),
+            )
+        };
+        drop(svc);
+        let left = buffers
+            .values()
+            .filter(|b| b.state != BufState::Rejected)
+            .count();
+        if left != 0 {
+            pr_info!(
+                "remove: freeing {} buffer(s) the VPU did not release\n",
+                left
+            );
+        }
+        drop(buffers);
+        drop(self.instance.take());
+    }
+}

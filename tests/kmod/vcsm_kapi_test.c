@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test consumer of the vc-sm-cma kernel API (vc_sm_knl.h), in the role bcm2835-mmal-vchiq
+ * plays: it links against vc-sm-cma's exports, imports a dma-buf once, reads its VPU handle
+ * and frees it.
+ *
+ * debugfs vcsm-kapi-test/run: write the number of a dma-buf fd of the writing process; the
+ * checks run in that process's context. Reading gives the outcome, "ok handle 0x..." or
+ * "FAIL: why".
+ *
+ * debugfs vcsm-kapi-test/scattered: reading it gives the reader a new dma-buf fd ("fd N") of
+ * two separate pages, which maps as two DMA segments: a buffer vc-sm-cma must refuse.
+ *
+ * debugfs vcsm-kapi-test/far: the same for one page above the first GiB of RAM, outside the
+ * simulated VPU's window: mapping it for the VPU bounces it through swiotlb, which vc-sm-cma
+ * must refuse too.
+ */
+#include <linux/debugfs.h>
+#include <linux/dma-buf.h>
+#include <linux/err.h>
+#include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/slab.h>
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/uaccess.h>
+
+#include "../../drivers/vc-sm-cma/vc_sm_knl.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+static struct dentry *kapi_dir;
+/* A device that imports the wrapper, as a V4L2 or DRM device would. */
+static struct platform_device *kapi_pdev;
+static DEFINE_MUTEX(kapi_lock);
+static char kapi_result[160] = "none\n";
+
+#define FAIL(...) do { snprintf(kapi_result, sizeof(kapi_result), "FAIL: " __VA_ARGS__); goto out; } while (0)
+
+static void kapi_run(int fd)
+{
+	struct dma_buf *src, *other = NULL;
+	void *handle = NULL, *h2 = NULL;
+	int ret, vc_handle;
+
+	src = dma_buf_get(fd);
+	if (IS_ERR(src)) {
+		snprintf(kapi_result, sizeof(kapi_result), "FAIL: dma_buf_get(%d): %ld\n", fd, PTR_ERR(src));
+		return;
+	}
+
+	/* Bad input is refused with -EPERM, as downstream. */
+	if (vc_sm_cma_import_dmabuf(NULL, &handle) != -EPERM)
+		FAIL("import of NULL did not return -EPERM\n");
+	if (vc_sm_cma_import_dmabuf(src, NULL) != -EPERM)
+		FAIL("import into a NULL handle did not return -EPERM\n");
+	if (vc_sm_cma_int_handle(NULL) != 0)
+		FAIL("int_handle(NULL) is not 0\n");
+	/* A dma-buf the driver did not make is no handle of its own. */
+	if (vc_sm_cma_int_handle(src) != 0)
+		FAIL("int_handle of a foreign dma-buf is not 0\n");
+	if (vc_sm_cma_free(src) != -EINVAL)
+		FAIL("free of a foreign dma-buf did not return -EINVAL\n");
+
+	ret = vc_sm_cma_import_dmabuf(src, &handle);
+	if (ret || !handle)
+		FAIL("import: %d\n", ret);
+	vc_handle = vc_sm_cma_int_handle(handle);
+	if (!vc_handle)
+		FAIL("int_handle of the import is 0\n");
+	if (((struct dma_buf *)handle)->size != src->size)
+		FAIL("wrapper size %zu, source %zu\n", ((struct dma_buf *)handle)->size, src->size);
+
+	/* Importing the same source again gives a second, independent handle. */
+	ret = vc_sm_cma_import_dmabuf(src, &h2);
+	if (ret)
+		FAIL("second import: %d\n", ret);
+	if (vc_sm_cma_int_handle(h2) == vc_handle)
+		FAIL("second import got the same VPU handle\n");
+	ret = vc_sm_cma_free(h2);
+	h2 = NULL;
+	if (ret)
+		FAIL("free of the second import: %d\n", ret);
+
+	/* The wrapper is a dma-buf in its own right: a kernel mapping works through it. */
+	other = handle;
+	{
+		struct iosys_map map;
+
+		ret = dma_buf_vmap_unlocked(other, &map);
+		if (ret)
+			FAIL("vmap of the wrapper: %d\n", ret);
+		dma_buf_vunmap_unlocked(other, &map);
+	}
+
+	/* ...and so does attaching another device and mapping it for DMA. */
+	{
+		struct dma_buf_attachment *att;
+		struct sg_table *sgt;
+
+		att = dma_buf_attach(other, &kapi_pdev->dev);
+		if (IS_ERR(att))
+			FAIL("attach to the wrapper: %ld\n", PTR_ERR(att));
+		sgt = dma_buf_map_attachment_unlocked(att, DMA_BIDIRECTIONAL);
+		if (IS_ERR(sgt)) {
+			dma_buf_detach(other, att);
+			FAIL("map of the wrapper: %ld\n", PTR_ERR(sgt));
+		}
+		ret = sgt->nents;
+		dma_buf_unmap_attachment_unlocked(att, sgt, DMA_BIDIRECTIONAL);
+		dma_buf_detach(other, att);
+		if (ret < 1)
+			FAIL("mapping of the wrapper has %d segments\n", ret);
+	}
+
+	snprintf(kapi_result, sizeof(kapi_result), "ok handle %#x size %zu\n", vc_handle, src->size);
+out:
+	if (h2)
+		vc_sm_cma_free(h2);
+	if (handle && vc_sm_cma_free(handle))
+		snprintf(kapi_result, sizeof(kapi_result), "FAIL: free of the import failed\n");
+	/* The caller's reference stays ours to drop. */
+	dma_buf_put(src);
+}
+
+static ssize_t kapi_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	int fd, ret;
+
+	ret = kstrtoint_from_user(ubuf, len, 0, &fd);
+	if (ret)
+		return ret;
+	mutex_lock(&kapi_lock);
+	kapi_run(fd);
+	mutex_unlock(&kapi_lock);
+	return len;
+}
+
+static ssize_t kapi_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	ssize_t ret;
+
+	mutex_lock(&kapi_lock);
+	ret = simple_read_from_buffer(ubuf, len, ppos, kapi_result, strlen(kapi_result));
+	mutex_unlock(&kapi_lock);
+	return ret;
+}
+
+static const struct file_operations kapi_fops = {
+	.owner = THIS_MODULE,
+	.read = kapi_read,
+	.write = kapi_write,
+	.llseek = default_llseek,
+};
+
+/* ---- a dma-buf of two separate pages ---- */
+
+struct scattered {
+	struct page *pages[2];
+	unsigned int n;
+};
+
+static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_data_direction dir)
+{
+	struct scattered *sc = att->dmabuf->priv;
+	struct sg_table *sgt;
+	struct scatterlist *sg;
+	int i, ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(sgt, sc->n, GFP_KERNEL);
+	if (ret)
+		goto free;
+	for_each_sgtable_sg(sgt, sg, i)
+		sg_set_page(sg, sc->pages[i], PAGE_SIZE, 0);
+	ret = dma_map_sgtable(att->dev, sgt, dir, 0);
+	if (ret)
+		goto table;
+	return sgt;
+table:
+	sg_free_table(sgt);
+free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void scattered_unmap(struct dma_buf_attachment *att, struct sg_table *sgt,
+			    enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(att->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+static void scattered_release(struct dma_buf *buf)
+{
+	struct scattered *sc = buf->priv;
+
+	unsigned int i;
+
+	for (i = 0; i < sc->n; i++)
+		__free_pages(sc->pages[i], sc->n == 2 ? 1 : 0);
+	kfree(sc);
+}
+
+static const struct dma_buf_ops scattered_ops = {
+	.map_dma_buf = scattered_map,
+	.unmap_dma_buf = scattered_unmap,
+	.release = scattered_release,
+};
+
+/* Exports @sc as a dma-buf of @size bytes and installs it as an fd of the current process. */
+static int test_buf_fd(struct scattered *sc, size_t size, const char *name)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	struct dma_buf *buf;
+	int fd;
+
+	info.exp_name = name;
+	info.owner = THIS_MODULE;
+	info.ops = &scattered_ops;
+	info.size = size;
+	info.flags = O_RDWR;
+	info.priv = sc;
+	buf = dma_buf_export(&info);
+	if (IS_ERR(buf)) {
+		scattered_release(&(struct dma_buf){ .priv = sc });
+		return PTR_ERR(buf);
+	}
+	fd = dma_buf_fd(buf, O_CLOEXEC);
+	if (fd < 0)
+		dma_buf_put(buf);
+	return fd;
+}
+
+/* Two separate pages in the VPU's window (ZONE_DMA): two DMA segments. */
+static int scattered_fd(void)
+{
+	struct scattered *sc;
+
+	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
+	if (!sc)
+		return -ENOMEM;
+	/* Order-1 blocks, first page of each: never adjacent. */
+	sc->pages[0] = alloc_pages(GFP_KERNEL | GFP_DMA | __GFP_ZERO, 1);
+	if (sc->pages[0])
+		sc->n = 1;
+	sc->pages[1] = alloc_pages(GFP_KERNEL | GFP_DMA | __GFP_ZERO, 1);
+	if (sc->pages[1])
+		sc->n = 2;
+	if (sc->n != 2) {
+		scattered_release(&(struct dma_buf){ .priv = sc });
+		return -ENOMEM;
+	}
+	return test_buf_fd(sc, 2 * PAGE_SIZE, "vcsm-kapi-test-scattered");
+}
+
+/*
+ * One page outside the simulated VPU's window: QEMU virt's RAM starts at 0x40000000 and the
+ * vpu-sim overlay's dma-ranges cover its first GiB.
+ */
+#define VPU_WINDOW_END 0x80000000ULL
+
+static int far_fd(void)
+{
+	struct page *tried[64];
+	struct scattered *sc;
+	unsigned int i, n = 0;
+
+	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
+	if (!sc)
+		return -ENOMEM;
+	while (n < ARRAY_SIZE(tried)) {
+		struct page *p = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+
+		if (!p)
+			break;
+		if (page_to_phys(p) >= VPU_WINDOW_END) {
+			sc->pages[0] = p;
+			sc->n = 1;
+			break;
+		}
+		tried[n++] = p;
+	}
+	for (i = 0; i < n; i++)
+		__free_page(tried[i]);
+	if (!sc->n) {
+		kfree(sc);
+		return -ENOMEM;
+	}
+	return test_buf_fd(sc, PAGE_SIZE, "vcsm-kapi-test-far");
+}
+
+static ssize_t scattered_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char text[32];
+	int fd;
+
+	if (*ppos)
+		return 0;
+	fd = file->f_inode->i_private ? far_fd() : scattered_fd();
+	if (fd < 0)
+		return fd;
+	snprintf(text, sizeof(text), "fd %d\n", fd);
+	return simple_read_from_buffer(ubuf, len, ppos, text, strlen(text));
+}
+
+static const struct file_operations scattered_fops = {
+	.owner = THIS_MODULE,
+	.read = scattered_read,
+	.llseek = default_llseek,
+};
+
+static int __init kapi_init(void)
+{
+	kapi_pdev = platform_device_register_simple("vcsm-kapi-test", PLATFORM_DEVID_NONE, NULL, 0);
+	if (IS_ERR(kapi_pdev))
+		return PTR_ERR(kapi_pdev);
+	kapi_dir = debugfs_create_dir("vcsm-kapi-test", NULL);
+	debugfs_create_file("run", 0600, kapi_dir, NULL, &kapi_fops);
+	debugfs_create_file("scattered", 0400, kapi_dir, NULL, &scattered_fops);
+	debugfs_create_file("far", 0400, kapi_dir, (void *)1, &scattered_fops);
+	return 0;
+}
+
+static void __exit kapi_exit(void)
+{
+	debugfs_remove(kapi_dir);
+	platform_device_unregister(kapi_pdev);
+}
+
+module_init(kapi_init);
+module_exit(kapi_exit);
+MODULE_DESCRIPTION("Test consumer of the vc-sm-cma kernel API");
+MODULE_LICENSE("GPL");
