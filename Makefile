@@ -9,6 +9,7 @@
 #   make clippy    the modules once more with CLIPPY=1
 #   make deps      install what the build needs (Debian packages, bindgen-cli)
 #   make kernel    the test kernel (FLAVOUR=debug|perf), cached in ~/.cache/vcsm
+#   make install   modules, overlays, udev rule, vcsm-tool into DESTDIR (default /), for KDIR
 #
 # KDIR=<kernel build dir> builds against another Rust-enabled 6.12 kernel (e.g. a Pi kernel).
 
@@ -16,12 +17,14 @@ FLAVOUR ?= debug
 KDIR ?=
 O := $(CURDIR)/build
 
-.PHONY: all modules deps kernel dtbs clippy check demo bench clean help
+.PHONY: all modules deps kernel dtbs clippy check demo bench install clean help
+
+DESTDIR ?= /
 
 all: modules
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/install-deps.sh
@@ -29,13 +32,18 @@ deps:
 kernel: deps
 	@scripts/kernel.sh build $(FLAVOUR)
 
-modules: deps
-	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh build $(FLAVOUR)); \
+# With KDIR (a Pi kernel, DKMS) nothing is installed: only the modules are built.
+modules:
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || { scripts/install-deps.sh && kdir=$$(scripts/kernel.sh build $(FLAVOUR)); }; \
 	scripts/build-modules.sh "$$kdir"
 
-clippy: deps
-	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh build $(FLAVOUR)); \
-	scripts/build-modules.sh "$$kdir" CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
+clippy:
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || { scripts/install-deps.sh && kdir=$$(scripts/kernel.sh build $(FLAVOUR)); }; \
+	scripts/build-modules.sh "$$kdir" CLIPPY=1
+
+install:
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh kdir $(FLAVOUR)); \
+	scripts/install.sh "$(DESTDIR)" "$$kdir" "$(O)/kmod/$$(basename "$$kdir")"
 
 dtbs:
 	@dts-overlays/build.sh $(O)/dtbs

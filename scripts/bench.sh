@@ -15,10 +15,14 @@ must guest-programs-perf scripts/guest-build.sh "$kdir" "$top/build/guest-bin-pe
 must dtbs dts-overlays/build.sh "$top/build/dtbs"
 step bench-guest tests/qemu/run.sh --kdir "$kdir" --modules "$top/build/kmod/$(basename "$kdir")" \
 	--bin "$top/build/guest-bin-perf" --dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" \
-	--script bench --timeout 900 --out "$top/build/qemu-bench"
+	--dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" --script bench --timeout 900 --out "$top/build/qemu-bench"
 echo
 echo "Heap allocation latency, QEMU TCG arm64 guest, $(nproc) host cores (one boot):"
 sed -n '/^heap  *size/,/^$/p' "$top/build/qemu-bench/bench/console.txt" || true
 grep '@@VCSM BENCH' "$top/build/qemu-bench/bench/console.txt" | sed 's/^.*@@VCSM /  /'
+echo
+echo "vc-sm-cma import+free round trip of a 1 MiB vcsm-uncached buffer, simulated VPU:"
+sed -n '/RUN bench\/import-free/,/PASS bench\/import-free\|FAIL bench\/import-free/p' \
+	"$top/build/qemu-bench/bench/console.txt" | grep -v '@@VCSM'
 vcsm_summary
 [ "$VCSM_FAILED" -eq 0 ]

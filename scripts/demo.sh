@@ -16,7 +16,7 @@ must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 must dtbs dts-overlays/build.sh "$top/build/dtbs"
 step demo-guest tests/qemu/run.sh --kdir "$kdir" --modules "$top/build/kmod/$(basename "$kdir")" \
 	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" \
-	--script demo --timeout 600 --out "$top/build/qemu-demo"
+	--dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" --script demo --timeout 600 --out "$top/build/qemu-demo"
 echo
 echo "What happened in the guest:"
 grep -a 'DEMO: ' "$top/build/qemu-demo/demo/console.txt" | sed 's/^.*DEMO: /  /'

@@ -1,8 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
-# `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps.
+# `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps, and
+# the import+free round trip of vc-sm-cma against the simulated VPU (1 and 4 threads).
 . /tests/lib.sh
 . /tests/heap.sh
 
 heap_load || exit 1
 vcsm_check bench/heaps heap-bench --heap vcsm-uncached --heap vcsm-cached --heap reserved \
 	--heap system --baseline reserved
+
+vcsm_run bench/vcsm-load
+if insmod /lib/modules/vpu-sim.ko && insmod /lib/modules/vc-sm-cma.ko; then
+	i=0
+	while [ ! -c /dev/vcsm-cma ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+if [ -c /dev/vcsm-cma ]; then vcsm_pass bench/vcsm-load; else vcsm_fail bench/vcsm-load "no /dev/vcsm-cma"; exit 1; fi
+for t in 1 4; do
+	vcsm_check "bench/import-free-1M-${t}thread" vcsm-tool bench --what import --size 1M \
+		--iters 200 --threads $t --no-progress
+done

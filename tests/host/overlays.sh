@@ -47,6 +47,9 @@ if command -v qemu-system-aarch64 >/dev/null; then
 	fdtput -t x "$out/virt.dtb" /reserved-memory ranges
 	if fdtoverlay -i "$out/virt.dtb" -o "$out/virt-vcsm.dtb" "$out/vcsm-cma-heap-virt.dtbo"; then
 		assert_merged virt "$out/virt-vcsm.dtb" "0 8000000"
+		range=$(fdtget -t x "$out/virt-vcsm.dtb" /reserved-memory/vcsm-cma-pool alloc-ranges 2>&1)
+		if [ "$range" = "0 40000000 0 40000000" ]; then ok virt-alloc-ranges
+		else bad virt-alloc-ranges "pool alloc-ranges is '$range', not the VPU's first GiB"; fi
 	else
 		bad virt "fdtoverlay failed"
 	fi
@@ -71,6 +74,16 @@ if [ -n "$src" ]; then
 		else
 			bad "$b" "fdtoverlay failed"
 		fi
+		case $b in bcm2711*)
+			if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm-pi4.dtb" "$out/vcsm-cma-heap-pi4.dtbo"; then
+				assert_merged "$b-pi4" "$out/$b-vcsm-pi4.dtb" "8000000" "$before"
+				range=$(fdtget -t x "$out/$b-vcsm-pi4.dtb" /reserved-memory/vcsm-cma-pool alloc-ranges 2>&1)
+				if [ "$range" = "0 0 40000000" ]; then ok "$b-pi4-alloc-ranges"
+				else bad "$b-pi4-alloc-ranges" "alloc-ranges is '$range'"; fi
+			else
+				bad "$b-pi4" "fdtoverlay failed"
+			fi ;;
+		esac
 	done
 else
 	bad raspberry-pi-dtbs "no kernel source given: the Pi DTBs cannot be built"

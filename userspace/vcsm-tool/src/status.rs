@@ -1,0 +1,342 @@
+//! `vcsm-tool status`: `/sys/kernel/debug/vcsm-cma/state` as a table or JSON.
+//!
+//! The driver (drivers/vc-sm-cma/debugfs.rs) prints one line per buffer and then summary lines:
+//!
+//! ```text
+//! buffer id=1 origin=import name=sm-host-resource size=1048576 exporter=vcsm-uncached dma=0x3e000000 vpu_addr=0xfe000000 vc_handle=0x1 vpu=mapped pid=123 wrapped=yes
+//! buffers=1 bytes=1048576 mapped=1 unmapping=0 released=0 importing=0 wrapped=1
+//! phase=Ready protocol=2 timeout_ms=3000
+//! transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
+//! ```
+//!
+//! The parser is deliberately tolerant, so that the tool keeps working while the format grows:
+//! a line is an optional leading word followed by `key=value` pairs; a word without `=` after
+//! a pair continues that pair's value (names may contain spaces); unknown keys are kept and
+//! shown; missing keys show as `-`; lines that fit no pattern are kept verbatim and printed
+//! after the table.
+
+use crate::json::Value;
+use crate::output::{human_size, Align, Table};
+
+/// `key=value` pairs in file order.
+pub type Pairs = Vec<(String, String)>;
+
+/// The parsed state file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// The `buffer ...` lines.
+    pub buffers: Vec<Pairs>,
+    /// Every other line of pairs, with its leading word (`""` for a line of pairs only).
+    pub groups: Vec<(String, Pairs)>,
+    /// Lines that are not pairs, verbatim (trimmed).
+    pub unparsed: Vec<String>,
+}
+
+/// The value of `key` in `pairs` (the first one).
+pub fn get<'a>(pairs: &'a Pairs, key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A `key=value` token: the key is an identifier (letters, digits, `_`, not starting with a
+/// digit).
+fn split_pair(token: &str) -> Option<(&str, &str)> {
+    let (key, value) = token.split_once('=')?;
+    let mut chars = key.chars();
+    let first = chars.next()?;
+    let ident =
+        (first.is_ascii_alphabetic() || first == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ident.then_some((key, value))
+}
+
+/// Pairs from whitespace-separated tokens; `None` unless the first token is a pair.
+fn parse_pairs(tokens: &[&str]) -> Option<Pairs> {
+    let mut pairs: Pairs = Vec::new();
+    for token in tokens {
+        match split_pair(token) {
+            Some((k, v)) => pairs.push((k.to_owned(), v.to_owned())),
+            None => {
+                let (_, value) = pairs.last_mut()?;
+                value.push(' ');
+                value.push_str(token);
+            }
+        }
+    }
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// Parse the text of the state file. Never fails: what it cannot read ends up in
+/// [`State::unparsed`].
+pub fn parse(text: &str) -> State {
+    let mut state = State::default();
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        if split_pair(tokens[0]).is_some() {
+            if let Some(pairs) = parse_pairs(&tokens) {
+                state.groups.push((String::new(), pairs));
+                continue;
+            }
+        } else if let Some(pairs) = parse_pairs(&tokens[1..]) {
+            if tokens[0] == "buffer" {
+                state.buffers.push(pairs);
+            } else {
+                state.groups.push((tokens[0].to_owned(), pairs));
+            }
+            continue;
+        }
+        state.unparsed.push(line.to_owned());
+    }
+    state
+}
+
+/// Buffer columns in the order the driver prints them, with their headers.
+const COLUMNS: [(&str, &str, Align); 11] = [
+    ("id", "ID", Align::Right),
+    ("origin", "ORIGIN", Align::Left),
+    ("name", "NAME", Align::Left),
+    ("size", "SIZE", Align::Right),
+    ("exporter", "EXPORTER", Align::Left),
+    ("dma", "DMA ADDR", Align::Left),
+    ("vpu_addr", "VPU ADDR", Align::Left),
+    ("vc_handle", "HANDLE", Align::Left),
+    ("vpu", "VPU STATE", Align::Left),
+    ("pid", "PID", Align::Right),
+    ("wrapped", "WRAPPED", Align::Left),
+];
+
+/// The keys of the table's columns: the known ones, then any others in first-seen order.
+fn column_keys(state: &State) -> Vec<String> {
+    let mut keys: Vec<String> = COLUMNS.iter().map(|(k, _, _)| (*k).to_owned()).collect();
+    for buf in &state.buffers {
+        for (k, _) in buf {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// The buffer table.
+pub fn table(state: &State) -> Table {
+    let keys = column_keys(state);
+    let headers: Vec<(String, Align)> = keys
+        .iter()
+        .map(|k| match COLUMNS.iter().find(|(key, _, _)| key == k) {
+            Some((_, header, align)) => ((*header).to_owned(), *align),
+            None => (k.to_ascii_uppercase(), Align::Left),
+        })
+        .collect();
+    let columns: Vec<(&str, Align)> = headers.iter().map(|(h, a)| (h.as_str(), *a)).collect();
+    let mut t = Table::new(&columns);
+    for buf in &state.buffers {
+        let row = keys
+            .iter()
+            .map(|k| match (k.as_str(), get(buf, k)) {
+                (_, None) => "-".to_owned(),
+                ("size", Some(v)) => v.parse::<u64>().map_or_else(|_| v.to_owned(), human_size),
+                (_, Some(v)) => v.to_owned(),
+            })
+            .collect();
+        t.row(row);
+    }
+    t
+}
+
+/// The whole text output: the table (or `no buffers`), the summary lines, unparsed lines.
+pub fn render(state: &State) -> String {
+    let mut out = if state.buffers.is_empty() { "no buffers\n".to_owned() } else { table(state).render() };
+    for (word, pairs) in &state.groups {
+        let text: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if word.is_empty() {
+            out.push_str(&text.join(" "));
+        } else {
+            out.push_str(&format!("{word}: {}", text.join(" ")));
+        }
+        out.push('\n');
+    }
+    for line in &state.unparsed {
+        out.push_str("? ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A value as JSON: decimal integers become numbers, everything else stays a string.
+fn typed(v: &str) -> Value {
+    let decimal = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    if decimal {
+        if let Ok(n) = v.parse::<u64>() {
+            return Value::UInt(n);
+        }
+    }
+    if let Some(digits) = v.strip_prefix('-') {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(n) = v.parse::<i64>() {
+                return Value::Int(n);
+            }
+        }
+    }
+    Value::Str(v.to_owned())
+}
+
+fn pairs_json(pairs: &Pairs) -> Vec<(String, Value)> {
+    pairs.iter().map(|(k, v)| (k.clone(), typed(v))).collect()
+}
+
+/// `{"buffers": [...], "summary": {...}, "<word>": {...}, "unparsed": [...]}`: lines of pairs
+/// only are merged into `summary`, lines with the same leading word into one object.
+pub fn to_json(state: &State) -> Value {
+    let buffers = state.buffers.iter().map(|b| Value::Object(pairs_json(b))).collect();
+    let mut groups: Vec<(String, Vec<(String, Value)>)> = vec![("summary".to_owned(), Vec::new())];
+    for (word, pairs) in &state.groups {
+        let name = if word.is_empty() { "summary" } else { word.as_str() };
+        match groups.iter_mut().find(|(n, _)| n == name) {
+            Some((_, fields)) => fields.extend(pairs_json(pairs)),
+            None => groups.push((name.to_owned(), pairs_json(pairs))),
+        }
+    }
+    let mut obj = vec![("buffers".to_owned(), Value::Array(buffers))];
+    for (name, fields) in groups {
+        if name == "buffers" || name == "unparsed" {
+            // Cannot happen with the driver's format; keep the data under another name.
+            obj.push((format!("{name}_line"), Value::Object(fields)));
+        } else {
+            obj.push((name, Value::Object(fields)));
+        }
+    }
+    obj.push(("unparsed".to_owned(), state.unparsed.clone().into()));
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What drivers/vc-sm-cma/debugfs.rs prints, with two buffers.
+    const SAMPLE: &str = "\
+buffer id=1 origin=import name=sm-host-resource size=1048576 exporter=vcsm-uncached dma=0x3e000000 vpu_addr=0xfe000000 vc_handle=0x1 vpu=mapped pid=123 wrapped=yes
+buffer id=2 origin=alloc name=my frame size=65536 exporter=vc-sm-cma dma=0x3e100000 vpu_addr=0xfe100000 vc_handle=0x2 vpu=unmapping pid=124 wrapped=no
+buffers=2 bytes=1114112 mapped=1 unmapping=1 released=0 importing=0 wrapped=1
+phase=Ready protocol=2 timeout_ms=3000
+transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexpected_replies=0 bad_messages=0 released_unknown=0 mem_requests=0 mem_request_failures=0 free_failures=0
+";
+
+    #[test]
+    fn parses_the_driver_format() {
+        let s = parse(SAMPLE);
+        assert_eq!(s.buffers.len(), 2);
+        assert_eq!(get(&s.buffers[0], "vc_handle"), Some("0x1"));
+        assert_eq!(get(&s.buffers[0], "vpu"), Some("mapped"));
+        // A name with a space.
+        assert_eq!(get(&s.buffers[1], "name"), Some("my frame"));
+        assert_eq!(get(&s.buffers[1], "size"), Some("65536"));
+        assert_eq!(s.groups.len(), 3);
+        assert_eq!(s.groups[0].0, "");
+        assert_eq!(get(&s.groups[0].1, "buffers"), Some("2"));
+        assert_eq!(get(&s.groups[1].1, "phase"), Some("Ready"));
+        assert_eq!(s.groups[2].0, "transactions");
+        assert_eq!(get(&s.groups[2].1, "free_failures"), Some("0"));
+        assert!(s.unparsed.is_empty());
+    }
+
+    #[test]
+    fn table_output() {
+        let text = render(&parse(SAMPLE));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ID  ORIGIN  NAME"), "{}", lines[0]);
+        assert!(
+            lines[0].contains("HANDLE") && lines[0].contains("VPU STATE") && lines[0].ends_with("WRAPPED")
+        );
+        assert!(
+            lines[1].contains("sm-host-resource")
+                && lines[1].contains("1 MiB")
+                && lines[1].contains("mapped")
+        );
+        assert!(
+            lines[2].contains("my frame") && lines[2].contains("64 KiB") && lines[2].contains("unmapping")
+        );
+        assert_eq!(lines[3], "buffers=2 bytes=1114112 mapped=1 unmapping=1 released=0 importing=0 wrapped=1");
+        assert_eq!(lines[4], "phase=Ready protocol=2 timeout_ms=3000");
+        assert!(lines[5].starts_with("transactions: pending=0 abandoned=0"));
+        assert_eq!(lines.len(), 6);
+        // Columns line up: every row has the handle at the header's offset.
+        let col = lines[0].find("HANDLE").unwrap();
+        assert_eq!(&lines[1][col..col + 3], "0x1");
+        assert_eq!(&lines[2][col..col + 3], "0x2");
+    }
+
+    #[test]
+    fn json_output() {
+        let j = to_json(&parse(SAMPLE)).to_json();
+        assert!(
+            j.starts_with(
+                r#"{"buffers":[{"id":1,"origin":"import","name":"sm-host-resource","size":1048576,"#
+            ),
+            "{j}"
+        );
+        assert!(j.contains(r#""vc_handle":"0x1","vpu":"mapped","pid":123,"wrapped":"yes"}"#), "{j}");
+        assert!(j.contains(r#""summary":{"buffers":2,"bytes":1114112,"mapped":1,"unmapping":1,"released":0,"importing":0,"wrapped":1,"phase":"Ready","protocol":2,"timeout_ms":3000}"#), "{j}");
+        assert!(j.contains(r#""transactions":{"pending":0,"#), "{j}");
+        assert!(j.ends_with(r#""unparsed":[]}"#), "{j}");
+    }
+
+    #[test]
+    fn tolerant_of_other_formats() {
+        // Empty file.
+        let s = parse("");
+        assert_eq!(s, State::default());
+        assert_eq!(render(&s), "no buffers\n");
+        assert_eq!(to_json(&s).to_json(), r#"{"buffers":[],"summary":{},"unparsed":[]}"#);
+
+        // Unknown keys, missing keys, CRLF, extra spaces, garbage and the downstream format.
+        let text = "buffer id=7 size=4096 color=blue\r\n\
+                    \r\n  buffer   id=8   vpu=released  \n\
+                    buffer\n\
+                    NAME: sm-host-resource\n\
+                    Number of resources 2\n\
+                    negative=-5 big=99999999999999999999999 hex=0x10 plus=+1 empty=\n";
+        let s = parse(text);
+        assert_eq!(s.buffers.len(), 2);
+        assert_eq!(get(&s.buffers[0], "color"), Some("blue"));
+        assert_eq!(s.unparsed, ["buffer", "NAME: sm-host-resource", "Number of resources 2"]);
+        let out = render(&s);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].ends_with("COLOR"), "{}", lines[0]);
+        assert!(lines[1].contains("4 KiB") && lines[1].ends_with("blue"), "{}", lines[1]);
+        // Missing cells show as "-".
+        assert!(lines[2].contains("released") && lines[2].matches(" -").count() >= 8, "{}", lines[2]);
+        assert!(out.contains("? NAME: sm-host-resource\n"));
+        let j = to_json(&s).to_json();
+        assert!(
+            j.contains(
+                r#""negative":-5,"big":"99999999999999999999999","hex":"0x10","plus":"+1","empty":"""#
+            ),
+            "{j}"
+        );
+        assert!(
+            j.contains(r#""unparsed":["buffer","NAME: sm-host-resource","Number of resources 2"]"#),
+            "{j}"
+        );
+    }
+
+    #[test]
+    fn pair_rules() {
+        assert_eq!(split_pair("a=b"), Some(("a", "b")));
+        assert_eq!(split_pair("name=a=b"), Some(("name", "a=b")));
+        assert_eq!(split_pair("_x1="), Some(("_x1", "")));
+        assert_eq!(split_pair("=b"), None);
+        assert_eq!(split_pair("1a=b"), None);
+        assert_eq!(split_pair("a-b=c"), None);
+        assert_eq!(split_pair("plain"), None);
+        // A value continues until the next pair.
+        let p = parse_pairs(&["name=a", "b", "c", "size=1"]).unwrap();
+        assert_eq!(p, [("name".to_owned(), "a b c".to_owned()), ("size".to_owned(), "1".to_owned())]);
+        assert_eq!(parse_pairs(&["word", "a=1"]), None);
+        assert_eq!(parse_pairs(&[]), None);
+    }
+}

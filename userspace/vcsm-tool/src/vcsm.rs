@@ -1,0 +1,212 @@
+//! `/dev/vcsm-cma`: the MMAL-era userspace ABI of vc-sm-cma (`linux/vc_sm_cma_ioctl.h`, mirrored
+//! by the `vcsm-uapi` crate).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use dmabuf::DmaBuf;
+use vcsm_uapi::{
+    VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
+};
+
+use crate::error::{op_error, open_error, Error, Op, Result};
+use crate::paths::{Paths, VCSM_MODULE};
+
+/// An open `/dev/vcsm-cma`.
+#[derive(Debug)]
+pub struct Vcsm {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// A dma-buf shared with the VPU by `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`.
+#[derive(Debug)]
+pub struct Imported {
+    /// The new dma-buf that wraps the imported one; closing it tells the VPU to let go.
+    pub wrapper: DmaBuf,
+    /// The VPU's handle (`MEM_HANDLE_T`).
+    pub vc_handle: u32,
+    /// The bus address, without the VPU's cache alias bits.
+    pub dma_addr: u64,
+    /// Length of the VPU's mapping in bytes.
+    pub size: u32,
+}
+
+/// A buffer from `VC_SM_CMA_IOCTL_MEM_ALLOC`.
+#[derive(Debug)]
+pub struct Allocated {
+    /// The buffer; closing it tells the VPU to let go.
+    pub buf: DmaBuf,
+    /// The VPU's handle.
+    pub vc_handle: u32,
+    /// The bus address.
+    pub dma_addr: u64,
+}
+
+/// Why `/dev/vcsm-cma` is missing, as precisely as the system tells.
+fn why_missing(paths: &Paths) -> String {
+    if paths.module_loaded(VCSM_MODULE) {
+        "vc-sm-cma.ko is loaded, but the device appears only once the driver has connected to \
+         the VPU over VCHIQ: see dmesg | grep vc_sm_cma"
+            .to_owned()
+    } else {
+        "is vc-sm-cma.ko loaded? (modprobe vc_sm_cma; it binds to the vchiq device \"vcsm-cma\")".to_owned()
+    }
+}
+
+impl Vcsm {
+    /// Open `/dev/vcsm-cma` read-write. A missing node is an [`Error::missing`] ("no
+    /// /dev/vcsm-cma: is vc-sm-cma.ko loaded?").
+    pub fn open(paths: &Paths) -> Result<Vcsm> {
+        let path = paths.vcsm_dev();
+        Vcsm::open_path(&path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => Error::missing(format!("no {}: {}", path.display(), why_missing(paths))),
+            _ => open_error(
+                &path.display().to_string(),
+                &e,
+                &why_missing(paths),
+                "add the user to group video (udev/99-vcsm.rules) or run as root",
+            ),
+        })
+    }
+
+    fn open_path(path: &Path) -> io::Result<Vcsm> {
+        let cpath = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        // SAFETY: cpath is a valid NUL-terminated string that outlives the call.
+        let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: open just returned this fd; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        Ok(Vcsm { fd, path: path.to_owned() })
+    }
+
+    /// The device path, for messages.
+    pub fn path(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`: share the (physically contiguous) dma-buf `src`
+    /// with the VPU.
+    pub fn import(&self, src: BorrowedFd<'_>) -> Result<Imported> {
+        let mut arg = VcSmCmaIoctlImportDmabuf::new(src.as_raw_fd(), b"vcsm-tool");
+        // SAFETY: the ioctl reads and writes one struct vc_sm_cma_ioctl_import_dmabuf, whose
+        // layout VcSmCmaIoctlImportDmabuf reproduces (size and offsets checked at compile time
+        // in vcsm-uapi); `arg` is a live, exclusive local for the duration of the call.
+        let ret = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF as _,
+                &mut arg as *mut VcSmCmaIoctlImportDmabuf,
+            )
+        };
+        if ret < 0 {
+            return Err(op_error(&self.path(), Op::VcsmImport, &io::Error::last_os_error()));
+        }
+        let wrapper = self.take_fd(arg.handle, Op::VcsmImport)?;
+        Ok(Imported { wrapper, vc_handle: arg.vc_handle, dma_addr: arg.dma_addr, size: arg.size })
+    }
+
+    /// `VC_SM_CMA_IOCTL_MEM_ALLOC`: a new contiguous buffer of `size` bytes (rounded up to
+    /// pages), shared with the VPU, named `name` (at most 31 bytes are kept).
+    pub fn alloc(&self, size: u32, name: &str) -> Result<Allocated> {
+        let mut arg = VcSmCmaIoctlAlloc::new(size, name.as_bytes());
+        // SAFETY: the ioctl reads and writes one struct vc_sm_cma_ioctl_alloc, whose layout
+        // VcSmCmaIoctlAlloc reproduces (checked in vcsm-uapi); `arg` is a live, exclusive
+        // local for the duration of the call.
+        let ret = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                VC_SM_CMA_IOCTL_MEM_ALLOC as _,
+                &mut arg as *mut VcSmCmaIoctlAlloc,
+            )
+        };
+        if ret < 0 {
+            return Err(op_error(&self.path(), Op::VcsmAlloc, &io::Error::last_os_error()));
+        }
+        let buf = self.take_fd(arg.handle, Op::VcsmAlloc)?;
+        Ok(Allocated { buf, vc_handle: arg.vc_handle, dma_addr: arg.dma_addr })
+    }
+
+    /// Take ownership of the fd an ioctl returned.
+    fn take_fd(&self, fd: i32, op: Op) -> Result<DmaBuf> {
+        if fd < 0 {
+            return Err(Error::failed(format!(
+                "{}: {} succeeded but returned fd {fd} (a driver bug)",
+                self.path(),
+                op.name()
+            )));
+        }
+        // SAFETY: the ioctl succeeded, so the driver installed `fd` in our table and handed its
+        // only reference to us; nothing else in this process knows it.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(DmaBuf::from_fd(owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+    use std::mem::{offset_of, size_of};
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn uapi_layouts_are_the_drivers() {
+        // The numbers and layouts drivers/vc-sm-cma/ioctl.rs accepts (and downstream uses).
+        assert_eq!(VC_SM_CMA_IOCTL_MEM_ALLOC, 0x8040_4a5a);
+        assert_eq!(VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, 0x8040_4a5b);
+        assert_eq!(size_of::<VcSmCmaIoctlAlloc>(), 64);
+        assert_eq!(offset_of!(VcSmCmaIoctlAlloc, handle), 48);
+        assert_eq!(offset_of!(VcSmCmaIoctlAlloc, vc_handle), 52);
+        assert_eq!(offset_of!(VcSmCmaIoctlAlloc, dma_addr), 56);
+        assert_eq!(size_of::<VcSmCmaIoctlImportDmabuf>(), 64);
+        assert_eq!(offset_of!(VcSmCmaIoctlImportDmabuf, handle), 40);
+        assert_eq!(offset_of!(VcSmCmaIoctlImportDmabuf, vc_handle), 44);
+        assert_eq!(offset_of!(VcSmCmaIoctlImportDmabuf, size), 48);
+        assert_eq!(offset_of!(VcSmCmaIoctlImportDmabuf, dma_addr), 56);
+        // What vcsm-tool sends.
+        let a = VcSmCmaIoctlAlloc::new(4096, b"vcsm-tool");
+        assert_eq!((a.size, a.num, a.cached), (4096, 1, 0));
+        assert_eq!(&a.name[..10], b"vcsm-tool\0");
+        let i = VcSmCmaIoctlImportDmabuf::new(7, b"vcsm-tool");
+        assert_eq!((i.dmabuf_fd, i.handle), (7, 0));
+    }
+
+    #[test]
+    fn missing_device_says_what_to_load() {
+        let t = TempDir::new("vcsm-missing");
+        let paths = Paths::new(t.path());
+        let e = Vcsm::open(&paths).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        let m = e.to_string();
+        assert!(m.starts_with("no ") && m.contains("dev/vcsm-cma: is vc-sm-cma.ko loaded?"), "{m}");
+
+        // The module is loaded but the node is not there: not connected yet.
+        t.mkdir("sys/module/vc_sm_cma");
+        let m = Vcsm::open(&paths).unwrap_err().to_string();
+        assert!(m.contains("connected to the VPU"), "{m}");
+    }
+
+    #[test]
+    fn a_non_device_rejects_the_ioctls_with_enotty() {
+        // A regular file stands in for the node: the ioctls fail, and the errors name the
+        // file, the ioctl and the errno.
+        let t = TempDir::new("vcsm-file");
+        t.write("dev/vcsm-cma", "");
+        let paths = Paths::new(t.path());
+        let dev = Vcsm::open(&paths).unwrap();
+        let stdin = std::io::stdin();
+        let e = dev.import(stdin.as_fd()).unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("dev/vcsm-cma: VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF failed: ENOTTY"), "{m}");
+        assert_eq!(e.exit_code(), 3);
+        let m = dev.alloc(4096, "x").unwrap_err().to_string();
+        assert!(m.contains("VC_SM_CMA_IOCTL_MEM_ALLOC failed: ENOTTY"), "{m}");
+    }
+}
