@@ -409,6 +409,9 @@ impl Firmware {
     }
 
     /// `mem_request SIZE ALIGN NAME`: the VPU asks the host (on `service`) for memory.
+    ///
+    /// A NAME of 32 bytes or more fills the whole field with no NUL, as firmware may send it
+    /// (downstream's `strlen` on it read past the message).
     pub(crate) fn mem_request(
         &mut self,
         out: &mut impl Post,
@@ -432,7 +435,7 @@ impl Firmware {
             trans_id,
             size,
             align,
-            name: smem::name_from_bytes(name),
+            name: wire_name(name),
             vc_handle,
         };
         self.mem_requests.try_create_and_insert(
@@ -689,5 +692,18 @@ impl core::fmt::Display for Name<'_> {
             core::fmt::Write::write_char(f, c)?;
         }
         Ok(())
+    }
+}
+
+/// The 32-byte name field of a VC_MEM_REQUEST as the firmware fills it: NUL-terminated when
+/// `name` is shorter than the field, otherwise its first 32 bytes with no terminator.
+fn wire_name(name: &[u8]) -> [u8; smem::NAME_LEN] {
+    match name.get(..smem::NAME_LEN) {
+        Some(full) if !full.contains(&0) => {
+            let mut out = [0u8; smem::NAME_LEN];
+            out.copy_from_slice(full);
+            out
+        }
+        _ => smem::name_from_bytes(name),
     }
 }
