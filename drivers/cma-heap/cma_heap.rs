@@ -114,7 +114,14 @@ impl HeapOps for CmaHeap {
             );
             return Err(ENOMEM);
         }
-        let mem = match ContigPages::alloc(&region.dev, len) {
+        // The cached heap's CPU mappings are cached and every device mapping of it does the
+        // cache maintenance (see `map_attrs`), so its zeroes need not be cleaned to memory now.
+        let mem = if self.cached {
+            ContigPages::alloc_cached(&region.dev, len)
+        } else {
+            ContigPages::alloc(&region.dev, len)
+        };
+        let mem = match mem {
             Ok(mem) => mem,
             Err(e) => {
                 pr_warn!(
