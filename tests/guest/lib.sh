@@ -6,6 +6,20 @@ vcsm_run() { echo "@@VCSM RUN $1"; }
 vcsm_pass() { echo "@@VCSM PASS $1"; }
 vcsm_fail() { echo "@@VCSM FAIL $1: $2"; }
 
+# vcsm_until TENTHS COMMAND...: retry COMMAND every 0.1 s until it succeeds, at most TENTHS
+# times; the status of the last try.
+vcsm_until() {
+	# Local: callers keep their own variables (an `n` of theirs must survive this).
+	local tries=$1
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	"$@"
+}
+
 # vcsm_check NAME COMMAND...: a test that passes when COMMAND succeeds; its output is shown.
 vcsm_check() {
 	name=$1

@@ -73,23 +73,15 @@ tool_bg() {
 # tool_wait_for FILE REGEX [LINES]: wait up to 10 s until FILE has LINES (1) lines matching REGEX.
 tool_wait_for() {
 	i=0
-	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "${3:-1}" ]; do
+	while :; do
+		# A file the background process has not created yet counts as no match (not as an
+		# error of `[`, which would end the wait at once).
+		c=$(grep -c "$2" "$1" 2>/dev/null)
+		[ "${c:-0}" -ge "${3:-1}" ] && return 0
 		[ $i -ge 100 ] && return 1
 		sleep 0.1
 		i=$((i + 1))
 	done
-}
-
-# tool_until TENTHS COMMAND...: retry COMMAND every 0.1 s until it succeeds, at most TENTHS times.
-tool_until() {
-	n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
 }
 
 # tool_kv TEXT KEY: the value of KEY=VALUE in the first line of TEXT that has it (unquoted).
@@ -138,7 +130,7 @@ tool_load_vcsm() {
 		[ -f /lib/modules/vc-sm-cma.ko ] || { TOOL_NODEV="vc-sm-cma.ko is not in the initramfs"; return 1; }
 		insmod /lib/modules/vc-sm-cma.ko || { TOOL_NODEV="insmod vc-sm-cma.ko failed"; return 1; }
 	fi
-	if ! tool_until 50 test -c /dev/vcsm-cma; then
+	if ! vcsm_until 50 test -c /dev/vcsm-cma; then
 		dmesg | grep -i 'vc_sm_cma\|vcsm' | tail -n 10
 		TOOL_NODEV="vc-sm-cma.ko is loaded but /dev/vcsm-cma did not appear within 5 s (not connected to the VPU)"
 		return 1
@@ -198,7 +190,7 @@ t_alloc() {
 	printf "%s\n" "$TOOL_OUT" | grep -q "\"name\":\"vcsm-uncached\",[^}]*\"used\":$((used * 4096))," ||
 		{ printf "%s\n" "$TOOL_OUT"; tool_why "heaps does not show the $((used * 4096)) bytes in use"; return 1; }
 	tool_reap
-	tool_until 30 tool_used_is "$before" || { tool_why "the pool's use did not go back to $before pages after the holder exited"; return 1; }
+	vcsm_until 30 tool_used_is "$before" || { tool_why "the pool's use did not go back to $before pages after the holder exited"; return 1; }
 	tool_rc 3 alloc --heap no-such-heap --size 1M || return 1
 	printf "%s\n" "$TOOL_ERR" | grep -q 'no-such-heap: no such heap (available: .*vcsm-cached' || tool_why "missing heap not explained: $TOOL_ERR"
 }
@@ -221,7 +213,7 @@ t_import() {
 	[ "$(tool_vs_handle "$h" size)" = 0x20000 ] || { cat "$TOOL_VS/state"; tool_why "the VPU has no 128 KiB handle $h"; return 1; }
 	kill "$TOOL_BG"
 	wait "$TOOL_BG" 2>/dev/null
-	tool_until 30 test -z "$(tool_vs_handle "$h" size)" || { tool_why "the VPU still holds handle $h after the holder exited"; return 1; }
+	vcsm_until 30 test -z "$(tool_vs_handle "$h" size)" || { tool_why "the VPU still holds handle $h after the holder exited"; return 1; }
 
 	# A buffer another process holds, taken by PID:FD.
 	tool_bg src alloc --heap vcsm-cached --size 64K --hold 60
@@ -318,7 +310,7 @@ t_status() {
 	[ "$TOOL_OUT" = "$(cat "$TOOL_STATE")" ] || { tool_why "status --raw is not the state file"; return 1; }
 	kill "$pid"
 	wait "$pid" 2>/dev/null
-	tool_until 30 tool_no_buffer "$h" || { cat "$TOOL_STATE"; tool_why "the driver still lists handle $h after its holder exited"; return 1; }
+	vcsm_until 30 tool_no_buffer "$h" || { cat "$TOOL_STATE"; tool_why "the driver still lists handle $h after its holder exited"; return 1; }
 }
 
 t_bench() {
@@ -333,7 +325,7 @@ t_bench() {
 	printf "%s\n" "$TOOL_OUT" | grep -q '^heap-alloc  *10 ' || { tool_why "bench heap: $TOOL_OUT"; return 1; }
 	tool_rc 3 bench --what heap --heap no-such-heap || return 1
 	# Nothing left behind.
-	tool_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" || { cat "$TOOL_STATE"; tool_why "buffers left after the benchmarks"; return 1; }
+	vcsm_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" || { cat "$TOOL_STATE"; tool_why "buffers left after the benchmarks"; return 1; }
 }
 
 t_man() {
@@ -355,9 +347,9 @@ t_completions() {
 
 # After everything: the pool is back where it was and the driver holds nothing of ours.
 t_no_leaks() {
-	tool_until 50 tool_used_is "$TOOL_USED0" ||
+	vcsm_until 50 tool_used_is "$TOOL_USED0" ||
 		{ tool_why "the pool uses $(cat "$TOOL_POOL/used") pages, $TOOL_USED0 before the tool tests"; return 1; }
-	[ ! -c /dev/vcsm-cma ] || tool_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" ||
+	[ ! -c /dev/vcsm-cma ] || vcsm_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" ||
 		{ cat "$TOOL_STATE"; tool_why "the driver still lists buffers"; return 1; }
 }
 

@@ -20,18 +20,6 @@ vc_sim() {
 	awk -v k="$1" '$1 == k { print $2; exit }' "$VSIM/state"
 }
 
-# vc_wait TENTHS COMMAND...: retry COMMAND every 0.1 s until it succeeds, at most TENTHS times.
-vc_wait() {
-	n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-
 vc_no_buffers() { [ "$(vc_kv buffers)" = 0 ]; }
 vc_no_handles() { [ "$(vc_sim handles)" = 0 ]; }
 vc_idle() { vc_no_buffers && vc_no_handles; }
@@ -63,7 +51,7 @@ t_vc_load() {
 	# Transaction ids start at 60000, so the tests cross 65536 (where downstream's u16 ids
 	# broke) without 65536 round trips; the concurrency test crosses it.
 	insmod /lib/modules/vc-sm-cma.ko first_trans_id=60000 || { vc_why "insmod vc-sm-cma failed"; return 1; }
-	vc_wait 30 vc_ready || { dmesg | tail -n 20; vc_why "no /dev/vcsm-cma or not connected"; return 1; }
+	vcsm_until 30 vc_ready || { dmesg | tail -n 20; vc_why "no /dev/vcsm-cma or not connected"; return 1; }
 	[ "$(readlink -f /sys/bus/vchiq-bus/devices/vcsm-cma/driver)" = "$(readlink -f /sys/bus/vchiq-bus/drivers/vcsm-cma)" ] ||
 		{ vc_why "vcsm-cma device not bound to our driver"; return 1; }
 	[ "$(vc_kv protocol)" = 2 ] || { vc_why "protocol 2 not acknowledged"; return 1; }
@@ -98,11 +86,11 @@ t_vc_dmesg() {
 t_vc_unload_held() {
 	vcsm-client --hold > /tmp/vc-hold.out 2>&1 &
 	holder=$!
-	vc_wait 50 grep -q HOLDING /tmp/vc-hold.out || { cat /tmp/vc-hold.out; kill $holder; vc_why "holder did not import"; return 1; }
+	vcsm_until 50 grep -q HOLDING /tmp/vc-hold.out || { cat /tmp/vc-hold.out; kill $holder; vc_why "holder did not import"; return 1; }
 	if rmmod vc_sm_cma 2>/dev/null; then vc_why "rmmod succeeded while a process holds a wrapper"; return 1; fi
 	kill $holder
 	wait $holder 2>/dev/null
-	vc_wait 30 vc_idle || { cat "$VSTATE"; vc_why "holder's buffer not released"; return 1; }
+	vcsm_until 30 vc_idle || { cat "$VSTATE"; vc_why "holder's buffer not released"; return 1; }
 
 	out=$(vcsm-client --hold-exit) || { echo "$out"; vc_why "hold-exit failed"; return 1; }
 	h=$(echo "$out" | awk '$1 == "HELD" { print $2 }')
@@ -110,7 +98,7 @@ t_vc_unload_held() {
 	if rmmod vc_sm_cma 2>/dev/null; then vc_why "rmmod succeeded while the VPU holds a buffer"; return 1; fi
 	vc_ready || { vc_why "a refused rmmod broke the device"; return 1; }
 	echo "$h" > "$VSIM/drop" || { vc_why "drop $h failed"; return 1; }
-	vc_wait 30 vc_idle || { cat "$VSTATE"; vc_why "not idle after RELEASED"; return 1; }
+	vcsm_until 30 vc_idle || { cat "$VSTATE"; vc_why "not idle after RELEASED"; return 1; }
 }
 
 # Unbinding the device while a wrapper is open: the VPU is told to let go, the service closes;
@@ -118,7 +106,7 @@ t_vc_unload_held() {
 t_vc_unbind() {
 	vcsm-client --hold > /tmp/vc-hold.out 2>&1 &
 	holder=$!
-	vc_wait 50 grep -q HOLDING /tmp/vc-hold.out || { kill $holder; vc_why "holder did not import"; return 1; }
+	vcsm_until 50 grep -q HOLDING /tmp/vc-hold.out || { kill $holder; vc_why "holder did not import"; return 1; }
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/unbind || { kill $holder; vc_why "unbind failed"; return 1; }
 	[ ! -e /dev/vcsm-cma ] || { kill $holder; vc_why "/dev/vcsm-cma still there after unbind"; return 1; }
 	[ "$(vc_sim handles)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim instances)" = 0 ] ||
@@ -126,7 +114,7 @@ t_vc_unbind() {
 	kill $holder
 	wait $holder 2>/dev/null
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/bind || { vc_why "bind failed"; return 1; }
-	vc_wait 30 vc_ready || { vc_why "not ready after bind"; return 1; }
+	vcsm_until 30 vc_ready || { vc_why "not ready after bind"; return 1; }
 }
 
 # Firmware that does not acknowledge protocol 2: FREE is final.
@@ -134,20 +122,20 @@ t_vc_protocol1() {
 	rmmod vc_sm_cma || { vc_why "rmmod failed"; return 1; }
 	echo 1 > "$VSIM/protocol"
 	insmod /lib/modules/vc-sm-cma.ko || { vc_why "insmod failed"; return 1; }
-	vc_wait 30 vc_ready || { vc_why "not ready with protocol 1 firmware"; return 1; }
+	vcsm_until 30 vc_ready || { vc_why "not ready with protocol 1 firmware"; return 1; }
 	[ "$(vc_kv protocol)" = 1 ] || { vc_why "driver claims protocol $(vc_kv protocol)"; return 1; }
 	vc_dmesg_has "did not acknowledge protocol 2" || { vc_why "no log line about protocol 1"; return 1; }
 	out=$(vcsm-client --hold-exit) || { echo "$out"; vc_why "hold-exit failed"; return 1; }
 	h=$(echo "$out" | awk '$1 == "HELD" { print $2 }')
 	# The driver released the buffer on FREE; the VPU's own reference is the VPU's business.
-	vc_wait 10 vc_no_buffers || { cat "$VSTATE"; vc_why "buffer kept after FREE with protocol 1"; return 1; }
+	vcsm_until 10 vc_no_buffers || { cat "$VSTATE"; vc_why "buffer kept after FREE with protocol 1"; return 1; }
 	echo "$h" > "$VSIM/drop"
-	vc_wait 10 vc_no_handles || { vc_why "handle not dropped"; return 1; }
+	vcsm_until 10 vc_no_handles || { vc_why "handle not dropped"; return 1; }
 	[ "$(vc_kv released_unknown)" = 0 ] || { vc_why "unexpected RELEASED"; return 1; }
 	rmmod vc_sm_cma || { vc_why "rmmod failed"; return 1; }
 	echo 2 > "$VSIM/protocol"
 	insmod /lib/modules/vc-sm-cma.ko || { vc_why "reload failed"; return 1; }
-	vc_wait 30 vc_ready && [ "$(vc_kv protocol)" = 2 ] || { vc_why "no protocol 2 after reload"; return 1; }
+	vcsm_until 30 vc_ready && [ "$(vc_kv protocol)" = 2 ] || { vc_why "no protocol 2 after reload"; return 1; }
 }
 
 # Unload with nothing held: everything goes, nothing stays on the VPU, and it loads again.
@@ -158,7 +146,7 @@ t_vc_unload() {
 		{ cat "$VSIM/state"; vc_why "instances, services or handles left on the VPU"; return 1; }
 	[ "$(awk '$1 == "errors" { for (i = 2; i <= NF; i++) if ($i ~ /^client_errors=/) { split($i, a, "="); print a[2] } }' "$VSIM/state")" = 0 ] ||
 		{ grep ^errors "$VSIM/state"; vc_why "the VPU saw VCHIQ API misuse"; return 1; }
-	insmod /lib/modules/vc-sm-cma.ko && vc_wait 30 vc_ready || { vc_why "reload failed"; return 1; }
+	insmod /lib/modules/vc-sm-cma.ko && vcsm_until 30 vc_ready || { vc_why "reload failed"; return 1; }
 	rmmod vc_sm_cma || { vc_why "second rmmod failed"; return 1; }
 }
 

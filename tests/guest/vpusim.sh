@@ -24,18 +24,6 @@ vs_value() {
 	awk -v k="$2" '$1 == k { print $2; exit }' "$1"
 }
 
-# vs_wait TENTHS COMMAND...: retry COMMAND every 0.1 s until it succeeds, at most TENTHS times.
-vs_wait() {
-	local n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-
 # Centiseconds since boot.
 vs_now() {
 	awk '{ printf "%d\n", $1 * 100 }' /proc/uptime
@@ -117,13 +105,13 @@ vs_free_all() {
 	for k in $(awk '$1 == "kid" && $0 ~ /state (mapped|rejected)$/ { print $2 }' "$VC/state"); do
 		echo "$k" > "$VC/free"
 	done
-	vs_wait 30 vs_no_buffers
+	vcsm_until 30 vs_no_buffers
 }
 vs_no_buffers() { [ "$(vs_value "$VC/state" buffers)" = 0 ]; }
 
 vs_load_client() {
 	insmod /lib/modules/vchiq-test-client.ko || return 1
-	vs_wait 20 vs_acked
+	vcsm_until 20 vs_acked
 }
 vs_acked() { [ "$(vs_value "$VC/state" version_acked)" = 1 ]; }
 
@@ -172,7 +160,7 @@ t_release_after_last_ref() {
 	sleep 0.3
 	[ "$(vs_buf "$k" state)" = freeing ] || { vs_why "RELEASED after dropping only one of two VPU references"; return 1; }
 	echo "$h" > "$VS/drop"
-	vs_wait 20 vs_gone "$k" || { vs_why "no RELEASED after the last VPU reference was dropped"; return 1; }
+	vcsm_until 20 vs_gone "$k" || { vs_why "no RELEASED after the last VPU reference was dropped"; return 1; }
 	vs_handle_gone "$h" || { vs_why "handle $h still listed"; return 1; }
 	[ "$(vs_kv "$VS/state" tx released)" = $((before + 1)) ] || { vs_why "not exactly one RELEASED"; return 1; }
 	if echo "$h" > "$VS/drop" 2>/dev/null; then vs_why "drop of a released handle accepted"; return 1; fi
@@ -186,7 +174,7 @@ t_release_delay() {
 	echo "$k" > "$VC/free"
 	[ "$(vs_value "$VS/state" pending_releases)" = 1 ] || { vs_why "RELEASED not pending during release_delay_ms"; return 1; }
 	[ "$(vs_buf "$k" state)" = freeing ] || { vs_why "buffer released before the delay"; return 1; }
-	vs_wait 50 vs_gone "$k" || { vs_why "no RELEASED after the delay"; return 1; }
+	vcsm_until 50 vs_gone "$k" || { vs_why "no RELEASED after the delay"; return 1; }
 	[ $(( $(vs_now) - t0 )) -ge 190 ] || { vs_why "RELEASED after $(( $(vs_now) - t0 )) cs, before release_delay_ms 2000"; return 1; }
 	[ "$(vs_value "$VS/state" pending_releases)" = 0 ] || { vs_why "a release still pending"; return 1; }
 	echo 0 > "$VS/release_delay_ms"
@@ -205,7 +193,7 @@ t_reply_delay() {
 	if echo "1 0x4000" > "$VC/import" 2>/dev/null; then vs_why "import succeeded past its timeout"; return 1; fi
 	k=$(vs_last_kids)
 	[ "$(vs_buf "$k" state)" = timed-out ] || { vs_why "buffer $k is '$(vs_buf "$k" state)', not timed-out"; return 1; }
-	vs_wait 30 vs_gone "$k" || { vs_why "late reply not answered with FREE/RELEASED"; return 1; }
+	vcsm_until 30 vs_gone "$k" || { vs_why "late reply not answered with FREE/RELEASED"; return 1; }
 	[ "$(vs_kv "$VC/state" counters late_replies)" = $((late + 1)) ] || { vs_why "late reply not seen"; return 1; }
 	vs_defaults
 	vs_free_all
@@ -231,7 +219,7 @@ t_duplicate() {
 	unexpected=$(vs_kv "$VC/state" counters unexpected_replies)
 	dups=$(vs_kv "$VS/state" tx duplicate)
 	vs_import 2 0x2000 || return 1
-	vs_wait 10 vs_counter_is "$VC/state" counters unexpected_replies $((unexpected + 2)) ||
+	vcsm_until 10 vs_counter_is "$VC/state" counters unexpected_replies $((unexpected + 2)) ||
 		{ vs_why "client saw $(( $(vs_kv "$VC/state" counters unexpected_replies) - unexpected )) duplicates, expected 2"; return 1; }
 	[ "$(vs_kv "$VS/state" tx duplicate)" = $((dups + 2)) ] || { vs_why "simulator did not count 2 duplicates"; return 1; }
 	[ "$(vs_value "$VS/state" handles)" = 2 ] || { vs_why "duplicates created handles"; return 1; }
@@ -246,7 +234,7 @@ t_hang() {
 	k=$(vs_last_kids)
 	[ "$(vs_value "$VS/state" outbox)" -ge 1 ] || { vs_why "reply not held back in the outbox"; return 1; }
 	echo off > "$VS/hang"
-	vs_wait 20 vs_gone "$k" || { vs_why "held-back reply not delivered (and freed) after hang off"; return 1; }
+	vcsm_until 20 vs_gone "$k" || { vs_why "held-back reply not delivered (and freed) after hang off"; return 1; }
 	vs_defaults
 }
 
@@ -326,7 +314,7 @@ t_zero_copy() {
 t_mem_request() {
 	released=$(vs_kv "$VC/state" counters released)
 	echo "0x3000 0x10000 vpu-buffer" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
-	vs_wait 20 grep -q '^mem_request ok' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "no valid VC_MEM_REQUEST_REPLY"; return 1; }
+	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "no valid VC_MEM_REQUEST_REPLY"; return 1; }
 	line=$(cat "$VS/mem_request")
 	h=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i == "vc_handle") print $(i + 1) }')
 	kid=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i == "kernel_id") print $(i + 1) }')
@@ -342,11 +330,11 @@ t_mem_request() {
 	[ "$(vs_word "$VS/checksum" handle "$h" checksum)" = "$(vs_word "$VC/checksum" kid "$kid" checksum)" ] || { vs_why "VPU and CPU see different data"; return 1; }
 	# The VPU lets go: RELEASED, and the host frees the memory.
 	echo "$h" > "$VS/drop"
-	vs_wait 20 vs_gone "$kid" || { vs_why "no RELEASED for the VPU allocation"; return 1; }
+	vcsm_until 20 vs_gone "$kid" || { vs_why "no RELEASED for the VPU allocation"; return 1; }
 	[ "$(vs_kv "$VC/state" counters released)" = $((released + 1)) ] || { vs_why "RELEASED not counted by the client"; return 1; }
 	# A request the host cannot serve (over its 16 MiB limit) is answered with address 0.
 	echo "0x2000000 0x1000 too-big" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
-	vs_wait 20 grep -q '^mem_request host-failed' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "failure reply not recognised"; return 1; }
+	vcsm_until 20 grep -q '^mem_request host-failed' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "failure reply not recognised"; return 1; }
 	[ "$(vs_kv "$VS/state" errors mem_request_reply_invalid)" = 0 ] || { vs_why "the simulator found invalid replies"; return 1; }
 }
 
@@ -413,18 +401,18 @@ t_stall() {
 		echo "0x1000 0 stall$i" > "$VS/mem_request" || { vs_why "mem_request $i refused"; return 1; }
 		i=$((i + 1))
 	done
-	vs_wait 30 vs_counter_is_word service "$svc" unreleased 64 || { cat "$VS/state"; vs_why "not stalled at 64 unreleased messages"; return 1; }
+	vcsm_until 30 vs_counter_is_word service "$svc" unreleased 64 || { cat "$VS/state"; vs_why "not stalled at 64 unreleased messages"; return 1; }
 	sleep 0.3
 	[ "$(vs_word "$VS/state" service "$svc" unreleased)" = 64 ] || { vs_why "delivered past 64 unreleased messages"; return 1; }
 	[ "$(vs_value "$VS/state" outbox)" = $((n - 64)) ] || { vs_why "outbox holds $(vs_value "$VS/state" outbox), expected $((n - 64))"; return 1; }
 	echo on > "$VC/drain"
-	vs_wait 100 vs_counter_is_word service "$svc" unreleased 0 || { vs_why "messages not released after drain on"; return 1; }
-	vs_wait 100 vs_mem_requests_served $n || { cat "$VS/state"; vs_why "not every VC_MEM_REQUEST answered"; return 1; }
+	vcsm_until 100 vs_counter_is_word service "$svc" unreleased 0 || { vs_why "messages not released after drain on"; return 1; }
+	vcsm_until 100 vs_mem_requests_served $n || { cat "$VS/state"; vs_why "not every VC_MEM_REQUEST answered"; return 1; }
 	# The VPU lets go of all of them; the client frees them on RELEASED.
 	for h in $(awk '$1 == "handle" && / vpu-alloc name stall/ { print $2 }' "$VS/state"); do
 		echo "$h" > "$VS/drop"
 	done
-	vs_wait 100 vs_no_buffers || { vs_why "VPU allocations not freed after RELEASED"; return 1; }
+	vcsm_until 100 vs_no_buffers || { vs_why "VPU allocations not freed after RELEASED"; return 1; }
 }
 vs_counter_is_word() { [ "$(vs_word "$VS/state" "$1" "$2" "$3")" = "$4" ]; }
 # The handle of the (one) open service.
@@ -453,7 +441,7 @@ t_rebind() {
 t_unload() {
 	vs_import 2 0x4000 || return 1
 	echo "0x2000 0x1000 held" > "$VS/mem_request"
-	vs_wait 20 grep -q '^mem_request ok' "$VS/mem_request" || { vs_why "mem request failed"; return 1; }
+	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { vs_why "mem request failed"; return 1; }
 	# The client gives every import back on unload and frees its memory.
 	rmmod vchiq_test_client || { vs_why "rmmod vchiq_test_client failed"; return 1; }
 	[ "$(vs_value "$VS/state" instances)" = 0 ] && [ "$(vs_value "$VS/state" services)" = 0 ] ||

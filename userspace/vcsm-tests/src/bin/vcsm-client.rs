@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
+use dmabuf::{DmaBuf, Heap, Mapping, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{expect_errno, info, with_cpu_access, Context, Reporter};
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC,
@@ -329,40 +329,30 @@ fn bufinfo_count(exp_name: &str) -> Result<usize, String> {
     Ok(text.lines().filter(|l| l.split_ascii_whitespace().any(|w| w == exp_name)).count())
 }
 
-// ---- the test pattern (the same as the simulator's, tests/kmod/support/pattern.rs) ----
+// ---- the test pattern: the simulated VPU's own implementation, compiled here too ----
 
-fn pattern_fill(dst: *mut u8, len: usize, seed: u32) {
-    let mut x = if seed == 0 { 0x9e37_79b9 } else { seed };
-    let mut off = 0;
-    while off < len {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        for (i, b) in x.to_le_bytes().iter().enumerate() {
-            if off + i < len {
-                // SAFETY: Inside the mapping of `len` bytes (caller).
-                unsafe { dst.add(off + i).write_volatile(*b) };
-            }
-        }
-        off += 4;
-    }
+#[path = "../../../../tests/kmod/support/pattern.rs"]
+mod pattern;
+
+/// Writes the pattern of `seed` over the whole of a live mapping.
+fn map_fill(map: &mut Mapping, seed: u32) {
+    // SAFETY: The mapping is live for `map.len()` bytes, page aligned, and `&mut` keeps it so.
+    unsafe { pattern::fill(map.as_mut_ptr(), map.len(), seed) }
 }
 
-fn checksum(src: *const u8, len: usize) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for i in 0..len {
-        // SAFETY: Inside the mapping of `len` bytes (caller).
-        let b = unsafe { src.add(i).read_volatile() };
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h
+/// The checksum of the whole of a live mapping.
+fn map_checksum(map: &Mapping) -> u32 {
+    // SAFETY: The mapping is live for `map.len()` bytes while borrowed.
+    unsafe { pattern::checksum(map.as_ptr(), map.len()) }
 }
 
 /// The checksum of the pattern of `seed` over `len` bytes, computed in memory.
 fn pattern_checksum(len: usize, seed: u32) -> u32 {
     let mut v = vec![0u8; len];
-    pattern_fill(v.as_mut_ptr(), len, seed);
-    checksum(v.as_ptr(), len)
+    // SAFETY: `v` holds `len` bytes; `fill` writes them byte by byte.
+    unsafe { pattern::fill(v.as_mut_ptr(), len, seed) };
+    // SAFETY: As above, for reads.
+    unsafe { pattern::checksum(v.as_ptr(), len) }
 }
 
 // ---- tests ----
@@ -461,7 +451,7 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
     let mut map = imp.wrapper.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap wrapper")?;
     // The CPU writes through the wrapper; the VPU reads the same bytes.
     with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_WRITE, || {
-        pattern_fill(map.as_mut_ptr(), len, 0x1234);
+        map_fill(&mut map, 0x1234);
         Ok(())
     })?;
     let want = pattern_checksum(len, 0x1234);
@@ -472,9 +462,9 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
     // The VPU writes; the CPU reads it through the wrapper and through the source.
     vpu_fill(imp.vc_handle, 0x5678)?;
     let vpu = vpu_checksum(imp.vc_handle)?;
-    let cpu = with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_READ, || Ok(checksum(map.as_ptr(), len)))?;
+    let cpu = with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_READ, || Ok(map_checksum(&map)))?;
     let smap = src.mmap(0, len, Prot::READ).ctx("mmap source")?;
-    let cpu_src = checksum(smap.as_ptr(), len);
+    let cpu_src = map_checksum(&smap);
     let want = pattern_checksum(len, 0x5678);
     if vpu != want || cpu != want || cpu_src != want {
         return Err(format!("VPU {vpu:#x}, wrapper {cpu:#x}, source {cpu_src:#x}, pattern {want:#x}"));
@@ -506,13 +496,13 @@ fn t_alloc(t: &T) -> Result<(), String> {
     }
     let len = size as usize;
     let mut map = imp.wrapper.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap")?;
-    pattern_fill(map.as_mut_ptr(), len, 0x42);
+    map_fill(&mut map, 0x42);
     let vpu = vpu_checksum(imp.vc_handle)?;
     if vpu != pattern_checksum(len, 0x42) {
         return Err("VPU sees other data than the CPU wrote".into());
     }
     vpu_fill(imp.vc_handle, 0x43)?;
-    if checksum(map.as_ptr(), len) != pattern_checksum(len, 0x43) {
+    if map_checksum(&map) != pattern_checksum(len, 0x43) {
         return Err("CPU sees other data than the VPU wrote".into());
     }
     drop(map);
@@ -856,7 +846,7 @@ fn hold_and_exit(heap: &str, seed: u32) -> Result<(), String> {
     let src = heap.allocate(MIB).ctx("allocate")?;
     let imp = dev.import(&src).ctx("import")?;
     let mut map = src.mmap(0, MIB as usize, Prot::READ | Prot::WRITE).ctx("mmap")?;
-    pattern_fill(map.as_mut_ptr(), MIB as usize, seed);
+    map_fill(&mut map, seed);
     sim_write("hold", &format!("{:#x}", imp.vc_handle))?;
     println!("HELD {:#x}", imp.vc_handle);
     Ok(())
