@@ -119,11 +119,8 @@ unsafe extern "C" fn vchiq_shutdown(instance: *mut ext::vchiq_instance) -> c_int
 #[no_mangle]
 unsafe extern "C" fn vchiq_connect(instance: *mut ext::vchiq_instance) -> c_int {
     // SAFETY: Forwarded from the caller.
-    let inst = match unsafe { SimInstance::from_raw(instance) } {
-        Ok(i) => i,
-        Err(e) => return e.to_errno(),
-    };
-    to_c(inst.sim().connect(inst))
+    let inst = unsafe { SimInstance::from_raw(instance) };
+    to_c(inst.and_then(|inst| inst.sim().connect(inst)))
 }
 
 /// # Safety
@@ -165,11 +162,8 @@ unsafe extern "C" fn vchiq_close_service(
     handle: c_uint,
 ) -> c_int {
     // SAFETY: Forwarded from the caller.
-    let inst = match unsafe { SimInstance::from_raw(instance) } {
-        Ok(i) => i,
-        Err(e) => return e.to_errno(),
-    };
-    to_c(inst.sim().close_service(inst, handle))
+    let inst = unsafe { SimInstance::from_raw(instance) };
+    to_c(inst.and_then(|inst| inst.sim().close_service(inst, handle)))
 }
 
 /// # Safety
@@ -181,11 +175,8 @@ unsafe extern "C" fn vchiq_use_service(
     handle: c_uint,
 ) -> c_int {
     // SAFETY: Forwarded from the caller.
-    let inst = match unsafe { SimInstance::from_raw(instance) } {
-        Ok(i) => i,
-        Err(e) => return e.to_errno(),
-    };
-    to_c(inst.sim().use_service(inst, handle))
+    let inst = unsafe { SimInstance::from_raw(instance) };
+    to_c(inst.and_then(|inst| inst.sim().use_service(inst, handle)))
 }
 
 /// # Safety
@@ -197,11 +188,8 @@ unsafe extern "C" fn vchiq_release_service(
     handle: c_uint,
 ) -> c_int {
     // SAFETY: Forwarded from the caller.
-    let inst = match unsafe { SimInstance::from_raw(instance) } {
-        Ok(i) => i,
-        Err(e) => return e.to_errno(),
-    };
-    to_c(inst.sim().release_service(inst, handle))
+    let inst = unsafe { SimInstance::from_raw(instance) };
+    to_c(inst.and_then(|inst| inst.sim().release_service(inst, handle)))
 }
 
 /// # Safety
