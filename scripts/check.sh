@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make check`: install what is missing, build, run every host test and the QEMU guest tests.
+# `make check`: install what is missing, build, run every host test and the QEMU guest tests
+# (two boots: everything on the dedicated pool, then the heaps on the system CMA pool).
 # The last line is `N passed, N failed`; the exit status is non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,11 @@ must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
 	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
 	--script check --timeout 1800
+# The heaps on the Pi's system CMA pool (`cma: linux,cma`, which run.sh gives every guest), in a
+# boot of their own with only the system-pool overlay: no dedicated pool, no simulated VPU.
+step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" \
+	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap-system.dtbo" \
+	--script heap-system --timeout 900 --out "$top/build/qemu-system"
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
 vcsm_summary

@@ -10,7 +10,7 @@
 #
 # Installs
 #   lib/modules/<release>/updates/vcsm/{vcsm-cma-heap,vc-sm-cma}.ko
-#   boot/firmware/overlays/vcsm-cma-heap.dtbo
+#   boot/firmware/overlays/vcsm-cma-heap.dtbo (and -pi4, -system when built beside it)
 #   etc/udev/rules.d/99-vcsm.rules
 #   etc/modprobe.d/vcsm.conf, etc/depmod.d/vcsm.conf   (ours replaces the in-tree vc_sm_cma)
 #   usr/bin/vcsm-tool, its man pages (usr/share/man/man1) and bash/zsh/fish completions
@@ -83,6 +83,9 @@ inst 0644 "$dtbo" "$destdir/boot/firmware/overlays/vcsm-cma-heap.dtbo"
 # The Pi 4 variant keeps the pool in the VideoCore's first GiB (for boards with more RAM).
 pi4="$(dirname "$dtbo")/vcsm-cma-heap-pi4.dtbo"
 [ -f "$pi4" ] && inst 0644 "$pi4" "$destdir/boot/firmware/overlays/vcsm-cma-heap-pi4.dtbo"
+# The heaps on the Pi's own system CMA pool (linux,cma) instead of a dedicated one.
+sys="$(dirname "$dtbo")/vcsm-cma-heap-system.dtbo"
+[ -f "$sys" ] && inst 0644 "$sys" "$destdir/boot/firmware/overlays/vcsm-cma-heap-system.dtbo"
 inst 0644 "$top/udev/99-vcsm.rules" "$destdir/etc/udev/rules.d/99-vcsm.rules"
 
 tmp=$(mktemp -d)
@@ -128,4 +131,5 @@ if [ "$(cd "$destdir" && pwd -P)" = / ]; then
 else
 	echo "on the target: depmod -a $krel"
 fi
-echo "then add 'dtoverlay=vcsm-cma-heap' to /boot/firmware/config.txt and reboot (Documentation/installing.rst)"
+echo "then add 'dtoverlay=vcsm-cma-heap-system' (the system CMA pool) or 'dtoverlay=vcsm-cma-heap'"
+echo "(a dedicated pool) to /boot/firmware/config.txt and reboot (Documentation/installing.rst)"

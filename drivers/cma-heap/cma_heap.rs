@@ -11,11 +11,25 @@
 //!   does the cache maintenance for every attached device.
 //!
 //! Buffers are physically contiguous (one scatter-gather entry), zeroed on allocation, and
-//! mapped per attachment for the attaching device. Every live buffer and every open heap file
-//! pins the module, so it unloads only when nothing uses it.
+//! mapped per attachment for the attaching device. An uncached buffer's zeroes are cleaned
+//! from the CPU caches to memory once, by its first mapping of any kind. Every live buffer and
+//! every open heap file pins the module, so it unloads only when nothing uses it.
+//!
+//! `/sys/kernel/debug/vcsm-cma-heap/stats` shows the region and what the heaps hold of it:
+//!
+//! ```text
+//! region base=0x48000000 size=134217728
+//! buffers=2 bytes=1052672
+//! vcsm-uncached allocs=10 cleans=7
+//! vcsm-cached allocs=3
+//! ```
+//!
+//! `allocs` counts successful allocations since the heaps were added; `cleans` counts uncached
+//! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped).
 
 use core::{
     ffi::{c_int, c_void},
+    fmt::Write,
     ptr::NonNull,
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -36,9 +50,11 @@ use kernel::{
 mod kext;
 
 use kext::{
+    debugfs::{Dir, SeqFile, Show, ShowFile, ShowFops},
     dma::{self, ContigPages, DataDirection, SgTable, Vma},
     dma_buf::{self, DmaBuf, Exporter},
     dma_heap::{HeapOps, Registration},
+    miscdev::this_module,
 };
 
 module! {
@@ -85,6 +101,12 @@ struct Region {
     used: AtomicUsize,
     /// Buffers alive in both heaps.
     buffers: AtomicUsize,
+    /// Successful allocations of the uncached heap.
+    uncached_allocs: AtomicUsize,
+    /// Successful allocations of the cached heap.
+    cached_allocs: AtomicUsize,
+    /// Uncached buffers whose zeroes were cleaned to memory (by their first mapping).
+    cleans: AtomicUsize,
 }
 
 impl Region {
@@ -115,11 +137,13 @@ impl HeapOps for CmaHeap {
             return Err(ENOMEM);
         }
         // The cached heap's CPU mappings are cached and every device mapping of it does the
-        // cache maintenance (see `map_attrs`), so its zeroes need not be cleaned to memory now.
+        // cache maintenance (see `map_attrs`), so its zeroes are never cleaned to memory as
+        // such. The uncached heap's are cleaned once, by the first mapping of any kind (`mmap`,
+        // `vmap`, `map`), before anything can access the memory around the CPU caches.
         let mem = if self.cached {
             ContigPages::alloc_cached(&region.dev, len)
         } else {
-            ContigPages::alloc(&region.dev, len)
+            ContigPages::alloc_clean_on_map(&region.dev, len)
         };
         let mem = match mem {
             Ok(mem) => mem,
@@ -158,7 +182,14 @@ impl HeapOps for CmaHeap {
         region.used.fetch_add(len, Ordering::Relaxed);
         region.buffers.fetch_add(1, Ordering::Relaxed);
         // On failure the buffer is dropped, which undoes the accounting above.
-        dma_buf::export(buffer, len, fd_flags, self.name, &THIS_MODULE)
+        let buf = dma_buf::export(buffer, len, fd_flags, self.name, &THIS_MODULE)?;
+        let allocs = if self.cached {
+            &region.cached_allocs
+        } else {
+            &region.uncached_allocs
+        };
+        allocs.fetch_add(1, Ordering::Relaxed);
+        Ok(buf)
     }
 }
 
@@ -194,6 +225,14 @@ struct CmaAttachment {
 }
 
 impl CmaBuffer {
+    /// Before an access around the CPU caches (write-combined CPU mapping, device mapping
+    /// without cache maintenance): cleans an uncached buffer's zeroes to memory, once.
+    fn prepare_uncached_access(&self) {
+        if !self.cached && self.mem.prepare_uncached_access() {
+            self.region.cleans.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn map_attrs(&self) -> u64 {
         if self.cached {
             0
@@ -233,6 +272,8 @@ impl Exporter for CmaBuffer {
     }
 
     fn map(&self, att: &Arc<CmaAttachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+        // An uncached mapping skips CPU cache maintenance: the zeroes must be in memory first.
+        self.prepare_uncached_access();
         let mut table = att.table.lock();
         if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
             pr_warn!("cannot map a buffer for {:?} access: {:?}\n", dir, e);
@@ -264,10 +305,12 @@ impl Exporter for CmaBuffer {
     }
 
     fn mmap(&self, vma: &mut Vma) -> Result {
+        self.prepare_uncached_access();
         self.mem.mmap(vma, !self.cached)
     }
 
     fn vmap(&self) -> Result<NonNull<c_void>> {
+        self.prepare_uncached_access();
         self.mem.vmap(!self.cached)
     }
 
@@ -277,11 +320,48 @@ impl Exporter for CmaBuffer {
     }
 }
 
+static STATS_FOPS: ShowFops = ShowFops::new::<Region>(this_module!());
+
+impl Show for Region {
+    fn show(&self, m: &mut SeqFile<'_>) -> Result {
+        let n = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+        let _ = writeln!(m, "region base={:#x} size={}", self.base, self.size);
+        let _ = writeln!(m, "buffers={} bytes={}", n(&self.buffers), n(&self.used));
+        let _ = writeln!(
+            m,
+            "vcsm-uncached allocs={} cleans={}",
+            n(&self.uncached_allocs),
+            n(&self.cleans)
+        );
+        let _ = writeln!(m, "vcsm-cached allocs={}", n(&self.cached_allocs));
+        Ok(())
+    }
+}
+
+/// `/sys/kernel/debug/vcsm-cma-heap/stats`; removed on drop (the file before the directory).
+struct DebugFiles {
+    _stats: ShowFile<Region>,
+    _dir: Dir,
+}
+
+impl DebugFiles {
+    fn new(region: Arc<Region>) -> Result<Self> {
+        let dir = Dir::new(c_str!("vcsm-cma-heap"))?;
+        let stats = dir.show_file(c_str!("stats"), region, &STATS_FOPS)?;
+        Ok(Self {
+            _stats: stats,
+            _dir: dir,
+        })
+    }
+}
+
 /// The heaps of one device.
 struct HeapDevice {
     uncached: Registration<CmaHeap>,
     // Kept for its `Drop`, which removes the heap.
     _cached: Registration<CmaHeap>,
+    // Statistics only: the heaps work without them.
+    _debug: Option<DebugFiles>,
 }
 
 impl HeapDevice {
@@ -295,6 +375,9 @@ impl HeapDevice {
                 size,
                 used: AtomicUsize::new(0),
                 buffers: AtomicUsize::new(0),
+                uncached_allocs: AtomicUsize::new(0),
+                cached_allocs: AtomicUsize::new(0),
+                cleans: AtomicUsize::new(0),
             },
             GFP_KERNEL,
         )?;
@@ -316,9 +399,13 @@ impl HeapDevice {
             size >> 20,
             base
         );
+        let debug = DebugFiles::new(region.clone())
+            .inspect_err(|e| pr_warn!("no debugfs statistics: {:?}\n", e))
+            .ok();
         Ok(Self {
             uncached,
             _cached: cached,
+            _debug: debug,
         })
     }
 }

@@ -4,7 +4,10 @@
 //! tables describing them.
 
 use super::{bindings as ext, device::raw};
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{bindings, device::Device, error::to_result, prelude::*, types::ARef};
 
 /// Direction of a DMA transfer, `enum dma_data_direction`.
@@ -52,29 +55,41 @@ pub(crate) fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
 
 /// A physically contiguous, zeroed allocation from the DMA (CMA) area of a device.
 ///
-/// Made by [`ContigPages::alloc`], the pages are owned by the device after allocation: their
-/// zeroes were written back to memory, so a CPU mapping that bypasses the cache sees them.
-/// Made by [`ContigPages::alloc_cached`], the zeroes may still sit dirty in the CPU caches,
-/// which is only right for memory the CPU maps cached and devices reach through streaming
-/// mappings (whose cache maintenance writes them back).
+/// The pages are zeroed through the kernel's cacheable linear map, so right after allocation
+/// the zeroes may sit dirty in the CPU caches. What happens to those lines depends on how the
+/// allocation was made:
+///
+/// - [`ContigPages::alloc`]: they are cleaned to memory before `alloc` returns, so a CPU
+///   mapping that bypasses the cache, or a device told the DMA address, sees zeroes at once.
+/// - [`ContigPages::alloc_clean_on_map`]: they are cleaned by the first
+///   [`ContigPages::prepare_uncached_access`], which write-combined [`ContigPages::mmap`] and
+///   [`ContigPages::vmap`] call themselves and which the owner calls before it hands the
+///   memory to a device with `DMA_ATTR_SKIP_CPU_SYNC`. An allocation that is never mapped
+///   never pays for the clean.
+/// - [`ContigPages::alloc_cached`]: they stay where they are. Only for memory the CPU maps
+///   cached and devices reach through streaming mappings (whose maintenance writes them back);
+///   write-combined mappings are refused.
 ///
 /// # Invariants
 ///
 /// `page` is the first of `size / PAGE_SIZE` contiguous pages allocated with
 /// `dma_alloc_pages(dev, size, ..)`, whose DMA address is `dma_addr`; they are freed on drop.
-/// If `cleaned`, no line of them is dirty in the CPU caches since allocation.
+/// If `cached` is false and `dirty` reads false (with acquire ordering), no line of the pages
+/// has been dirty in the CPU caches since allocation.
 pub(crate) struct ContigPages {
     dev: ARef<Device>,
     page: NonNull<bindings::page>,
     dma_addr: bindings::dma_addr_t,
     size: usize,
-    cleaned: bool,
+    cached: bool,
+    dirty: AtomicBool,
 }
 
 // SAFETY: The allocation is not tied to the allocating thread; `dma_free_pages` may be called
 // from any thread in process context.
 unsafe impl Send for ContigPages {}
-// SAFETY: Shared references only read the immutable fields.
+// SAFETY: Shared references read the immutable fields and use `dirty` atomically; the clean it
+// guards may run on any thread, and running it twice is harmless.
 unsafe impl Sync for ContigPages {}
 
 impl ContigPages {
@@ -83,21 +98,32 @@ impl ContigPages {
     ///
     /// Returns `ENOMEM` when the device's DMA area has no free range of that size.
     pub(crate) fn alloc(dev: &ARef<Device>, size: usize) -> Result<Self> {
-        Self::alloc_inner(dev, size, true)
+        let pages = Self::alloc_inner(dev, size, false)?;
+        pages.prepare_uncached_access();
+        Ok(pages)
     }
 
-    /// Like [`ContigPages::alloc`], but the zeroes are not cleaned to memory: for memory that
-    /// the CPU maps only cached and that devices reach only through streaming mappings without
-    /// `DMA_ATTR_SKIP_CPU_SYNC`, whose mapping writes dirty lines back anyway.
+    /// Like [`ContigPages::alloc`], but the clean of the zeroes to memory waits for the first
+    /// [`ContigPages::prepare_uncached_access`].
     ///
     /// Cleaning is a pass over every cache line of the allocation (on the test bed about
-    /// 1.3 ms for 8 MiB, a third of the allocation), so memory that does not need it is spared
-    /// it. Such pages refuse write-combined [`ContigPages::mmap`] and [`ContigPages::vmap`].
-    pub(crate) fn alloc_cached(dev: &ARef<Device>, size: usize) -> Result<Self> {
+    /// 1.2 ms for 8 MiB, a quarter of the allocation). Done on first use, it lands where a
+    /// cached buffer pays for its own maintenance (on the device mapping), and only once.
+    /// The DMA address must not reach a device before `prepare_uncached_access` returned.
+    pub(crate) fn alloc_clean_on_map(dev: &ARef<Device>, size: usize) -> Result<Self> {
         Self::alloc_inner(dev, size, false)
     }
 
-    fn alloc_inner(dev: &ARef<Device>, size: usize, clean: bool) -> Result<Self> {
+    /// Like [`ContigPages::alloc`], but the zeroes are never cleaned to memory: for memory
+    /// that the CPU maps only cached and that devices reach only through streaming mappings
+    /// without `DMA_ATTR_SKIP_CPU_SYNC`, whose mapping writes dirty lines back anyway.
+    ///
+    /// Such pages refuse write-combined [`ContigPages::mmap`] and [`ContigPages::vmap`].
+    pub(crate) fn alloc_cached(dev: &ARef<Device>, size: usize) -> Result<Self> {
+        Self::alloc_inner(dev, size, true)
+    }
+
+    fn alloc_inner(dev: &ARef<Device>, size: usize, cached: bool) -> Result<Self> {
         if size == 0 || size % bindings::PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
@@ -116,30 +142,43 @@ impl ContigPages {
             )
         };
         let page = NonNull::new(page.cast::<bindings::page>()).ok_or(ENOMEM)?;
-        if clean {
-            // `dma_alloc_pages` zeroed the pages through the cacheable linear map; clean those
-            // lines to memory so that write-combined and device views read zeroes, and so that
-            // no dirty line can later be written back over data the device or a user mapping
-            // stored.
-            // SAFETY: The range was just allocated for `dev` with this DMA address and size.
-            unsafe {
-                ext::kext_dma_sync_single_for_device(
-                    raw(dev).cast(),
-                    dma_addr,
-                    size,
-                    bindings::dma_data_direction_DMA_BIDIRECTIONAL,
-                )
-            };
-        }
-        // INVARIANT: `page`, `dma_addr` and `size` come from the successful allocation above,
-        // which was cleaned if `clean`.
+        // INVARIANT: `page`, `dma_addr` and `size` come from the successful allocation above;
+        // `dma_alloc_pages` zeroed it through the cacheable linear map, so it is dirty.
         Ok(Self {
             dev: dev.clone(),
             page,
             dma_addr,
             size,
-            cleaned: clean,
+            cached,
+            dirty: AtomicBool::new(true),
         })
+    }
+
+    /// Makes the memory safe for accesses that bypass the CPU caches (write-combined CPU
+    /// mappings, devices mapped with `DMA_ATTR_SKIP_CPU_SYNC`): cleans the zeroes written at
+    /// allocation to memory, once. Does nothing for [`ContigPages::alloc_cached`] memory.
+    ///
+    /// Concurrent callers may both clean, which is harmless; none returns before a clean has
+    /// completed. Returns whether this call cleaned.
+    pub(crate) fn prepare_uncached_access(&self) -> bool {
+        if self.cached || !self.dirty.load(Ordering::Acquire) {
+            return false;
+        }
+        // Clean the lines the zeroing dirtied, so that write-combined and device views read
+        // zeroes, and so that no dirty line can later be written back over data a device or a
+        // user mapping stored.
+        // SAFETY: The range was allocated for `self.dev` with this DMA address and size.
+        unsafe {
+            ext::kext_dma_sync_single_for_device(
+                raw(&self.dev).cast(),
+                self.dma_addr,
+                self.size,
+                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            )
+        };
+        // INVARIANT: The clean above has completed (the sync ends with a barrier).
+        self.dirty.store(false, Ordering::Release);
+        true
     }
 
     /// Size in bytes.
@@ -190,11 +229,12 @@ impl ContigPages {
     ///
     /// With `writecombine` the mapping bypasses the CPU caches.
     pub(crate) fn mmap(&self, vma: &mut Vma, writecombine: bool) -> Result {
-        if writecombine && !self.cleaned {
-            // The mapping would bypass dirty lines and see stale memory.
-            return Err(EINVAL);
-        }
         if writecombine {
+            if self.cached {
+                // The mapping would bypass dirty lines and see stale memory.
+                return Err(EINVAL);
+            }
+            self.prepare_uncached_access();
             // SAFETY: `vma.0` is a valid VMA being set up by `mmap`.
             unsafe { ext::kext_vma_set_writecombine(vma.0.as_ptr().cast()) };
         }
@@ -212,9 +252,12 @@ impl ContigPages {
 
     /// Maps the allocation into the kernel's address space. Undo with [`vunmap`].
     pub(crate) fn vmap(&self, writecombine: bool) -> Result<NonNull<core::ffi::c_void>> {
-        if writecombine && !self.cleaned {
-            // The mapping would bypass dirty lines and see stale memory.
-            return Err(EINVAL);
+        if writecombine {
+            if self.cached {
+                // The mapping would bypass dirty lines and see stale memory.
+                return Err(EINVAL);
+            }
+            self.prepare_uncached_access();
         }
         // SAFETY: The pages are valid and contiguous by the type invariant.
         let vaddr = unsafe {

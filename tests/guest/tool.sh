@@ -195,11 +195,21 @@ t_alloc() {
 	printf "%s\n" "$TOOL_ERR" | grep -q 'no-such-heap: no such heap (available: .*vcsm-cached' || tool_why "missing heap not explained: $TOOL_ERR"
 }
 
+# The number of vcsm-uncached buffers whose zeroes the heap has cleaned to memory.
+tool_heap_cleans() {
+	sed -n 's/^vcsm-uncached .*cleans=\([0-9]*\).*/\1/p' /sys/kernel/debug/vcsm-cma-heap/stats
+}
+
 t_import() {
 	tool_need_dev || return 1
 	tool_need_vs || return 1
+	cleans=$(tool_heap_cleans)
+	[ -n "$cleans" ] || { tool_why "no cleans= in /sys/kernel/debug/vcsm-cma-heap/stats"; return 1; }
 	tool_ok import --alloc vcsm-uncached:1M || return 1
 	printf "%s\n" "$TOOL_OUT"
+	# The buffer was never mapped by the CPU: the driver's device mapping had to clean it.
+	[ "$(tool_heap_cleans)" = $((cleans + 1)) ] ||
+		{ tool_why "importing a fresh vcsm-uncached buffer cleaned $(( $(tool_heap_cleans) - cleans )) buffers, not 1"; return 1; }
 	h=$(tool_kv "$TOOL_OUT" vc_handle)
 	[ -n "$h" ] && [ "$h" != 0x0 ] || { tool_why "no VPU handle in: $TOOL_OUT"; return 1; }
 	[ "$(tool_kv "$TOOL_OUT" size)" = 1048576 ] || { tool_why "VPU mapping size is not 1 MiB: $TOOL_OUT"; return 1; }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the overlays and apply them with fdtoverlay to the device trees they are for: the
-# Raspberry Pi DTBs built from the test kernel's own source, and QEMU virt's generated DTB.
-# Each application is a test that asserts the resulting nodes and properties.
+# Raspberry Pi DTBs built from the test kernel's own source, a minimal Pi-like tree, and QEMU
+# virt's generated DTB as tests/qemu/run.sh prepares it. Each application is a test that
+# asserts the resulting nodes and properties; the system-pool overlay must also fail to apply
+# to a tree without the Pi's `cma` label.
 #   tests/host/overlays.sh OUTDIR [KERNEL_SOURCE]
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,15 +40,116 @@ assert_merged() {
 	if [ -z "$why" ]; then ok "$name"; else bad "$name" "$why"; fi
 }
 
-# QEMU virt: the tree QEMU generates, plus the /reserved-memory node the harness adds.
+# assert_system NAME DTB: the system overlay added only the heap node, and its memory-region is
+# the phandle of the node the base tree's `cma` label names (/reserved-memory/linux,cma).
+assert_system() {
+	local name=$1 dtb=$2 why="" cma ph ref
+	[ "$(fdtget "$dtb" /vcsm-cma-heap compatible 2>&1)" = raspberrypi,vcsm-cma-heap ] || why="heap compatible"
+	[ "$(fdtget "$dtb" /vcsm-cma-heap status 2>&1)" = okay ] || why="$why status"
+	cma=$(fdtget "$dtb" /__symbols__ cma 2>&1)
+	[ "$cma" = /reserved-memory/linux,cma ] || why="$why cma label is '$cma'"
+	[ "$(fdtget "$dtb" /reserved-memory/linux,cma compatible 2>&1)" = shared-dma-pool ] || why="$why linux,cma compatible"
+	ph=$(fdtget "$dtb" /reserved-memory/linux,cma phandle 2>/dev/null)
+	ref=$(fdtget "$dtb" /vcsm-cma-heap memory-region 2>/dev/null)
+	[ -n "$ph" ] && [ "$ph" = "$ref" ] || why="$why memory-region ($ref) is not linux,cma ($ph)"
+	# No pool of its own.
+	fdtget -l "$dtb" /reserved-memory | grep -qx vcsm-cma-pool && why="$why a vcsm-cma-pool was added"
+	if [ -z "$why" ]; then ok "$name"; else bad "$name" "$why"; fi
+}
+
+# expect_no_apply NAME BASE DTBO: fdtoverlay must refuse (the base has no `cma` label).
+expect_no_apply() {
+	if fdtoverlay -i "$2" -o "$out/$1.dtb" "$3" 2>"$out/$1.log"; then
+		bad "$1" "fdtoverlay applied $(basename "$3") to a tree without a cma label"
+	elif grep -q FDT_ERR "$out/$1.log"; then
+		ok "$1"
+	else
+		bad "$1" "fdtoverlay failed, but not with an FDT error: $(head -n 2 "$out/$1.log" | tr '\n' ' ')"
+	fi
+}
+
+# The system-pool overlay itself: nothing to reserve, one reference to resolve, `cma`.
+sys_dtbo=$out/vcsm-cma-heap-system.dtbo
+if [ ! -f "$sys_dtbo" ]; then
+	bad system-build "dts-overlays/build.sh did not produce $sys_dtbo"
+elif [ "$(fdtget "$sys_dtbo" /__fixups__ cma 2>&1)" != /fragment@0/__overlay__/vcsm-cma-heap:memory-region:0 ]; then
+	bad system-build "no __fixups__ entry for <&cma> in the heap's memory-region: $(fdtget "$sys_dtbo" /__fixups__ cma 2>&1)"
+elif [ "$(fdtget "$sys_dtbo" /fragment@0 target-path 2>&1)" != / ] || fdtget -l "$sys_dtbo" / | grep -qx fragment@1; then
+	bad system-build "the overlay must have one fragment, for /"
+else
+	ok system-build
+fi
+
+# A Raspberry Pi-like tree: one address and one size cell, the system pool as bcm283x.dtsi has
+# it; built with -@ as the Pi trees are, so its __symbols__ has `cma`. And the same tree without
+# the label.
+pi_like() { # pi_like LABEL OUT
+	cat > "$out/pi-like.dts" <<DTS
+/dts-v1/;
+/ {
+	compatible = "raspberrypi,3-model-b", "brcm,bcm2837";
+	#address-cells = <1>;
+	#size-cells = <1>;
+	memory@0 { device_type = "memory"; reg = <0x0 0x40000000>; };
+	reserved-memory {
+		#address-cells = <1>;
+		#size-cells = <1>;
+		ranges;
+		$1 linux,cma {
+			compatible = "shared-dma-pool";
+			size = <0x4000000>;
+			reusable;
+			linux,cma-default;
+			alloc-ranges = <0x0 0x30000000>;
+		};
+	};
+};
+DTS
+	dtc -q -@ -I dts -O dtb -o "$2" "$out/pi-like.dts"
+}
+if pi_like "cma:" "$out/pi-like.dtb" && pi_like "" "$out/pi-like-nolabel.dtb"; then
+	if fdtoverlay -i "$out/pi-like.dtb" -o "$out/pi-like-system.dtb" "$sys_dtbo"; then
+		assert_system system-pi-like "$out/pi-like-system.dtb"
+	else
+		bad system-pi-like "fdtoverlay failed"
+	fi
+	expect_no_apply system-pi-like-no-cma-label "$out/pi-like-nolabel.dtb" "$sys_dtbo"
+else
+	bad system-pi-like "cannot build the Pi-like base tree"
+fi
+
+# QEMU virt: the tree QEMU generates, plus the /reserved-memory node and the Pi's system CMA
+# pool that the harness adds (the very script tests/qemu/run.sh uses).
 if command -v qemu-system-aarch64 >/dev/null; then
-	qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 -nic none -machine dumpdtb="$out/virt.dtb" -nographic >/dev/null 2>&1
-	fdtput -c "$out/virt.dtb" /reserved-memory
-	fdtput -t i "$out/virt.dtb" /reserved-memory '#address-cells' 2
-	fdtput -t i "$out/virt.dtb" /reserved-memory '#size-cells' 2
-	fdtput -t x "$out/virt.dtb" /reserved-memory ranges
+	qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 -nic none -machine dumpdtb="$out/virt-qemu.dtb" -nographic >/dev/null 2>&1
+	cp "$out/virt-qemu.dtb" "$out/virt.dtb"
+	"$top/tests/qemu/pi-reserved-memory.sh" "$out/virt.dtb"
+	# The base tree: the pool's phandle is new, and the label names it.
+	ph=$(fdtget "$out/virt.dtb" /reserved-memory/linux,cma phandle 2>/dev/null)
+	dup=$(dtc -q -I dtb -O dts "$out/virt.dtb" | grep -c "phandle = <$(printf '%#x' "${ph:-0}")>;")
+	if [ -n "$ph" ] && [ "$dup" = 1 ] && [ "$(fdtget "$out/virt.dtb" /__symbols__ cma 2>&1)" = /reserved-memory/linux,cma ] &&
+		[ "$(fdtget -t x "$out/virt.dtb" /reserved-memory/linux,cma size 2>&1)" = "0 4000000" ] &&
+		[ "$(fdtget -t x "$out/virt.dtb" /reserved-memory/linux,cma alloc-ranges 2>&1)" = "0 40000000 0 40000000" ] &&
+		fdtget "$out/virt.dtb" /reserved-memory/linux,cma linux,cma-default >/dev/null 2>&1; then
+		ok virt-system-pool
+	else
+		bad virt-system-pool "linux,cma in the harness's tree: phandle '$ph' (used $dup times), label '$(fdtget "$out/virt.dtb" /__symbols__ cma 2>&1)'"
+	fi
+	if fdtoverlay -i "$out/virt.dtb" -o "$out/virt-system.dtb" "$sys_dtbo"; then
+		assert_system system-virt "$out/virt-system.dtb"
+	else
+		bad system-virt "fdtoverlay failed"
+	fi
+	# With the simulated VPU's overlay after it, as the benchmark boots.
+	if fdtoverlay -i "$out/virt.dtb" -o "$out/virt-system-sim.dtb" "$sys_dtbo" "$out/vpu-sim-virt.dtbo"; then
+		assert_system system-virt-vpu-sim "$out/virt-system-sim.dtb"
+	else
+		bad system-virt-vpu-sim "fdtoverlay failed"
+	fi
+	# QEMU's tree as generated has no `cma` label (nor __symbols__ at all).
+	expect_no_apply system-virt-no-cma-label "$out/virt-qemu.dtb" "$sys_dtbo"
 	if fdtoverlay -i "$out/virt.dtb" -o "$out/virt-vcsm.dtb" "$out/vcsm-cma-heap-virt.dtbo"; then
-		assert_merged virt "$out/virt-vcsm.dtb" "0 8000000"
+		assert_merged virt "$out/virt-vcsm.dtb" "0 8000000" linux,cma
 		range=$(fdtget -t x "$out/virt-vcsm.dtb" /reserved-memory/vcsm-cma-pool alloc-ranges 2>&1)
 		if [ "$range" = "0 40000000 0 40000000" ]; then ok virt-alloc-ranges
 		else bad virt-alloc-ranges "pool alloc-ranges is '$range', not the VPU's first GiB"; fi
@@ -73,6 +176,12 @@ if [ -n "$src" ]; then
 			assert_merged "$b" "$out/$b-vcsm.dtb" "8000000" "$before"
 		else
 			bad "$b" "fdtoverlay failed"
+		fi
+		# The Pi trees have `cma: linux,cma` (bcm283x.dtsi): the system-pool overlay uses it.
+		if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm-system.dtb" "$sys_dtbo"; then
+			assert_system "$b-system" "$out/$b-vcsm-system.dtb"
+		else
+			bad "$b-system" "fdtoverlay failed"
 		fi
 		case $b in bcm2711*)
 			if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm-pi4.dtb" "$out/vcsm-cma-heap-pi4.dtbo"; then

@@ -7,7 +7,7 @@
 #                     --script NAME [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
 #
 # Several --dtbo are applied in the order given (e.g. the heap overlay, then the test-only
-# simulated-VPU overlay).
+# simulated-VPU overlay). --kernel-cmdline must not set cma= (see step 1).
 #
 # The guest prints `@@VCSM RUN <test>`, then `@@VCSM PASS <test>` or `@@VCSM FAIL <test>: why`.
 # Kernel reports (BUG, WARNING, Oops, KASAN, lockdep, kmemleak) anywhere in the log count as a
@@ -38,6 +38,12 @@ done
 for v in kdir moddir bindir dtbo script; do
 	[ -n "${!v}" ] || { echo "run.sh: --${v/moddir/modules} is required" >&2; exit 2; }
 done
+# `cma=` makes the kernel bypass the device tree's linux,cma-default pool (rmem_cma_setup:
+# "bypass linux,cma node, using cmdline CMA params instead"): the guest would no longer have
+# the Pi's system pool that the system overlay and the benchmark's baseline rely on.
+case " $extra " in
+*" cma="*) echo "run.sh: no cma= on the kernel command line: the DT's linux,cma pool is the default CMA area" >&2; exit 2 ;;
+esac
 image="$kdir/arch/arm64/boot/Image"
 [ -f "$image" ] || { echo "run.sh: no kernel image at $image" >&2; exit 2; }
 
@@ -50,11 +56,13 @@ machine=(-M virt -cpu cortex-a72 -smp "$SMP" -m "$MEM" -nic none)
 
 # 1. The device tree: QEMU's own, given the /reserved-memory node a Pi tree always has, with
 #    our overlay applied by fdtoverlay, exactly as the firmware would on a Pi.
+#    /reserved-memory also gets the Pi's system CMA pool, `cma: linux,cma` (64 MiB, reusable,
+#    linux,cma-default, in the first GiB), with a `cma` label in /__symbols__ for overlays that
+#    say <&cma> (vcsm-cma-heap-system). As on a Pi, it is the kernel's default CMA area (not
+#    the CONFIG_CMA_SIZE_MBYTES one) and the in-kernel CMA heap is /dev/dma_heap/linux,cma
+#    (not "reserved"). See pi-reserved-memory.sh.
 qemu-system-aarch64 "${machine[@]}" -machine dumpdtb="$work/virt.dtb" -nographic >/dev/null 2>&1
-fdtput -c "$work/virt.dtb" /reserved-memory
-fdtput -t i "$work/virt.dtb" /reserved-memory '#address-cells' 2
-fdtput -t i "$work/virt.dtb" /reserved-memory '#size-cells' 2
-fdtput -t x "$work/virt.dtb" /reserved-memory ranges
+"$here/pi-reserved-memory.sh" "$work/virt.dtb"
 fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "${dtbos[@]}"
 
 # 2. The initramfs: busybox, our modules, the test binaries and the guest scripts.

@@ -13,8 +13,12 @@ use crate::json::Value;
 use crate::output::{human_size, Align, Table};
 use crate::paths::{Paths, HEAP_MODULE};
 
-/// The CMA area (reserved-memory node) the vcsm heaps allocate from, as the overlay names it.
+/// The CMA area (reserved-memory node) the vcsm heaps allocate from with the dedicated-pool
+/// overlay; used when the heap module's statistics cannot say which area it is on.
 pub const VCSM_POOL: &str = "vcsm-cma-pool";
+/// vcsm-cma-heap.ko's statistics in debugfs; their `region base=0x... size=N` line names the
+/// heaps' CMA area by address (the dedicated pool, or the system `linux,cma` pool).
+pub const VCSM_HEAP_STATS: &str = "/sys/kernel/debug/vcsm-cma-heap/stats";
 /// Our heaps.
 pub const VCSM_HEAPS: [&str; 2] = ["vcsm-uncached", "vcsm-cached"];
 
@@ -62,10 +66,31 @@ pub struct HeapInfo {
     pub usage: std::result::Result<CmaUsage, String>,
 }
 
+/// `base` and `size` of the `region` line of the heap module's statistics.
+fn parse_region(stats: &str) -> Option<(u64, u64)> {
+    let line = stats.lines().find(|l| l.starts_with("region "))?;
+    let field = |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+    let base = field("base")?;
+    let base = u64::from_str_radix(base.strip_prefix("0x").unwrap_or(base), 16).ok()?;
+    let size = field("size")?.parse().ok()?;
+    Some((base, size))
+}
+
+/// The CMA area our heaps allocate from: the one whose base and size are the region the heap
+/// module reports. `None` if the module's statistics or the CMA debugfs cannot be read.
+fn vcsm_area(paths: &Paths, page_size: u64) -> Option<String> {
+    let stats = fs::read_to_string(paths.join(VCSM_HEAP_STATS)).ok()?;
+    let (base, size) = parse_region(&stats)?;
+    fs::read_dir(paths.cma_debugfs()).ok()?.flatten().find_map(|e| {
+        let u = read_cma_area(&e.path(), page_size).ok()?;
+        (u.base == Some(base) && u.total == size).then(|| e.file_name().to_string_lossy().into_owned())
+    })
+}
+
 /// The heap a name refers to, and where its memory comes from.
-fn backing_of(paths: &Paths, heap: &str) -> Backing {
+fn backing_of(paths: &Paths, heap: &str, page_size: u64) -> Backing {
     if VCSM_HEAPS.contains(&heap) {
-        return Backing::Cma(VCSM_POOL.to_owned());
+        return Backing::Cma(vcsm_area(paths, page_size).unwrap_or_else(|| VCSM_POOL.to_owned()));
     }
     if heap == "system" || heap.starts_with("system-") {
         return Backing::System;
@@ -142,7 +167,7 @@ pub fn list(paths: &Paths, page_size: u64) -> Result<Vec<HeapInfo>> {
             .and_then(|_| fs::read_link(&path).ok())
             .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
         let target = alias_of.as_deref().unwrap_or(&name);
-        let backing = backing_of(paths, target);
+        let backing = backing_of(paths, target, page_size);
         let usage = match &backing {
             Backing::Cma(area) => cma_usage(paths, area, page_size),
             Backing::System => Err("system memory (page allocator)".to_owned()),
@@ -267,6 +292,32 @@ mod tests {
         t.write("sys/kernel/debug/cma/reserved/count", "16384\n");
         t.write("sys/kernel/debug/cma/reserved/used", "0\n");
         Paths::new(t.path())
+    }
+
+    #[test]
+    fn vcsm_heaps_on_the_area_the_module_reports() {
+        let t = TempDir::new("heaps-area");
+        let paths = fake_system(&t);
+        // The heaps on the system pool: the module's region is linux,cma.
+        t.write("sys/kernel/debug/cma/linux,cma/count", "16384\n");
+        t.write("sys/kernel/debug/cma/linux,cma/used", "192\n");
+        t.write("sys/kernel/debug/cma/linux,cma/base_pfn", "507904\n");
+        t.write(
+            "sys/kernel/debug/vcsm-cma-heap/stats",
+            "region base=0x7c000000 size=67108864\nbuffers=0 bytes=0\n",
+        );
+        let heaps = list(&paths, 4096).unwrap();
+        let by = |n: &str| heaps.iter().find(|h| h.name == n).unwrap();
+        assert_eq!(by("vcsm-uncached").backing, Backing::Cma("linux,cma".into()));
+        assert_eq!(
+            by("vcsm-cached").usage,
+            Ok(CmaUsage { total: 64 << 20, used: 192 * 4096, largest_free: None, base: Some(0x7c00_0000) })
+        );
+        // A region no area matches (or no statistics at all): the dedicated pool's name.
+        t.write("sys/kernel/debug/vcsm-cma-heap/stats", "region base=0x1000 size=4096\n");
+        assert_eq!(backing_of(&paths, "vcsm-uncached", 4096), Backing::Cma(VCSM_POOL.into()));
+        assert_eq!(parse_region("region base=0x48000000 size=134217728\n"), Some((0x4800_0000, 128 << 20)));
+        assert_eq!(parse_region("buffers=1\n"), None);
     }
 
     #[test]

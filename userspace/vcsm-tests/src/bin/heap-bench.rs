@@ -1,25 +1,29 @@
 //! Allocation latency of dma-heaps compared with a baseline heap, run in the guest:
 //!
 //! ```text
-//! heap-bench --heap vcsm-uncached --heap vcsm-cached --baseline reserved [--iters N]
+//! heap-bench --heap vcsm-uncached --heap vcsm-cached --baseline linux,cma [--iters N]
 //! ```
 //!
-//! For each heap and size it times the `DMA_HEAP_IOCTL_ALLOC` ioctl alone (CLOCK_MONOTONIC) and,
-//! separately, the `close` that frees the buffer. Prints a table and one line per result:
+//! For each heap and size it times (CLOCK_MONOTONIC) the `DMA_HEAP_IOCTL_ALLOC` ioctl alone;
+//! "ready": the allocation plus its first use by the CPU (`mmap` of the whole buffer, one write
+//! to every page, `munmap`), which is where a heap that defers work to the first mapping pays
+//! for it; and, separately, the `close` that frees the buffer. Prints a table and one line per
+//! result:
 //!
 //! ```text
-//! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> free_p50_us=<z> ratio_p50=<r>
+//! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> ready_p50_us=<u> free_p50_us=<z> ratio_p50=<r> ratio_ready_p50=<q>
 //! @@VCSM BENCH-ERROR heap=<h> size=<bytes|-> error=<reason>
 //! ```
 //!
-//! `ratio_p50` is this heap's alloc p50 over the baseline's for the same size (`NaN` if the
-//! baseline has no result). Exits 1 if any heap or size could not be measured.
+//! `ratio_p50` is this heap's alloc p50 over the baseline's for the same size, `ratio_ready_p50`
+//! the same for "ready" (`NaN` if the baseline has no result). Exits 1 if any heap or size
+//! could not be measured.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use dmabuf::{describe_io_error, format_size, Heap, Summary};
+use dmabuf::{describe_io_error, format_size, Heap, Prot, Summary};
 use vcsm_tests::{emit, one_line};
 
 const KIB: u64 = 1 << 10;
@@ -52,32 +56,52 @@ struct Measurement {
     heap: String,
     size: u64,
     alloc: Summary,
+    ready: Summary,
     free: Summary,
+}
+
+/// One alloc/use/free cycle, in µs.
+struct Sample {
+    alloc: f64,
+    ready: f64,
+    free: f64,
 }
 
 fn micros(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Time one alloc/free pair: (alloc µs, free µs).
-fn sample(heap: &Heap, size: u64) -> Result<(f64, f64), String> {
+/// Words of 4 bytes in a page: the stride of the first-use writes.
+const PAGE_WORDS: usize = 4096 / 4;
+
+/// Time one alloc / first use / free cycle.
+fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
     let t0 = Instant::now();
     let res = heap.allocate(size);
     let t_alloc = t0.elapsed();
     let buf = res.map_err(|e| format!("alloc: {}", describe_io_error(&e)))?;
+    let len = usize::try_from(size).map_err(|_| format!("{size} bytes do not fit in memory"))?;
+    let mut map = buf
+        .mmap(0, len, Prot::READ_WRITE)
+        .map_err(|e| format!("mmap: {}", describe_io_error(&e)))?;
+    for word in (0..map.words()).step_by(PAGE_WORDS) {
+        map.write_u32(word, 0x5a5a_5a5a).map_err(|e| format!("write: {e}"))?;
+    }
+    drop(map); // munmap(2)
+    let t_ready = t0.elapsed();
     let t1 = Instant::now();
     drop(buf); // close(2): frees the buffer, its only reference
-    Ok((micros(t_alloc), micros(t1.elapsed())))
+    Ok(Sample { alloc: micros(t_alloc), ready: micros(t_ready), free: micros(t1.elapsed()) })
 }
 
-/// One heap's samples for one size: alloc and free latencies in µs, or why it failed.
-type Samples = Result<(Vec<f64>, Vec<f64>), String>;
+/// One heap's samples for one size, or why it failed.
+type Samples = Result<Vec<Sample>, String>;
 
 /// Per-heap samples for one size, taken round-robin: iteration `i` visits the heaps starting
 /// at a rotating index, so drift in the machine (other load, page-cache state, migration of
 /// movable pages) spreads evenly over every heap instead of favouring whichever runs first.
 fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) -> Vec<Samples> {
-    let mut out: Vec<Samples> = heaps.iter().map(|_| Ok((Vec::new(), Vec::new()))).collect();
+    let mut out: Vec<Samples> = heaps.iter().map(|_| Ok(Vec::new())).collect();
     for w in 0..warmup {
         for (k, (_, heap)) in heaps.iter().enumerate() {
             if let Err(e) = sample(heap, size) {
@@ -89,12 +113,9 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) ->
     for i in 0..iters as usize {
         for j in 0..n {
             let k = (i + j) % n;
-            let Ok((alloc, free)) = &mut out[k] else { continue };
+            let Ok(samples) = &mut out[k] else { continue };
             match sample(&heaps[k].1, size) {
-                Ok((a, f)) => {
-                    alloc.push(a);
-                    free.push(f);
-                }
+                Ok(s) => samples.push(s),
                 Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
             }
         }
@@ -132,11 +153,17 @@ fn main() -> ExitCode {
         let iters = args.iters.unwrap_or(default_iters);
         for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup)) {
             // iters >= 1 (enforced by the argument parser) and durations are never NaN.
-            match res.and_then(|(a, f)| match (Summary::of(&a), Summary::of(&f)) {
-                (Some(alloc), Some(free)) => Ok((alloc, free)),
-                _ => Err("no samples".into()),
-            }) {
-                Ok((alloc, free)) => results.push(Measurement { heap: name.clone(), size, alloc, free }),
+            let summarize = |samples: Vec<Sample>| {
+                let of = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>());
+                match (of(|s| s.alloc), of(|s| s.ready), of(|s| s.free)) {
+                    (Some(alloc), Some(ready), Some(free)) => Ok((alloc, ready, free)),
+                    _ => Err("no samples".to_owned()),
+                }
+            };
+            match res.and_then(summarize) {
+                Ok((alloc, ready, free)) => {
+                    results.push(Measurement { heap: name.clone(), size, alloc, ready, free })
+                }
                 Err(e) => {
                     error_line(name, Some(size), &e);
                     ok = false;
@@ -146,31 +173,34 @@ fn main() -> ExitCode {
     }
     results.sort_by_key(|r| names.iter().position(|n| *n == r.heap));
 
-    let baseline_p50 =
-        |size: u64| results.iter().find(|r| r.heap == args.baseline && r.size == size).map(|r| r.alloc.p50);
+    let baseline = |size: u64| results.iter().find(|r| r.heap == args.baseline && r.size == size);
+    let ratio = |x: f64, base: Option<f64>| match base {
+        Some(b) if b > 0.0 => x / b,
+        _ => f64::NAN,
+    };
     let width = names.iter().map(String::len).max().unwrap_or(4).max(4);
     emit(&format!(
-        "{:<width$}  {:>6}  {:>12}  {:>12}  {:>11}  {:>9}",
-        "heap", "size", "alloc_p50_us", "alloc_p99_us", "free_p50_us", "ratio_p50"
+        "{:<width$}  {:>6}  {:>12}  {:>12}  {:>12}  {:>11}  {:>9}  {:>11}",
+        "heap", "size", "alloc_p50_us", "alloc_p99_us", "ready_p50_us", "free_p50_us", "ratio_p50", "ratio_ready"
     ));
     let mut lines = Vec::new();
     for r in &results {
-        let ratio = match baseline_p50(r.size) {
-            Some(b) if b > 0.0 => r.alloc.p50 / b,
-            _ => f64::NAN,
-        };
+        let ratio_alloc = ratio(r.alloc.p50, baseline(r.size).map(|b| b.alloc.p50));
+        let ratio_ready = ratio(r.ready.p50, baseline(r.size).map(|b| b.ready.p50));
         emit(&format!(
-            "{:<width$}  {:>6}  {:>12.1}  {:>12.1}  {:>11.1}  {:>9.3}",
+            "{:<width$}  {:>6}  {:>12.1}  {:>12.1}  {:>12.1}  {:>11.1}  {:>9.3}  {:>11.3}",
             r.heap,
             format_size(r.size),
             r.alloc.p50,
             r.alloc.p99,
+            r.ready.p50,
             r.free.p50,
-            ratio
+            ratio_alloc,
+            ratio_ready
         ));
         lines.push(format!(
-            "@@VCSM BENCH heap={} size={} alloc_p50_us={:.1} alloc_p99_us={:.1} free_p50_us={:.1} ratio_p50={:.3}",
-            r.heap, r.size, r.alloc.p50, r.alloc.p99, r.free.p50, ratio
+            "@@VCSM BENCH heap={} size={} alloc_p50_us={:.1} alloc_p99_us={:.1} ready_p50_us={:.1} free_p50_us={:.1} ratio_p50={:.3} ratio_ready_p50={:.3}",
+            r.heap, r.size, r.alloc.p50, r.alloc.p99, r.ready.p50, r.free.p50, ratio_alloc, ratio_ready
         ));
     }
     for line in &lines {
