@@ -31,8 +31,22 @@ step bench-guest tests/qemu/run.sh --kdir "$kdir" --modules "$top/build/kmod/$(b
 echo
 echo "Heap allocation latency, QEMU TCG arm64 guest, $(nproc) host cores (one boot);"
 echo "our heaps on $pool, baseline the in-kernel CMA heap linux,cma:"
-sed -n '/^heap  *size/,/^$/p' "$top/build/qemu-bench/bench/console.txt" || true
-grep '@@VCSM BENCH' "$top/build/qemu-bench/bench/console.txt" | sed 's/^.*@@VCSM /  /'
+console="$top/build/qemu-bench/bench/console.txt"
+sed -n '/^heap  *size/,/^@@\|^$/p' "$console" | grep -v '^@@' || true
+echo "(ready: the allocation plus mmap, one write per page and munmap; ratios are p50 over"
+echo " linux,cma's p50 for the same size)"
+grep '@@VCSM BENCH' "$console" | sed 's/^.*@@VCSM /  /'
+echo
+# The issue's target: vcsm-uncached allocation p50 within 1.1x of the in-kernel CMA heap at
+# every size. Reported, not enforced: a timing on a shared host is not a pass/fail test.
+grep '@@VCSM BENCH heap=vcsm-uncached ' "$console" | sed 's/.* size=\([0-9]*\) .*ratio_p50=\([0-9.na]*\).*/\1 \2/' |
+	awk -v pool="$pool" '
+		{ n++; if ($2 == "nan" || $2 + 0 > 1.1) bad = bad " " $1 "B:" $2; if ($2 + 0 > max) max = $2 + 0 }
+		END {
+			if (n == 0) { print "target (vcsm-uncached within 1.1x of linux,cma): no results"; exit }
+			printf "target (vcsm-uncached alloc p50 within 1.1x of linux,cma, %s): %s (largest ratio %.3f over %d sizes)\n",
+				pool, bad == "" ? "met" : "NOT met at" bad, max, n
+		}'
 echo
 echo "vc-sm-cma import+free round trip of a 1 MiB vcsm-uncached buffer, simulated VPU:"
 sed -n '/RUN bench\/import-free/,/PASS bench\/import-free\|FAIL bench\/import-free/p' \
