@@ -145,30 +145,21 @@ impl HeapOps for CmaHeap {
         } else {
             ContigPages::alloc_clean_on_map(&region.dev, len)
         };
-        let mem = match mem {
-            Ok(mem) => mem,
-            Err(e) => {
-                pr_warn!(
-                    "{}: cannot allocate {} bytes: region exhausted ({} of {} bytes in use)\n",
-                    self.name,
-                    len,
-                    region.used.load(Ordering::Relaxed),
-                    region.size
-                );
-                return Err(e);
-            }
-        };
-        // The DMA API falls back to the page allocator when the CMA area is exhausted; such
-        // memory is outside the region the VideoCore was told about, so it is refused.
-        if !region.contains(mem.phys_addr(), len) {
+        let exhausted = |e: Error| {
             pr_warn!(
-                "{}: cannot allocate {} bytes: region exhausted ({} of {} bytes in use)\n",
+                "{}: cannot allocate {} bytes: no free run that large in the region ({} of {} bytes held by the vcsm heaps)\n",
                 self.name,
                 len,
                 region.used.load(Ordering::Relaxed),
                 region.size
             );
-            return Err(ENOMEM);
+            e
+        };
+        let mem = mem.map_err(exhausted)?;
+        // The DMA API falls back to the page allocator when the CMA area is exhausted; such
+        // memory is outside the region the VideoCore was told about, so it is refused.
+        if !region.contains(mem.phys_addr(), len) {
+            return Err(exhausted(ENOMEM));
         }
         let buffer = KBox::pin_init(
             try_pin_init!(CmaBuffer {
