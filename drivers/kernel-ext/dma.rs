@@ -159,7 +159,8 @@ impl ContigPages {
     /// allocation to memory, once. Does nothing for [`ContigPages::alloc_cached`] memory.
     ///
     /// Concurrent callers may both clean, which is harmless; none returns before a clean has
-    /// completed. Returns whether this call cleaned.
+    /// completed. Returns true for exactly one call per allocation that needed the clean (the
+    /// first to complete one), so callers can count cleaned allocations.
     pub(crate) fn prepare_uncached_access(&self) -> bool {
         if self.cached || !self.dirty.load(Ordering::Acquire) {
             return false;
@@ -177,8 +178,7 @@ impl ContigPages {
             )
         };
         // INVARIANT: The clean above has completed (the sync ends with a barrier).
-        self.dirty.store(false, Ordering::Release);
-        true
+        self.dirty.swap(false, Ordering::AcqRel)
     }
 
     /// Size in bytes.
