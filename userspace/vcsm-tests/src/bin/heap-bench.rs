@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use dmabuf::{describe_io_error, format_size, Heap, Prot, Summary};
+use dmabuf::{describe_io_error, format_size, page_size, Heap, Prot, Summary};
 use vcsm_tests::{emit, one_line};
 
 const KIB: u64 = 1 << 10;
@@ -71,9 +71,6 @@ fn micros(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Words of 4 bytes in a page: the stride of the first-use writes.
-const PAGE_WORDS: usize = 4096 / 4;
-
 /// Time one alloc / first use / free cycle.
 fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
     let t0 = Instant::now();
@@ -84,7 +81,7 @@ fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
     let mut map = buf
         .mmap(0, len, Prot::READ_WRITE)
         .map_err(|e| format!("mmap: {}", describe_io_error(&e)))?;
-    for word in (0..map.words()).step_by(PAGE_WORDS) {
+    for word in (0..map.words()).step_by(page_size() / 4) {
         map.write_u32(word, 0x5a5a_5a5a).map_err(|e| format!("write: {e}"))?;
     }
     drop(map); // munmap(2)
