@@ -73,3 +73,54 @@ vcsm_kmemleak_check() {
 		vcsm_pass kmemleak/scan
 	fi
 }
+
+# ---- state shared by the hostile-user phases (fuzz.sh, faults.sh, chaos.sh) ----
+
+# vcsm_cma_used: one line "AREA USED" per CMA area (pages in use, from CMA debugfs).
+vcsm_cma_used() {
+	for d in /sys/kernel/debug/cma/*/; do
+		[ -r "$d/used" ] && echo "$(basename "$d") $(cat "$d/used")"
+	done
+}
+
+# vcsm_drv_kv KEY: the value of KEY=... on the summary lines of vc-sm-cma's state file.
+vcsm_drv_kv() {
+	awk -v k="$1" '$1 != "buffer" && $1 != "pin" { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' \
+		/sys/kernel/debug/vcsm-cma/state 2>/dev/null
+}
+
+# vcsm_settled BASELINE_FILE [TENTHS]: waits (default 10 s) until the driver holds no buffer,
+# the simulated VPU no handle, and every CMA area's used count equals the one recorded in
+# BASELINE_FILE (from vcsm_cma_used); prints what differs and fails otherwise.
+vcsm_settled_now() {
+	if [ -e /sys/kernel/debug/vcsm-cma/state ]; then
+		[ "$(vcsm_drv_kv buffers)" = 0 ] || return 1
+	fi
+	if [ -e /sys/kernel/debug/vpu-sim/state ]; then
+		[ "$(awk '$1 == "handles" { print $2; exit }' /sys/kernel/debug/vpu-sim/state)" = 0 ] || return 1
+	fi
+	[ "$(vcsm_cma_used)" = "$(cat "$1")" ]
+}
+vcsm_settled() {
+	vcsm_until "${2:-100}" vcsm_settled_now "$1" && return 0
+	echo "not settled: driver buffers=$(vcsm_drv_kv buffers)"
+	grep '^handles' /sys/kernel/debug/vpu-sim/state 2>/dev/null
+	echo "CMA used now:"; vcsm_cma_used
+	echo "CMA used at the start:"; cat "$1"
+	return 1
+}
+
+# vcsm_as_video_user: apply the udev rule's modes (udev/60-vcsm.rules: group video, 0660) to
+# the nodes, as a Raspberry Pi OS system has them. VCSM_VIDEO_GID is Debian's video group.
+VCSM_VIDEO_GID=44
+VCSM_USER_UID=1000
+vcsm_apply_udev_modes() {
+	for n in /dev/vcsm-cma /dev/dma_heap/vcsm-uncached /dev/dma_heap/vcsm-cached; do
+		[ -e "$n" ] && chgrp "$VCSM_VIDEO_GID" "$n" && chmod 0660 "$n"
+	done
+	# Raspberry Pi OS's 60-dma-heap.rules: every dma_heap node group video, 0660.
+	for n in /dev/dma_heap/*; do
+		[ -c "$n" ] && chgrp "$VCSM_VIDEO_GID" "$n" && chmod 0660 "$n"
+	done
+	return 0
+}
