@@ -110,7 +110,7 @@ vcsm_settled() {
 	return 1
 }
 
-# vcsm_as_video_user: apply the udev rule's modes (udev/60-vcsm.rules: group video, 0660) to
+# vcsm_as_video_user: apply the udev rule's modes (udev/99-vcsm.rules: group video, 0660) to
 # the nodes, as a Raspberry Pi OS system has them. VCSM_VIDEO_GID is Debian's video group.
 VCSM_VIDEO_GID=44
 VCSM_USER_UID=1000
