@@ -55,6 +55,7 @@ use kext::{
     dma_buf::{self, DmaBuf, Exporter},
     dma_heap::{HeapOps, Registration},
     miscdev::this_module,
+    ratelimit::pr_limited,
 };
 
 module! {
@@ -128,7 +129,8 @@ impl HeapOps for CmaHeap {
     fn allocate(&self, len: usize, fd_flags: u32, _heap_flags: u64) -> Result<DmaBuf> {
         let region = &self.region;
         if len as u64 > region.size {
-            pr_warn!(
+            pr_limited!(
+                pr_warn,
                 "{}: {} bytes requested, larger than the whole {} byte region\n",
                 self.name,
                 len,
@@ -146,7 +148,8 @@ impl HeapOps for CmaHeap {
             ContigPages::alloc_clean_on_map(&region.dev, len)
         };
         let exhausted = |e: Error| {
-            pr_warn!(
+            pr_limited!(
+                pr_warn,
                 "{}: cannot allocate {} bytes: no free run that large in the region ({} of {} bytes held by the vcsm heaps)\n",
                 self.name,
                 len,
@@ -267,7 +270,7 @@ impl Exporter for CmaBuffer {
         self.prepare_uncached_access();
         let mut table = att.table.lock();
         if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
-            pr_warn!("cannot map a buffer for {:?} access: {:?}\n", dir, e);
+            pr_limited!(pr_warn, "cannot map a buffer for {:?} access: {:?}\n", dir, e);
             return Err(e);
         }
         NonNull::new(table.as_raw()).ok_or(EINVAL)

@@ -303,6 +303,17 @@ impl DmaBuf {
     }
 }
 
+impl Clone for DmaBuf {
+    /// Another reference to the same buffer (`get_dma_buf`).
+    fn clone(&self) -> Self {
+        // SAFETY: The buffer is live (this value holds a reference), so its file can take
+        // another one.
+        unsafe { ext::kext_get_dma_buf(self.ptr.as_ptr()) };
+        // INVARIANT: The reference was taken above and passes to the new value.
+        Self { ptr: self.ptr }
+    }
+}
+
 impl Drop for DmaBuf {
     fn drop(&mut self) {
         // SAFETY: This value owns one reference by the type invariant.

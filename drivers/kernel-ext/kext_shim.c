@@ -6,6 +6,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
+#include <linux/jiffies.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
@@ -157,4 +158,9 @@ void *kext_seq_private(struct seq_file *m)
 bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt)
 {
 	return swiotlb_find_pool(dev, dma_to_phys(dev, sg_dma_address(sgt->sgl))) != NULL;
+}
+
+u64 kext_now_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
 }

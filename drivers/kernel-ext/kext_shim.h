@@ -67,4 +67,7 @@ void *kext_seq_private(struct seq_file *m);
  */
 bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt);
 
+/* Milliseconds since boot, at jiffy resolution (ratelimit.rs). */
+u64 kext_now_ms(void);
+
 #endif /* VCSM_KEXT_SHIM_H */

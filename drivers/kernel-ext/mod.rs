@@ -17,3 +17,4 @@ pub(crate) mod fd;
 pub(crate) mod miscdev;
 pub(crate) mod workqueue;
 pub(crate) mod module_ref;
+pub(crate) mod ratelimit;

@@ -3,14 +3,18 @@
 //! Memory the driver allocates itself: `VC_SM_CMA_IOCTL_MEM_ALLOC` for userspace, and
 //! VC_MEM_REQUEST for the VPU.
 //!
-//! Both are physically contiguous pages from the vchiq device's DMA (CMA) area, zeroed, and
-//! mapped uncached (write-combined) everywhere on the CPU side.
+//! Both are physically contiguous pages from the system CMA pool (`linux,cma`, made the vchiq
+//! device's CMA area at probe), zeroed, and mapped uncached (write-combined) everywhere on the
+//! CPU side. Never anything else: when the pool is exhausted, the DMA API falls back to the
+//! page allocator, and such pages (ordinary memory, pinned for as long as the VPU likes) are
+//! given back at once and the request fails with `ENOMEM`. MEM_ALLOC also counts against the
+//! caller's pin caps (`pins.rs`).
 
 use crate::{
     buffer::{Backing, Buffer, BufferInfo, Origin, Shared},
-    kext::dma::ContigPages,
+    kext::{dma::ContigPages, ratelimit::pr_limited},
     smem::{self, HostBody, VcMemRequest, VcMemRequestReply, VpuState},
-    vcsm::{log_limited, Vcsm},
+    vcsm::Vcsm,
 };
 use core::sync::atomic::Ordering;
 use kernel::{bindings, prelude::*, sync::Arc};
@@ -35,9 +39,14 @@ impl Vcsm {
             return Err(EINVAL);
         }
         let len = page_align(size as usize).ok_or(EINVAL)?;
-        let pages = ContigPages::alloc(&self.dev, len).inspect_err(|e| {
-            pr_err!(
-                "MEM_ALLOC: cannot allocate {} contiguous bytes: {:?}\n",
+        // Refused before anything is allocated; checked again when the buffer is registered.
+        self.bufs
+            .lock()
+            .check_caps(pid, len as u64, "MEM_ALLOC", &self.stats.pin_refused)?;
+        let pages = self.alloc_cma(len).inspect_err(|e| {
+            pr_limited!(
+                pr_err,
+                "MEM_ALLOC: cannot allocate {} contiguous bytes from the system CMA pool: {:?}\n",
                 len,
                 e
             )
@@ -55,6 +64,7 @@ impl Vcsm {
             name,
             exporter: crate::export::EXP_NAME.as_bytes(),
             pid,
+            charged: true,
         };
         let buf = Buffer::new(Backing::Alloc(pages), info)?;
         self.share_and_wrap(buf)
@@ -70,7 +80,8 @@ impl Vcsm {
                 self.stats
                     .mem_request_failures
                     .fetch_add(1, Ordering::Relaxed);
-                pr_err!(
+                pr_limited!(
+                    pr_err,
                     "VC_MEM_REQUEST {} for {} bytes (align {}) \"{}\" failed: {:?}\n",
                     req.trans_id,
                     req.size,
@@ -87,7 +98,12 @@ impl Vcsm {
             kernel_id,
         });
         if let Err(e) = self.send_oneway(reply) {
-            pr_err!("cannot answer VC_MEM_REQUEST {}: {:?}\n", req.trans_id, e);
+            pr_limited!(
+                pr_err,
+                "cannot answer VC_MEM_REQUEST {}: {:?}\n",
+                req.trans_id,
+                e
+            );
             if kernel_id != 0 {
                 // The VPU never learns about the buffer: release it.
                 self.vpu_forget(kernel_id);
@@ -103,9 +119,15 @@ impl Vcsm {
             kernel_id: 0,
         });
         if let Err(e) = self.send_oneway(reply) {
-            if log_limited(&self.stats.mem_request_failures) {
-                pr_err!("cannot answer VC_MEM_REQUEST {}: {:?}\n", trans_id, e);
-            }
+            self.stats
+                .mem_request_failures
+                .fetch_add(1, Ordering::Relaxed);
+            pr_limited!(
+                pr_err,
+                "cannot answer VC_MEM_REQUEST {}: {:?}\n",
+                trans_id,
+                e
+            );
         }
     }
 
@@ -118,7 +140,7 @@ impl Vcsm {
             .checked_next_multiple_of(align)
             .and_then(page_align)
             .ok_or(EINVAL)?;
-        let pages = ContigPages::alloc(&self.dev, size)?;
+        let pages = self.alloc_cma(size)?;
         let info = BufferInfo {
             origin: Origin::VpuRequest,
             size,
@@ -127,12 +149,37 @@ impl Vcsm {
             name: smem::name_bytes(name),
             exporter: crate::export::EXP_NAME.as_bytes(),
             pid: 0,
+            charged: false,
         };
         let buf = Buffer::new(Backing::Alloc(pages), info)?;
         let vpu_addr = buf.vpu_addr;
         // The VPU holds the only reference until it sends RELEASED.
         let kernel_id = self.register(&buf, VpuState::Mapped, req.vc_handle, false)?;
         Ok((vpu_addr, kernel_id))
+    }
+
+    /// `len` bytes of contiguous, zeroed, cleaned pages from the system CMA pool, never from
+    /// anywhere else (see the module documentation).
+    fn alloc_cma(&self, len: usize) -> Result<ContigPages> {
+        let Some((base, size)) = self.cma else {
+            pr_limited!(
+                pr_err,
+                "no system CMA pool (a reusable linux,cma-default reserved-memory node): driver allocations are refused\n"
+            );
+            return Err(ENOMEM);
+        };
+        if len as u64 > size {
+            return Err(ENOMEM);
+        }
+        let pages = ContigPages::alloc(&self.dev, len)?;
+        let start = pages.phys_addr();
+        if start < base || start.saturating_add(len as u64) > base + size {
+            // The pool had no free run that large and the DMA API fell back to the page
+            // allocator: give the pages back.
+            self.stats.cma_fallbacks.fetch_add(1, Ordering::Relaxed);
+            return Err(ENOMEM);
+        }
+        Ok(pages)
     }
 
     /// Forgets a VPU allocation the VPU never learned about.

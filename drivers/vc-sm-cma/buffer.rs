@@ -23,15 +23,18 @@
 //! the VPU may still use memory the driver lent it; it unloads once all are released.
 
 use crate::{
+    alloc::NameFmt,
     kext::{
         dma::ContigPages,
         dma_buf::DmaBuf,
-        dma_buf_import::{self, Attachment, Import, Mapping},
+        dma_buf_import::{self, Import},
         module_ref::ModuleRef,
+        ratelimit::pr_limited,
     },
+    mapcache::MapUse,
     smem::{self, AllocType, Free, HostBody, VpuState, NAME_LEN},
     transaction::Late,
-    vcsm::{log_limited, Vcsm, VPU_DIR},
+    vcsm::Vcsm,
     THIS_MODULE,
 };
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -67,9 +70,9 @@ impl Origin {
 
 /// The memory of a buffer.
 pub(crate) enum Backing {
-    /// An imported dma-buf, attached to and mapped for the vchiq device (the mapping holds
-    /// the attachment, which holds a reference to the dma-buf).
-    Import(Mapping),
+    /// An imported dma-buf (a reference to it), and its mapping for the vchiq device, shared
+    /// with every other import of it (see `mapcache.rs`).
+    Import { src: DmaBuf, _map: MapUse },
     /// Contiguous pages allocated for the vchiq device.
     Alloc(ContigPages),
 }
@@ -91,6 +94,8 @@ pub(crate) struct Buffer {
     pub(crate) exporter: [u8; NAME_LEN],
     /// The process (tgid) that created it.
     pub(crate) pid: i32,
+    /// It counts against `pid`'s pin caps (`pins.rs`): made through `/dev/vcsm-cma`.
+    pub(crate) charged: bool,
     _module: ModuleRef,
 }
 
@@ -106,6 +111,7 @@ pub(crate) struct BufferInfo<'a> {
     pub(crate) name: &'a [u8],
     pub(crate) exporter: &'a [u8],
     pub(crate) pid: i32,
+    pub(crate) charged: bool,
 }
 
 impl Buffer {
@@ -123,6 +129,7 @@ impl Buffer {
                 name: smem::name_from_bytes(info.name),
                 exporter: smem::name_from_bytes(info.exporter),
                 pid: info.pid,
+                charged: info.charged,
                 _module: ModuleRef::new(&THIS_MODULE),
             },
             GFP_KERNEL,
@@ -132,7 +139,7 @@ impl Buffer {
     /// The imported dma-buf, if this is an import.
     pub(crate) fn source(&self) -> Option<&DmaBuf> {
         match &self.backing {
-            Backing::Import(map) => Some(map.attachment().buf()),
+            Backing::Import { src, .. } => Some(src),
             Backing::Alloc(_) => None,
         }
     }
@@ -140,7 +147,7 @@ impl Buffer {
     /// The allocated pages, if this is an allocation.
     pub(crate) fn pages(&self) -> Option<&ContigPages> {
         match &self.backing {
-            Backing::Import(_) => None,
+            Backing::Import { .. } => None,
             Backing::Alloc(pages) => Some(pages),
         }
     }
@@ -230,7 +237,11 @@ impl Registry {
 fn vpu_bus_addr(dma: u64) -> Result<u32> {
     static WARNED: AtomicBool = AtomicBool::new(false);
     let Ok(addr) = u32::try_from(dma) else {
-        pr_err!("DMA address {:#x} is beyond the VPU's 32-bit reach\n", dma);
+        pr_limited!(
+            pr_err,
+            "DMA address {:#x} is beyond the VPU's 32-bit reach\n",
+            dma
+        );
         return Err(EINVAL);
     };
     match addr & 0xc000_0000 {
@@ -257,50 +268,88 @@ pub(crate) struct Shared {
 
 impl Vcsm {
     /// Imports `src` (which must be physically contiguous): maps it for the VPU, gets a VPU
-    /// handle for it and wraps it in a new dma-buf. `pid` is the requesting process.
-    pub(crate) fn import_dmabuf(self: &Arc<Self>, src: DmaBuf, pid: i32) -> Result<Shared> {
+    /// handle for it and wraps it in a new dma-buf. `pid` is the requesting process; `charged`
+    /// makes the import count against its pin caps (`/dev/vcsm-cma`, not the kernel API).
+    ///
+    /// A wrapper this driver made is not imported as such: what it wraps is (its source, or
+    /// itself for an allocation's wrapper). So a wrapper never forwards to another wrapper
+    /// of an import, and no chain of imports nests calls through the dma-buf core.
+    pub(crate) fn import_dmabuf(
+        self: &Arc<Self>,
+        src: DmaBuf,
+        pid: i32,
+        charged: bool,
+    ) -> Result<Shared> {
         self.ensure_ready()?;
-        let exporter = src.exp_name();
-        let att = Attachment::new(&src, &self.dev)
-            .inspect_err(|e| pr_err!("import: cannot attach a {} buffer: {:?}\n", exporter, e))?;
-        let map = att.map(VPU_DIR).inspect_err(|e| {
-            pr_err!(
-                "import: cannot map a {} buffer for the VPU: {:?}\n",
-                exporter,
-                e
-            )
+        let src = self.innermost(src);
+        if charged {
+            // Refused before anything is mapped; checked again when the buffer is registered.
+            self.bufs.lock().check_caps(
+                pid,
+                src.size() as u64,
+                "IMPORT",
+                &self.stats.pin_refused,
+            )?;
+        }
+        let exporter = smem::name_from_bytes(src.exp_name().as_bytes());
+        let exporter = NameFmt(&exporter);
+        let map = self.maps.get(&src, &self.dev).inspect_err(|e| {
+            if *e != ENODEV {
+                pr_limited!(
+                    pr_err,
+                    "import: cannot attach or map a {} buffer for the VPU: {:?}\n",
+                    exporter,
+                    e
+                );
+            }
         })?;
-        let nents = map.nents();
-        if nents != 1 {
-            pr_err!(
+        let info = map.info;
+        if info.nents != 1 {
+            pr_limited!(
+                pr_err,
                 "import: a {} buffer of {} bytes maps as {} DMA segments; the VPU needs one (a contiguous buffer)\n",
                 exporter,
                 src.size(),
-                nents
+                info.nents
             );
             return Err(EINVAL);
         }
-        if map.is_bounced() {
-            pr_err!(
+        if info.bounced {
+            pr_limited!(
+                pr_err,
                 "import: a {} buffer is outside the VPU's reach (its DMA mapping is a bounce buffer at {:#x})\n",
                 exporter,
-                map.dma_address()
+                info.dma_addr
             );
             return Err(EINVAL);
         }
         let info = BufferInfo {
             origin: Origin::Import,
             size: src.size(),
-            map_len: map.dma_len(),
-            dma_addr: map.dma_address(),
+            map_len: info.dma_len,
+            dma_addr: info.dma_addr,
             name: smem::HOST_RESOURCE_NAME,
-            exporter: exporter.as_bytes(),
+            exporter: smem::name_bytes(exporter.0),
             pid,
+            charged,
         };
-        let buf = Buffer::new(Backing::Import(map), info)?;
-        // The mapping holds its own reference to the source.
-        drop(src);
+        let buf = Buffer::new(Backing::Import { src, _map: map }, info)?;
         self.share_and_wrap(buf)
+    }
+
+    /// What an import of `buf` imports: `buf` itself, unless it is one of this driver's
+    /// wrappers of an import, whose source it returns instead (a source is never such a
+    /// wrapper itself, so this is the innermost buffer).
+    fn innermost(&self, buf: DmaBuf) -> DmaBuf {
+        let inner = {
+            let reg = self.bufs.lock();
+            // The address identifies our wrapper: `buf` keeps it alive, and a wrapper leaves
+            // `by_wrapper` only when it is released.
+            reg.by_wrapper(buf.as_raw() as usize)
+                .and_then(|id| reg.by_id.get(&id))
+                .and_then(|e| e.buf.source().cloned())
+        };
+        inner.unwrap_or(buf)
     }
 
     /// Gets a VPU handle for `buf` and wraps it in a new dma-buf.
@@ -324,6 +373,13 @@ impl Vcsm {
     ) -> Result<u32> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut reg = self.bufs.lock();
+        if buf.charged {
+            let what = match buf.origin {
+                Origin::Alloc => "MEM_ALLOC",
+                _ => "IMPORT",
+            };
+            reg.check_caps(buf.pid, buf.size as u64, what, &self.stats.pin_refused)?;
+        }
         let id = reg.next_id()?;
         reg.by_id.insert(node.into_node(
             id,
@@ -357,7 +413,7 @@ impl Vcsm {
                 .import_result()
                 .map(|r| r.res_handle)
                 .unwrap_or_else(|e| {
-                    pr_err!("malformed IMPORT reply: {:?}\n", e);
+                    pr_limited!(pr_err, "malformed IMPORT reply: {:?}\n", e);
                     0
                 }),
             Err(f) if f.abandoned => {
@@ -370,7 +426,8 @@ impl Vcsm {
             }
         };
         if handle == 0 {
-            pr_err!(
+            pr_limited!(
+                pr_err,
                 "the VPU refused to import {} bytes at {:#x} (no handle)\n",
                 buf.map_len,
                 buf.vpu_addr
@@ -436,7 +493,8 @@ impl Vcsm {
             }
         }
         if late.res_handle != 0 {
-            pr_info!(
+            pr_limited!(
+                pr_info,
                 "late IMPORT reply for buffer {}: freeing VPU handle {:#x}\n",
                 late.kernel_id,
                 late.res_handle
@@ -476,13 +534,13 @@ impl Vcsm {
             res_mem: 0,
         }));
         if let Err(e) = &sent {
-            if log_limited(&self.stats.free_failures) {
-                pr_warn!(
+            self.stats.free_failures.fetch_add(1, Ordering::Relaxed);
+            pr_limited!(
+                pr_warn,
                     "cannot send FREE for VPU handle {:#x} ({:?}); the VPU is gone, releasing the buffer\n",
                     handle,
                     e
-                );
-            }
+            );
         }
         // Protocol 2: the memory is kept until RELEASED. Otherwise FREE is final.
         if sent.is_err() || !self.protocol_v2.load(Ordering::Acquire) {
@@ -522,26 +580,26 @@ impl Vcsm {
         let mut reg = self.bufs.lock();
         let Some(e) = reg.by_id.get_mut(&rel.kernel_id) else {
             drop(reg);
-            if log_limited(&self.stats.released_unknown) {
-                pr_warn!(
-                    "VPU released buffer {} (handle {:#x}) that is already released\n",
-                    rel.kernel_id,
-                    rel.vc_handle
-                );
-            }
+            self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
+            pr_limited!(
+                pr_warn,
+                "VPU released buffer {} (handle {:#x}) that is already released\n",
+                rel.kernel_id,
+                rel.vc_handle
+            );
             return;
         };
         if e.vc_handle != rel.vc_handle {
             let ours = e.vc_handle;
             drop(reg);
-            if log_limited(&self.stats.released_unknown) {
-                pr_warn!(
-                    "VPU released buffer {} with handle {:#x}, but it has handle {:#x}; ignored\n",
-                    rel.kernel_id,
-                    rel.vc_handle,
-                    ours
-                );
-            }
+            self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
+            pr_limited!(
+                pr_warn,
+                "VPU released buffer {} with handle {:#x}, but it has handle {:#x}; ignored\n",
+                rel.kernel_id,
+                rel.vc_handle,
+                ours
+            );
             return;
         }
         e.vpu = VpuState::NotMapped;

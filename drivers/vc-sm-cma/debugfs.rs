@@ -68,7 +68,7 @@ impl Show for Vcsm {
             mut importing,
             mut wrapped,
         ) = (0usize, 0usize, 0u32, 0u32, 0u32, 0u32, 0u32);
-        {
+        let (pinned, per_process) = {
             let reg = self.bufs.lock();
             for (id, e) in reg.by_id.iter() {
                 let b = &e.buf;
@@ -103,7 +103,8 @@ impl Show for Vcsm {
                     wrapped += 1;
                 }
             }
-        }
+            (reg.pinned(0).total, reg.pinned_by_process())
+        };
         let _ = writeln!(
             m,
             "buffers={} bytes={} mapped={} unmapping={} released={} importing={} wrapped={}",
@@ -120,8 +121,29 @@ impl Show for Vcsm {
             },
             shim::timeout_ms()
         );
-        let (pending, abandoned, last_id) = self.trans.lock().counts();
         let s = &self.stats;
+        let _ = writeln!(
+            m,
+            "pins pinned={} cap_process={} cap_total={} refused={} cma_fallbacks={}",
+            pinned,
+            shim::pin_cap_process(),
+            shim::pin_cap_total(),
+            s.pin_refused.load(Ordering::Relaxed),
+            s.cma_fallbacks.load(Ordering::Relaxed),
+        );
+        if let Ok(per_process) = per_process {
+            for (pid, b) in per_process.iter() {
+                let _ = writeln!(m, "pin tgid={} pin_bytes={}", pid, b);
+            }
+        }
+        let (cma_base, cma_size) = self.cma.unwrap_or((0, 0));
+        let (sources, users, mapped_total, shared_total) = self.maps.stats();
+        let _ = writeln!(
+            m,
+            "memory cma_base={:#x} cma_size={} vpu_mappings={} vpu_mapping_users={} vpu_mappings_made={} vpu_mappings_shared={}",
+            cma_base, cma_size, sources, users, mapped_total, shared_total
+        );
+        let (pending, abandoned, last_id) = self.trans.lock().counts();
         let _ = writeln!(
             m,
             "transactions last_id={} pending={} abandoned={} timeouts={} interrupted={} late_replies={} unexpected_replies={} bad_messages={} released_unknown={} mem_requests={} mem_request_failures={} free_failures={}",

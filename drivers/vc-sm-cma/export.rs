@@ -32,6 +32,7 @@ use crate::{
         dma::{self, DataDirection, SgTable, Vma},
         dma_buf::{self, DmaBuf, Exporter},
         dma_buf_import::{Attachment, Import},
+        ratelimit::pr_limited,
     },
     vcsm::Vcsm,
     THIS_MODULE,
@@ -203,7 +204,8 @@ pub(crate) fn wrap(vcsm: &Arc<Vcsm>, buf: &Arc<Buffer>, kernel_id: u32) -> Resul
         None => dma_buf::export(wrapper, buf.size, flags, EXP_NAME, &THIS_MODULE),
     }
     .inspect_err(|e| {
-        pr_err!(
+        pr_limited!(
+            pr_err,
             "cannot export the wrapper of buffer {}: {:?}\n",
             kernel_id,
             e

@@ -12,12 +12,12 @@ use crate::{
     kext::{
         fd::FdReservation,
         miscdev::{self, this_module, FileOps, MiscDevice},
+        ratelimit::pr_limited,
     },
     shim,
-    vcsm::{log_limited, Vcsm},
+    vcsm::Vcsm,
     NAME,
 };
-use core::sync::atomic::AtomicU32;
 use kernel::{
     bindings,
     ioctl::_IOR,
@@ -115,12 +115,10 @@ impl MiscDevice for VcsmMisc {
             MEM_ALLOC => mem_alloc(&file.vcsm, arg),
             MEM_IMPORT_DMABUF => mem_import(&file.vcsm, arg),
             MEM_CLEAN_INVALID2 | MEM_CLEAN_INVALID2_COMPAT => {
-                static WARNED: AtomicU32 = AtomicU32::new(0);
-                if log_limited(&WARNED) {
-                    pr_warn!(
-                        "VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2 is not supported: use DMA_BUF_IOCTL_SYNC on the dma-buf fd\n"
-                    );
-                }
+                pr_limited!(
+                    pr_warn,
+                    "VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2 is not supported: use DMA_BUF_IOCTL_SYNC on the dma-buf fd\n"
+                );
                 Err(EINVAL)
             }
             _ => Err(ENOTTY),
@@ -149,7 +147,7 @@ fn mem_import(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
         UserSlice::new(arg, core::mem::size_of::<ImportArgs>()).reader_writer();
     let mut args: ImportArgs = reader.read()?;
     let src = source_from_fd(args.dmabuf_fd)?;
-    let shared = vcsm.import_dmabuf(src, shim::current_tgid())?;
+    let shared = vcsm.import_dmabuf(src, shim::current_tgid(), true)?;
     args.vc_handle = shared.vc_handle;
     args.size = shared.buf.map_len;
     args.dma_addr = shared.buf.dma_addr;

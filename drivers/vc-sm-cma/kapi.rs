@@ -10,7 +10,7 @@
 use crate::{
     current,
     export::EXP_NAME,
-    kext::{bindings as ext, dma_buf::DmaBuf, dma_buf_import},
+    kext::{bindings as ext, dma_buf::DmaBuf, dma_buf_import, ratelimit::pr_limited},
     shim, THIS_MODULE,
 };
 use core::{
@@ -45,7 +45,7 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_import_dmabuf(
     }
     // SAFETY: The caller holds a reference to `src` for the duration of the call.
     let src = unsafe { dma_buf_import::get_borrowed(src) };
-    match vcsm.import_dmabuf(src, shim::current_tgid()) {
+    match vcsm.import_dmabuf(src, shim::current_tgid(), false) {
         Ok(shared) => {
             // SAFETY: `handle` is valid for writes (caller); the caller now owns the
             // wrapper's reference.
@@ -91,7 +91,11 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_free(handle: *mut c_void) -> c_int {
             && (*ptr.as_ptr()).owner == THIS_MODULE.as_ptr().cast()
     };
     if !ours {
-        pr_err!("vc_sm_cma_free: {:p} is not a vc-sm-cma buffer\n", handle);
+        pr_limited!(
+            pr_err,
+            "vc_sm_cma_free: {:p} is not a vc-sm-cma buffer\n",
+            handle
+        );
         return EINVAL.to_errno();
     }
     // SAFETY: The handle is one of our wrappers, whose reference the caller owns and gives up.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C side of the module (`vc_sm_cma_shim.c`): the `timeout_ms` parameter and the DMA
-//! parameters of the vchiq device.
+//! The C side of the module (`vc_sm_cma_shim.c`): the module parameters, the DMA parameters
+//! and CMA area of the vchiq device, and facts about the current task.
 
 use kernel::{device::Device, error::to_result, prelude::*};
 
@@ -18,6 +18,14 @@ mod ffi {
         pub(super) fn vcsm_shim_dma_setup(dev: *mut bindings::device) -> core::ffi::c_int;
         pub(super) fn vcsm_shim_dma_release(dev: *mut bindings::device);
         pub(super) fn vcsm_shim_current_tgid() -> core::ffi::c_int;
+        pub(super) fn vcsm_shim_current_comm(buf: *mut u8, len: core::ffi::c_uint);
+        pub(super) fn vcsm_shim_pin_cap_process_mb() -> core::ffi::c_uint;
+        pub(super) fn vcsm_shim_pin_cap_total_mb() -> core::ffi::c_uint;
+        pub(super) fn vcsm_shim_cma_setup(
+            dev: *mut bindings::device,
+            base: *mut u64,
+            size: *mut u64,
+        ) -> core::ffi::c_int;
     }
 }
 
@@ -50,4 +58,38 @@ pub(crate) fn dma_release(dev: &Device) {
 pub(crate) fn current_tgid() -> i32 {
     // SAFETY: Reads the current task's tgid; always safe.
     unsafe { ffi::vcsm_shim_current_tgid() }
+}
+
+/// The current task's name (`comm`), for log lines.
+pub(crate) fn current_comm() -> [u8; 16] {
+    let mut buf = [0u8; 16];
+    // SAFETY: `buf` is valid for writes of its length; the shim NUL-terminates within it.
+    unsafe { ffi::vcsm_shim_current_comm(buf.as_mut_ptr(), buf.len() as _) };
+    buf
+}
+
+/// Bytes in `mb` MiB; 0 (no cap) stays 0.
+fn mib(mb: core::ffi::c_uint) -> u64 {
+    u64::from(mb) << 20
+}
+
+/// The module parameter `pin_cap_process_mb`, in bytes (0: no cap).
+pub(crate) fn pin_cap_process() -> u64 {
+    // SAFETY: Reads a module parameter; always safe.
+    mib(unsafe { ffi::vcsm_shim_pin_cap_process_mb() })
+}
+
+/// The module parameter `pin_cap_total_mb`, in bytes (0: no cap).
+pub(crate) fn pin_cap_total() -> u64 {
+    // SAFETY: Reads a module parameter; always safe.
+    mib(unsafe { ffi::vcsm_shim_pin_cap_total_mb() })
+}
+
+/// The system CMA pool, made the vchiq device's CMA area (see `vc_sm_cma_shim.h`): its base
+/// and size, or `ENODEV` if there is none. Undone by [`dma_release`].
+pub(crate) fn cma_setup(dev: &Device) -> Result<(u64, u64)> {
+    let (mut base, mut size) = (0u64, 0u64);
+    // SAFETY: `dev` is a valid device bound to this driver; the outputs are valid for writes.
+    to_result(unsafe { ffi::vcsm_shim_cma_setup(raw(dev), &mut base, &mut size) })?;
+    Ok((base, size))
 }

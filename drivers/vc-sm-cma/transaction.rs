@@ -11,9 +11,10 @@
 //! hands it to [`Vcsm::late_import`], which frees the VPU handle, instead of dropping it.
 
 use crate::{
+    kext::ratelimit::pr_limited,
     shim,
     smem::{self, HostBody, HostMsg, MsgType, Reply},
-    vcsm::{log_limited, Vcsm},
+    vcsm::Vcsm,
 };
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -161,7 +162,13 @@ impl Vcsm {
             id
         };
         if let Err(e) = self.send(&HostMsg::new(id, body)) {
-            pr_err!("cannot send {:?} (transaction {}): {:?}\n", what, id, e);
+            pr_limited!(
+                pr_err,
+                "cannot send {:?} (transaction {}): {:?}\n",
+                what,
+                id,
+                e
+            );
             self.trans.lock().remove(id);
             return Err(e.into());
         }
@@ -223,7 +230,8 @@ impl Vcsm {
             })
         } else {
             self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-            pr_err!(
+            pr_limited!(
+                pr_err,
                 "no reply from the VPU to {:?} (transaction {}) within {} ms{}\n",
                 what,
                 id,
@@ -247,9 +255,10 @@ impl Vcsm {
         let mut t = self.trans.lock();
         let Some(p) = t.pending.get_mut(&id) else {
             drop(t);
-            if log_limited(&self.stats.unexpected_replies) {
-                pr_warn!("reply to unknown transaction {} dropped\n", id);
-            }
+            self.stats
+                .unexpected_replies
+                .fetch_add(1, Ordering::Relaxed);
+            pr_limited!(pr_warn, "reply to unknown transaction {} dropped\n", id);
             return None;
         };
         match p.state {
@@ -273,9 +282,10 @@ impl Vcsm {
             }
             State::Replied(_) | State::Closed => {
                 drop(t);
-                if log_limited(&self.stats.unexpected_replies) {
-                    pr_warn!("duplicate reply to transaction {} dropped\n", id);
-                }
+                self.stats
+                    .unexpected_replies
+                    .fetch_add(1, Ordering::Relaxed);
+                pr_limited!(pr_warn, "duplicate reply to transaction {} dropped\n", id);
                 None
             }
         }

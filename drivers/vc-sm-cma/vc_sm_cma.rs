@@ -16,8 +16,10 @@
 //!
 //! Files: [`vcsm`] (the VCHIQ service client and the device's life), [`transaction`] (request
 //! and reply matching), [`buffer`] (buffers, imports and their lifetime), [`export`] (the
-//! dma-buf that wraps a buffer), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`ioctl`]
-//! (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel API), [`shim`] (the C side).
+//! dma-buf that wraps a buffer), [`mapcache`] (the VPU's one mapping of each imported
+//! dma-buf), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`pins`] (what processes pin and
+//! the caps on it), [`ioctl`] (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel
+//! API), [`shim`] (the C side).
 //!
 //! The lifetime rule everything follows: a buffer's memory (an imported dma-buf with its
 //! attachment and mapping, or an allocation) is kept until both no dma-buf exposes it any more
@@ -45,6 +47,8 @@ mod debugfs;
 mod export;
 mod ioctl;
 mod kapi;
+mod mapcache;
+mod pins;
 mod shim;
 mod transaction;
 mod vcsm;

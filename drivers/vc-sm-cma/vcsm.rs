@@ -28,14 +28,15 @@ use crate::{
     buffer::Registry,
     debugfs::DebugFiles,
     ioctl::{self, VcsmMisc},
-    kext::{dma::DataDirection, miscdev, workqueue::OwnedQueue},
+    kext::{dma::DataDirection, miscdev, ratelimit::pr_limited, workqueue::OwnedQueue},
+    mapcache::MapCache,
     shim,
     smem::{self, HostBody, HostMsg, VpuMsg, MAX_MSG_LEN},
     transaction::{Late, TransTable},
     vchiq::{self, HeldMessage, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
     NAME,
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     c_str,
     device::Device,
@@ -49,13 +50,6 @@ use kernel::{
 
 /// How long the connect step waits for the VPU to acknowledge protocol 2, at most.
 const ACK_WAIT_MS: u32 = 500;
-
-/// Returns whether a message about a repeated event should be logged: the first 10, then one
-/// in 1000 (6.12's Rust has no `pr_*_ratelimited`).
-pub(crate) fn log_limited(counter: &AtomicU32) -> bool {
-    let n = counter.fetch_add(1, Ordering::Relaxed);
-    n < 10 || n % 1000 == 0
-}
 
 /// Where the device is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -120,6 +114,11 @@ pub(crate) struct Stats {
     pub(crate) mem_requests: AtomicU32,
     pub(crate) mem_request_failures: AtomicU32,
     pub(crate) free_failures: AtomicU32,
+    /// Allocations the CMA pool could not serve (the DMA API's page-allocator fallback was
+    /// refused).
+    pub(crate) cma_fallbacks: AtomicU32,
+    /// Requests refused by a pin cap (`pins.rs`).
+    pub(crate) pin_refused: AtomicU64,
 }
 
 /// One bound VideoCore: the SMEM service client and everything shared with the VPU.
@@ -138,6 +137,10 @@ pub(crate) struct Vcsm {
     /// Every buffer the driver knows (see `buffer.rs`).
     #[pin]
     pub(crate) bufs: Mutex<Registry>,
+    /// The device's mappings of imported dma-bufs (see `mapcache.rs`).
+    pub(crate) maps: Arc<MapCache>,
+    /// Base and size of the system CMA pool driver allocations come from (`alloc.rs`).
+    pub(crate) cma: Option<(u64, u64)>,
     /// Signalled when a buffer leaves the VPU or the registry.
     #[pin]
     pub(crate) bufs_cv: CondVar,
@@ -254,14 +257,30 @@ impl Vcsm {
     pub(crate) fn new(vdev: &VchiqDevice) -> Result<Arc<Self>> {
         let dev = vdev.get();
         shim::dma_setup(&dev).inspect_err(|e| pr_err!("cannot set up DMA: {:?}\n", e))?;
-        let this = Self::alloc(vdev, dev.clone());
+        let cma = match shim::cma_setup(&dev) {
+            Ok((base, size)) => {
+                pr_info!(
+                    "MEM_ALLOC and VC_MEM_REQUEST memory comes from the system CMA pool at {:#x}, {} MiB\n",
+                    base,
+                    size >> 20
+                );
+                Some((base, size))
+            }
+            Err(_) => {
+                pr_warn!(
+                    "no system CMA pool (reusable /reserved-memory node with linux,cma-default; not replaced by cma= on the command line): MEM_ALLOC and VC_MEM_REQUEST will fail, imports work\n"
+                );
+                None
+            }
+        };
+        let this = Self::alloc(vdev, dev.clone(), cma);
         if this.is_err() {
             shim::dma_release(&dev);
         }
         this
     }
 
-    fn alloc(vdev: &VchiqDevice, dev: ARef<Device>) -> Result<Arc<Self>> {
+    fn alloc(vdev: &VchiqDevice, dev: ARef<Device>, cma: Option<(u64, u64)>) -> Result<Arc<Self>> {
         let queues = Arc::new(
             Queues {
                 rx: OwnedQueue::new_ordered(c_str!("vcsm-cma-rx"))?,
@@ -269,6 +288,7 @@ impl Vcsm {
             },
             GFP_KERNEL,
         )?;
+        let maps = MapCache::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
                 dev,
@@ -287,6 +307,8 @@ impl Vcsm {
                 conn_cv <- new_condvar!("vcsm:conn_cv"),
                 wq <- new_mutex!(Some(queues), "vcsm:wq"),
                 bufs <- new_mutex!(Registry::new(), "vcsm:bufs"),
+                maps,
+                cma,
                 bufs_cv <- new_condvar!("vcsm:bufs_cv"),
                 trans <- new_mutex!(TransTable::new(shim::first_trans_id()), "vcsm:trans"),
                 trans_cv <- new_condvar!("vcsm:trans_cv"),
@@ -398,13 +420,13 @@ impl Vcsm {
             match buf.get(..len) {
                 Some(data) if copied => self.dispatch(data),
                 _ => {
-                    if log_limited(&self.stats.bad_messages) {
-                        pr_warn!(
-                            "dropping a {} byte message from the VPU (at most {})\n",
-                            len,
-                            MAX_MSG_LEN
-                        );
-                    }
+                    self.stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                    pr_limited!(
+                        pr_warn,
+                        "dropping a {} byte message from the VPU (at most {})\n",
+                        len,
+                        MAX_MSG_LEN
+                    );
                 }
             }
         }
@@ -417,7 +439,8 @@ impl Vcsm {
                 if let Some(late) = self.complete(reply) {
                     // Sending FREE may block on the VPU: not here.
                     if let Err(e) = self.queue_event(Event::LateImport(late)) {
-                        pr_err!(
+                        pr_limited!(
+                            pr_err,
                             "cannot queue the late IMPORT reply for buffer {} ({:?}); it is released at teardown\n",
                             late.kernel_id,
                             e
@@ -440,18 +463,23 @@ impl Vcsm {
                 self.stats.mem_requests.fetch_add(1, Ordering::Relaxed);
                 let trans_id = req.trans_id;
                 if let Err(e) = self.queue_event(Event::MemRequest(req)) {
-                    pr_err!("cannot queue VC_MEM_REQUEST {}: {:?}\n", trans_id, e);
+                    pr_limited!(
+                        pr_err,
+                        "cannot queue VC_MEM_REQUEST {}: {:?}\n",
+                        trans_id,
+                        e
+                    );
                     self.refuse_mem_request(trans_id);
                 }
             }
             Err(e) => {
-                if log_limited(&self.stats.bad_messages) {
-                    pr_warn!(
-                        "dropping a malformed {} byte message from the VPU: {:?}\n",
-                        data.len(),
-                        e
-                    );
-                }
+                self.stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                pr_limited!(
+                    pr_warn,
+                    "dropping a malformed {} byte message from the VPU: {:?}\n",
+                    data.len(),
+                    e
+                );
             }
         }
     }
@@ -602,6 +630,16 @@ impl Vcsm {
 
         self.close_transactions();
         self.forget_vpu();
+        // The driver core frees the device's DMA configuration (its `dma_range_map`) once this
+        // returns: no mapping of it may outlive remove, not even of buffers whose wrapper is
+        // still open (they stay usable as dma-bufs, without a VPU mapping).
+        let held = self.maps.revoke();
+        if held > 0 {
+            pr_info!(
+                "unmapped {} imported buffers from the VPU that are still open in userspace\n",
+                held
+            );
+        }
         shim::dma_release(&self.dev);
     }
 

@@ -313,7 +313,15 @@ t_status() {
 	[ -n "$row" ] || { tool_why "no row for the mapped 256 KiB import with handle $h"; return 1; }
 	printf '%s\n' "$row" | grep -q "  *mapped  *$pid  *yes$" || { tool_why "the row for handle $h does not show pid $pid: $row"; return 1; }
 	printf "%s\n" "$TOOL_OUT" | grep -q '^phase=Ready ' || { tool_why "no phase line"; return 1; }
+	# The pin caps (module parameters, in bytes) and where MEM_ALLOC memory comes from.
+	caps="cap_process=$(( $(cat /sys/module/vc_sm_cma/parameters/pin_cap_process_mb) << 20 )) cap_total=$(( $(cat /sys/module/vc_sm_cma/parameters/pin_cap_total_mb) << 20 ))"
+	printf "%s\n" "$TOOL_OUT" | grep -q "^pins: pinned=[0-9]* $caps refused=" ||
+		{ tool_why "status does not show the pin caps ($caps)"; return 1; }
+	printf "%s\n" "$TOOL_OUT" | grep -q '^memory: cma_base=0x[0-9a-f]* cma_size=[1-9]' ||
+		{ tool_why "status does not show the system CMA pool"; return 1; }
 	tool_ok status --json || return 1
+	printf "%s\n" "$TOOL_OUT" | grep -q '"pins":{"pinned":[0-9]*,"cap_process":[0-9]*,"cap_total":' ||
+		{ tool_why "status --json lacks the pin caps"; return 1; }
 	printf "%s\n" "$TOOL_OUT" | grep -q "\"size\":262144,[^}]*\"vc_handle\":\"$h\",\"vpu\":\"mapped\"," ||
 		{ printf "%s\n" "$TOOL_OUT"; tool_why "status --json lacks the import"; return 1; }
 	tool_ok status --raw || return 1

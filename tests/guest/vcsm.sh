@@ -101,16 +101,28 @@ t_vc_unload_held() {
 	vcsm_until 30 vc_idle || { cat "$VSTATE"; vc_why "not idle after RELEASED"; return 1; }
 }
 
+# vc_dma_entries: the DMA-API debug table's mappings of the vchiq device (vcsm-cma).
+vc_dma_entries() { awk '$2 == "vcsm-cma"' /sys/kernel/debug/dma-api/dump; }
+
 # Unbinding the device while a wrapper is open: the VPU is told to let go, the service closes;
-# the wrapper stays usable as a dma-buf until closed; binding again works.
+# the wrapper stays usable as a dma-buf until closed; binding again works. The wrapper's source
+# is a vcsm-cached buffer (its unmap does cache maintenance through the device's DMA ranges):
+# its mapping for the vchiq device is undone before unbind returns, while the device still has
+# its DMA configuration, not later when the wrapper is closed.
 t_vc_unbind() {
-	vcsm-client --hold > /tmp/vc-hold.out 2>&1 &
+	[ -r /sys/kernel/debug/dma-api/dump ] || { vc_why "no DMA-API debug dump (kernel without DMA_API_DEBUG)"; return 1; }
+	vcsm-client --hold --heap vcsm-cached > /tmp/vc-hold.out 2>&1 &
 	holder=$!
 	vcsm_until 50 grep -q HOLDING /tmp/vc-hold.out || { kill $holder; vc_why "holder did not import"; return 1; }
+	[ -n "$(vc_dma_entries)" ] || { kill $holder; vc_why "the import is not mapped for vcsm-cma (DMA-API debug shows nothing)"; return 1; }
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/unbind || { kill $holder; vc_why "unbind failed"; return 1; }
 	[ ! -e /dev/vcsm-cma ] || { kill $holder; vc_why "/dev/vcsm-cma still there after unbind"; return 1; }
 	[ "$(vc_sim handles)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim instances)" = 0 ] ||
 		{ kill $holder; cat "$VSIM/state"; vc_why "the VPU still has handles, services or instances"; return 1; }
+	left=$(vc_dma_entries)
+	[ -z "$left" ] || { kill $holder; echo "$left"; vc_why "mappings of vcsm-cma outlive unbind (its DMA ranges are gone)"; return 1; }
+	vc_dmesg_has "unmapped 1 imported buffers from the VPU that are still open" ||
+		{ kill $holder; vc_why "no kernel log line for the unmapped open import"; return 1; }
 	kill $holder
 	wait $holder 2>/dev/null
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/bind || { vc_why "bind failed"; return 1; }

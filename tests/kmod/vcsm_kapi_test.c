@@ -8,6 +8,11 @@
  * checks run in that process's context. Reading gives the outcome, "ok handle 0x..." or
  * "FAIL: why".
  *
+ * debugfs vcsm-kapi-test/nest: write "FD DEPTH": import the dma-buf FD, then import the handle
+ * just returned, DEPTH times, freeing each previous handle (each import of a wrapper must import
+ * what it wraps, not nest); then map the last one into the kernel and for a device. Reading
+ * gives "ok depth N handle 0x..." or "FAIL: why".
+ *
  * debugfs vcsm-kapi-test/scattered: reading it gives the reader a new dma-buf fd ("fd N") of
  * two separate pages, which maps as two DMA segments: a buffer vc-sm-cma must refuse.
  *
@@ -154,6 +159,125 @@ static const struct file_operations kapi_fops = {
 	.owner = THIS_MODULE,
 	.read = kapi_read,
 	.write = kapi_write,
+	.llseek = default_llseek,
+};
+
+static char nest_result[160] = "none\n";
+
+/* Maps @buf into the kernel and for kapi_pdev: 0 or why not (into nest_result). */
+static int nest_use(struct dma_buf *buf)
+{
+	struct dma_buf_attachment *att;
+	struct iosys_map map;
+	struct sg_table *sgt;
+	int ret;
+
+	ret = dma_buf_vmap_unlocked(buf, &map);
+	if (ret) {
+		snprintf(nest_result, sizeof(nest_result), "FAIL: vmap of the last handle: %d\n", ret);
+		return ret;
+	}
+	dma_buf_vunmap_unlocked(buf, &map);
+	att = dma_buf_attach(buf, &kapi_pdev->dev);
+	if (IS_ERR(att)) {
+		snprintf(nest_result, sizeof(nest_result), "FAIL: attach to the last handle: %ld\n", PTR_ERR(att));
+		return PTR_ERR(att);
+	}
+	sgt = dma_buf_map_attachment_unlocked(att, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		dma_buf_detach(buf, att);
+		snprintf(nest_result, sizeof(nest_result), "FAIL: map of the last handle: %ld\n", PTR_ERR(sgt));
+		return PTR_ERR(sgt);
+	}
+	dma_buf_unmap_attachment_unlocked(att, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(buf, att);
+	ret = dma_buf_begin_cpu_access(buf, DMA_BIDIRECTIONAL);
+	if (!ret)
+		ret = dma_buf_end_cpu_access(buf, DMA_BIDIRECTIONAL);
+	if (ret)
+		snprintf(nest_result, sizeof(nest_result), "FAIL: CPU access to the last handle: %d\n", ret);
+	return ret;
+}
+
+static void nest_run(int fd, unsigned int depth)
+{
+	struct dma_buf *src;
+	void *handle = NULL, *next;
+	unsigned int i;
+	int ret, vc_handle = 0;
+
+	src = dma_buf_get(fd);
+	if (IS_ERR(src)) {
+		snprintf(nest_result, sizeof(nest_result), "FAIL: dma_buf_get(%d): %ld\n", fd, PTR_ERR(src));
+		return;
+	}
+	ret = vc_sm_cma_import_dmabuf(src, &handle);
+	if (ret) {
+		snprintf(nest_result, sizeof(nest_result), "FAIL: import of the source: %d\n", ret);
+		goto out;
+	}
+	for (i = 1; i < depth; i++) {
+		ret = vc_sm_cma_import_dmabuf(handle, &next);
+		if (ret) {
+			snprintf(nest_result, sizeof(nest_result), "FAIL: import of handle %u: %d\n", i, ret);
+			goto out;
+		}
+		if (((struct dma_buf *)next)->size != src->size) {
+			vc_sm_cma_free(next);
+			snprintf(nest_result, sizeof(nest_result), "FAIL: handle %u has size %zu, the source %zu\n",
+				 i + 1, ((struct dma_buf *)next)->size, src->size);
+			goto out;
+		}
+		vc_sm_cma_free(handle);
+		handle = next;
+	}
+	vc_handle = vc_sm_cma_int_handle(handle);
+	if (!vc_handle) {
+		snprintf(nest_result, sizeof(nest_result), "FAIL: the last handle has no VPU handle\n");
+		goto out;
+	}
+	if (nest_use(handle))
+		goto out;
+	snprintf(nest_result, sizeof(nest_result), "ok depth %u handle %#x\n", depth, vc_handle);
+out:
+	if (handle)
+		vc_sm_cma_free(handle);
+	dma_buf_put(src);
+}
+
+static ssize_t nest_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char text[32];
+	unsigned int depth;
+	int fd;
+
+	if (len >= sizeof(text))
+		return -EINVAL;
+	if (copy_from_user(text, ubuf, len))
+		return -EFAULT;
+	text[len] = 0;
+	if (sscanf(text, "%d %u", &fd, &depth) != 2 || !depth || depth > 100000)
+		return -EINVAL;
+	mutex_lock(&kapi_lock);
+	nest_run(fd, depth);
+	mutex_unlock(&kapi_lock);
+	return len;
+}
+
+static ssize_t nest_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	ssize_t ret;
+
+	mutex_lock(&kapi_lock);
+	ret = simple_read_from_buffer(ubuf, len, ppos, nest_result, strlen(nest_result));
+	mutex_unlock(&kapi_lock);
+	return ret;
+}
+
+static const struct file_operations nest_fops = {
+	.owner = THIS_MODULE,
+	.read = nest_read,
+	.write = nest_write,
 	.llseek = default_llseek,
 };
 
@@ -324,6 +448,7 @@ static int __init kapi_init(void)
 		return PTR_ERR(kapi_pdev);
 	kapi_dir = debugfs_create_dir("vcsm-kapi-test", NULL);
 	debugfs_create_file("run", 0600, kapi_dir, NULL, &kapi_fops);
+	debugfs_create_file("nest", 0600, kapi_dir, NULL, &nest_fops);
 	debugfs_create_file("scattered", 0400, kapi_dir, NULL, &scattered_fops);
 	debugfs_create_file("far", 0400, kapi_dir, (void *)1, &scattered_fops);
 	return 0;

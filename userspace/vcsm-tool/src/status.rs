@@ -188,12 +188,22 @@ fn pairs_json(pairs: &Pairs) -> Vec<(String, Value)> {
     pairs.iter().map(|(k, v)| (k.clone(), typed(v))).collect()
 }
 
-/// `{"buffers": [...], "summary": {...}, "<word>": {...}, "unparsed": [...]}`: lines of pairs
-/// only are merged into `summary`, lines with the same leading word into one object.
+/// Leading words of lines the driver prints once per item (`pin tgid=.. pin_bytes=..`, one
+/// per process): in JSON, an array of objects instead of one merged object.
+const LISTS: [&str; 1] = ["pin"];
+
+/// `{"buffers": [...], "summary": {...}, "<word>": {...}, "pin": [...], "unparsed": [...]}`:
+/// lines of pairs only are merged into `summary`, lines with the same leading word into one
+/// object, except the per-item lines of [`LISTS`], which become arrays.
 pub fn to_json(state: &State) -> Value {
     let buffers = state.buffers.iter().map(|b| Value::Object(pairs_json(b))).collect();
     let mut groups: Vec<(String, Vec<(String, Value)>)> = vec![("summary".to_owned(), Vec::new())];
+    let mut lists: Vec<(String, Vec<Value>)> = LISTS.iter().map(|w| ((*w).to_owned(), Vec::new())).collect();
     for (word, pairs) in &state.groups {
+        if let Some((_, items)) = lists.iter_mut().find(|(w, _)| w == word) {
+            items.push(Value::Object(pairs_json(pairs)));
+            continue;
+        }
         let name = if word.is_empty() { "summary" } else { word.as_str() };
         match groups.iter_mut().find(|(n, _)| n == name) {
             Some((_, fields)) => fields.extend(pairs_json(pairs)),
@@ -207,6 +217,11 @@ pub fn to_json(state: &State) -> Value {
             obj.push((format!("{name}_line"), Value::Object(fields)));
         } else {
             obj.push((name, Value::Object(fields)));
+        }
+    }
+    for (word, items) in lists {
+        if !items.is_empty() {
+            obj.push((word, Value::Array(items)));
         }
     }
     obj.push(("unparsed".to_owned(), state.unparsed.clone().into()));
@@ -283,6 +298,24 @@ transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexp
         assert!(j.contains(r#""summary":{"buffers":2,"bytes":1114112,"mapped":1,"unmapping":1,"released":0,"importing":0,"wrapped":1,"phase":"Ready","protocol":2,"timeout_ms":3000}"#), "{j}");
         assert!(j.contains(r#""transactions":{"pending":0,"#), "{j}");
         assert!(j.ends_with(r#""unparsed":[]}"#), "{j}");
+    }
+
+    /// The pin accounting lines: a summary line and one line per process.
+    #[test]
+    fn pins_output() {
+        let text = format!(
+            "{SAMPLE}pins pinned=12582912 cap_process=134217728 cap_total=268435456 refused=3 cma_fallbacks=1\n\
+             pin tgid=123 pin_bytes=4194304\npin tgid=124 pin_bytes=8388608\n\
+             memory cma_base=0x7c000000 cma_size=67108864 vpu_mappings=1 vpu_mapping_users=2 vpu_mappings_made=5 vpu_mappings_shared=3\n"
+        );
+        let s = parse(&text);
+        let out = render(&s);
+        assert!(out.contains("pins: pinned=12582912 cap_process=134217728 cap_total=268435456 refused=3"), "{out}");
+        assert!(out.contains("pin: tgid=124 pin_bytes=8388608\n"), "{out}");
+        let j = to_json(&s).to_json();
+        assert!(j.contains(r#""pins":{"pinned":12582912,"cap_process":134217728,"cap_total":268435456,"refused":3,"cma_fallbacks":1}"#), "{j}");
+        assert!(j.contains(r#""pin":[{"tgid":123,"pin_bytes":4194304},{"tgid":124,"pin_bytes":8388608}]"#), "{j}");
+        assert!(j.contains(r#""memory":{"cma_base":"0x7c000000","cma_size":67108864,"#), "{j}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const KAPI: &str = "/sys/kernel/debug/vcsm-kapi-test/run";
 const SCATTERED: &str = "/sys/kernel/debug/vcsm-kapi-test/scattered";
 const FAR: &str = "/sys/kernel/debug/vcsm-kapi-test/far";
+const NEST: &str = "/sys/kernel/debug/vcsm-kapi-test/nest";
 const MIB: u64 = 1 << 20;
 
 #[derive(Parser, Debug)]
@@ -357,10 +358,15 @@ fn pattern_checksum(len: usize, seed: u32) -> u32 {
 
 // ---- tests ----
 
+#[path = "vcsm-client/holes.rs"]
+mod holes;
+
 struct T<'a> {
     args: &'a Args,
     dev: Dev,
     heap: Heap,
+    /// The second contiguous heap (`--cached-heap`), if it exists.
+    cached: Option<Heap>,
 }
 
 impl T<'_> {
@@ -509,7 +515,8 @@ fn t_alloc(t: &T) -> Result<(), String> {
     drop(imp);
     wait_idle(2000)?;
     expect_errno(t.dev.alloc(0, b"zero"), &[libc::EINVAL], "MEM_ALLOC of 0 bytes")?;
-    expect_errno(t.dev.alloc(0xffff_ffff, b"huge"), &[libc::ENOMEM, libc::EINVAL], "MEM_ALLOC of 4 GiB")?;
+    // Over the default per-process pin cap (128 MiB) before it is larger than any CMA pool.
+    expect_errno(t.dev.alloc(0xffff_ffff, b"huge"), &[libc::EDQUOT, libc::ENOMEM, libc::EINVAL], "MEM_ALLOC of 4 GiB")?;
     wait_idle(2000)
 }
 
@@ -1079,7 +1086,12 @@ fn t_kapi(t: &T) -> Result<(), String> {
 fn run(args: &Args) -> ExitCode {
     let mut r = Reporter::new("vcsm-client");
     let setup = (|| -> Result<T, String> {
-        Ok(T { args, dev: Dev::open()?, heap: Heap::open(&args.heap).map_err(|e| e.to_string())? })
+        Ok(T {
+            args,
+            dev: Dev::open()?,
+            heap: Heap::open(&args.heap).map_err(|e| e.to_string())?,
+            cached: Heap::open(&args.cached_heap).ok(),
+        })
     })();
     let t = match setup {
         Ok(t) => t,
@@ -1090,13 +1102,12 @@ fn run(args: &Args) -> ExitCode {
         }
     };
     sim_defaults();
-    let cached = Heap::open(&args.cached_heap).ok();
     type Test<'a> = (&'a str, Box<dyn Fn(&T) -> Result<(), String> + 'a>);
     let tests: Vec<Test> = vec![
         ("vcsm/import-uncached", Box::new(|t: &T| t_import_basic(t, &t.heap, MIB))),
         (
             "vcsm/import-cached",
-            Box::new(|t: &T| match &cached {
+            Box::new(|t: &T| match &t.cached {
                 Some(h) => t_import_basic(t, h, 4 * MIB),
                 None => Err(format!("no heap {}", t.args.cached_heap)),
             }),
@@ -1116,6 +1127,12 @@ fn run(args: &Args) -> ExitCode {
         ("vcsm/concurrent", Box::new(t_concurrent)),
         ("vcsm/transactions-65536", Box::new(t_many)),
         ("vcsm/kernel-api", Box::new(t_kapi)),
+        ("vcsm/nested-imports", Box::new(holes::t_nested)),
+        ("vcsm/nested-imports-kernel-api", Box::new(holes::t_nested_kapi)),
+        ("vcsm/many-imports-one-buffer", Box::new(holes::t_many_imports_one_buffer)),
+        ("vcsm/mem-alloc-cma-only", Box::new(holes::t_mem_alloc_cma_only)),
+        ("vcsm/pin-caps", Box::new(holes::t_pin_caps)),
+        ("vcsm/log-flood", Box::new(holes::t_log_flood)),
     ];
     for (id, f) in &tests {
         if !args.only.is_empty() && !args.only.iter().any(|o| id.contains(o.as_str())) {
