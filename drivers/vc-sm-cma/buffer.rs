@@ -398,7 +398,7 @@ impl Vcsm {
 
     /// Sends IMPORT for `buf` and waits; returns its kernel id and VPU handle. On success the
     /// entry is marked wrapped: the caller must wrap it (see [`crate::export::wrap`]).
-    fn share(&self, buf: &Arc<Buffer>) -> Result<(u32, u32)> {
+    fn share(self: &Arc<Self>, buf: &Arc<Buffer>) -> Result<(u32, u32)> {
         let kernel_id = self.register(buf, VpuState::NotMapped, 0, true)?;
         let body = HostBody::Import(smem::Import {
             alloc_type: AllocType::NonCached,
@@ -481,23 +481,24 @@ impl Vcsm {
 
     /// The reply to an abandoned IMPORT arrived (event workqueue).
     pub(crate) fn late_import(&self, late: &Late) {
+        let res_handle = late.res_handle.load(Ordering::Acquire);
         {
             let mut reg = self.bufs.lock();
             let Some(e) = reg.by_id.get_mut(&late.kernel_id) else {
                 return;
             };
             e.importing = false;
-            if late.res_handle != 0 {
+            if res_handle != 0 {
                 e.vpu = VpuState::Mapped;
-                e.vc_handle = late.res_handle;
+                e.vc_handle = res_handle;
             }
         }
-        if late.res_handle != 0 {
+        if res_handle != 0 {
             pr_limited!(
                 pr_info,
                 "late IMPORT reply for buffer {}: freeing VPU handle {:#x}\n",
                 late.kernel_id,
-                late.res_handle
+                res_handle
             );
         }
         self.settle(late.kernel_id);

@@ -14,14 +14,14 @@ use crate::{
     kext::ratelimit::pr_limited,
     shim,
     smem::{self, HostBody, HostMsg, MsgType, Reply},
-    vcsm::Vcsm,
+    vcsm::{Event, EventWork, Vcsm},
 };
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::CondVarTimeoutResult,
+    sync::{Arc, CondVarTimeoutResult},
     time::msecs_to_jiffies,
 };
 
@@ -31,12 +31,16 @@ pub(crate) fn etimedout() -> Error {
 }
 
 /// The reply to an IMPORT whose waiter gave up.
-#[derive(Clone, Copy, Debug)]
+///
+/// Allocated (inside its event work item) before the IMPORT is sent, so that handling a late
+/// reply never needs memory on the receive path: a reply that could not be handed on would
+/// leave the VPU with a handle the driver never frees.
+#[derive(Debug)]
 pub(crate) struct Late {
     /// The buffer the IMPORT was for.
     pub(crate) kernel_id: u32,
-    /// The VPU handle it got, 0 if none.
-    pub(crate) res_handle: u32,
+    /// The VPU handle it got, 0 if none; set when the reply arrives.
+    pub(crate) res_handle: AtomicU32,
 }
 
 enum State {
@@ -53,8 +57,8 @@ enum State {
 struct Pending {
     state: State,
     what: MsgType,
-    /// For IMPORT: the buffer, so that a late reply can be undone.
-    kernel_id: Option<u32>,
+    /// For IMPORT: the work item that undoes a late reply (it names the buffer).
+    late: Option<Arc<EventWork>>,
 }
 
 /// The pending requests.
@@ -138,12 +142,19 @@ impl Vcsm {
     /// With `kernel_id` (IMPORT of that buffer), a waiter that gives up leaves the request
     /// pending and the late reply is undone (`Failure::abandoned`).
     pub(crate) fn transact(
-        &self,
+        self: &Arc<Self>,
         body: HostBody,
         kernel_id: Option<u32>,
     ) -> Result<Reply, Failure> {
         let what = body.msg_type();
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let late = match kernel_id {
+            Some(kernel_id) => Some(self.new_event(Event::LateImport(Late {
+                kernel_id,
+                res_handle: AtomicU32::new(0),
+            }))?),
+            None => None,
+        };
         let id = {
             let mut t = self.trans.lock();
             if t.closed {
@@ -155,7 +166,7 @@ impl Vcsm {
                 Pending {
                     state: State::Waiting,
                     what,
-                    kernel_id,
+                    late,
                 },
             ));
             t.len += 1;
@@ -208,7 +219,7 @@ impl Vcsm {
         // Give up; the reply may still come.
         let (what, keep) = match t.pending.get_mut(&id) {
             Some(p) => {
-                let keep = p.kernel_id.is_some();
+                let keep = p.late.is_some();
                 if keep {
                     p.state = State::Abandoned;
                 }
@@ -249,8 +260,9 @@ impl Vcsm {
         }
     }
 
-    /// Hands a reply to its waiter. Returns the reply of an abandoned IMPORT, to be undone.
-    pub(crate) fn complete(&self, reply: Reply) -> Option<Late> {
+    /// Hands a reply to its waiter. Returns the work item that undoes the reply of an
+    /// abandoned IMPORT, to be queued.
+    pub(crate) fn complete(&self, reply: Reply) -> Option<Arc<EventWork>> {
         let id = reply.trans_id();
         let mut t = self.trans.lock();
         let Some(p) = t.pending.get_mut(&id) else {
@@ -268,17 +280,21 @@ impl Vcsm {
                 None
             }
             State::Abandoned => {
-                let kernel_id = p.kernel_id;
-                t.remove(id);
+                let late = p.late.take();
+                let entry = t.remove(id);
                 t.abandoned = t.abandoned.saturating_sub(1);
                 drop(t);
+                // The entry is freed outside the lock.
+                drop(entry);
                 self.stats.late_replies.fetch_add(1, Ordering::Relaxed);
                 // A malformed reply gives no handle to free.
                 let res_handle = reply.import_result().map(|r| r.res_handle).unwrap_or(0);
-                kernel_id.map(|kernel_id| Late {
-                    kernel_id,
-                    res_handle,
-                })
+                if let Some(work) = &late {
+                    if let Event::LateImport(l) = work.event() {
+                        l.res_handle.store(res_handle, Ordering::Release);
+                    }
+                }
+                late
             }
             State::Replied(_) | State::Closed => {
                 drop(t);

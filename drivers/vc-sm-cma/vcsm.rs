@@ -230,7 +230,7 @@ pub(crate) enum Event {
 }
 
 #[pin_data]
-struct EventWork {
+pub(crate) struct EventWork {
     vcsm: Arc<Vcsm>,
     event: Event,
     #[pin]
@@ -239,6 +239,13 @@ struct EventWork {
 
 impl_has_work! {
     impl HasWork<Self> for EventWork { self.work }
+}
+
+impl EventWork {
+    /// What the work item handles.
+    pub(crate) fn event(&self) -> &Event {
+        &self.event
+    }
 }
 
 impl WorkItem for EventWork {
@@ -341,14 +348,25 @@ impl Vcsm {
 
     /// Queues `event` on the event workqueue.
     pub(crate) fn queue_event(self: &Arc<Self>, event: Event) -> Result {
-        let item = Arc::pin_init(
+        let item = self.new_event(event)?;
+        self.enqueue_event(item)
+    }
+
+    /// A work item for `event`, to be queued later with [`Vcsm::enqueue_event`] (where no
+    /// allocation may fail).
+    pub(crate) fn new_event(self: &Arc<Self>, event: Event) -> Result<Arc<EventWork>> {
+        Arc::pin_init(
             pin_init!(EventWork {
                 vcsm: self.clone(),
                 event,
                 work <- new_work!("vcsm:event"),
             }),
             GFP_KERNEL,
-        )?;
+        )
+    }
+
+    /// Queues a work item from [`Vcsm::new_event`] on the event workqueue (allocates nothing).
+    pub(crate) fn enqueue_event(self: &Arc<Self>, item: Arc<EventWork>) -> Result {
         let wq = self.wq.lock();
         match &*wq {
             Some(q) => q.ev.enqueue(item).map_err(|_| EBUSY),
@@ -438,11 +456,15 @@ impl Vcsm {
             Ok(VpuMsg::Reply(reply)) => {
                 if let Some(late) = self.complete(reply) {
                     // Sending FREE may block on the VPU: not here.
-                    if let Err(e) = self.queue_event(Event::LateImport(late)) {
+                    let kernel_id = match late.event() {
+                        Event::LateImport(l) => l.kernel_id,
+                        Event::MemRequest(_) => 0,
+                    };
+                    if let Err(e) = self.enqueue_event(late) {
                         pr_limited!(
                             pr_err,
                             "cannot queue the late IMPORT reply for buffer {} ({:?}); it is released at teardown\n",
-                            late.kernel_id,
+                            kernel_id,
                             e
                         );
                     }

@@ -5,9 +5,11 @@
 #
 #   tests/qemu/run.sh --kdir DIR --modules DIR --bin DIR --dtbo FILE [--dtbo FILE...]
 #                     --script NAME [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
+#                     [--env NAME=VALUE...]
 #
 # Several --dtbo are applied in the order given (e.g. the heap overlay, then the test-only
-# simulated-VPU overlay). --kernel-cmdline must not set cma= (see step 1).
+# simulated-VPU overlay). --kernel-cmdline must not set cma= (see step 1). Each --env is
+# exported to the guest script (e.g. VCSM_FUZZ_SEED=123 to replay a fuzzer run).
 #
 # The guest prints `@@VCSM RUN <test>`, then `@@VCSM PASS <test>` or `@@VCSM FAIL <test>: why`.
 # Kernel reports (BUG, WARNING, Oops, KASAN, lockdep, kmemleak) anywhere in the log count as a
@@ -21,7 +23,7 @@ top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 
 kdir="" moddir="" bindir="" dtbo="" script="" timeout=900 out="$top/build/qemu" extra=""
-dtbos=()
+dtbos=() envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) kdir=$2; shift 2 ;;
@@ -32,6 +34,12 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--kernel-cmdline) extra=$2; shift 2 ;;
+	--env)
+		case $2 in
+		[A-Za-z_]*=*) envs+=("$2") ;;
+		*) echo "run.sh: --env takes NAME=VALUE, not '$2'" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -72,6 +80,8 @@ cp "$VCSM_CACHE/busybox-arm64/bin/busybox" "$root/bin/busybox"
 cp "$moddir"/*.ko "$root/lib/modules/" 2>/dev/null || true
 find "$bindir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
 cp "$top"/tests/guest/*.sh "$root/tests/"
+: > "$root/tests/env"
+for e in "${envs[@]}"; do printf 'export %s=%q\n' "${e%%=*}" "${e#*=}" >> "$root/tests/env"; done
 cat > "$root/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s
@@ -80,6 +90,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
+. /tests/env
 echo "@@VCSM BOOTED \$(uname -r)"
 sh /tests/$script.sh
 echo "@@VCSM END rc=\$?"
