@@ -75,6 +75,8 @@ vs_defaults() {
 	echo 0 > "$VS/fail_next"
 	echo 0 > "$VS/zero_handle_next"
 	echo 5000 > "$VC/timeout_ms"
+	echo normal > "$VC/mem_reply"
+	echo on > "$VS/connected"
 }
 
 # vs_import COUNT SIZE: import, and check every new buffer is mapped with a distinct non-zero
@@ -336,6 +338,77 @@ t_mem_request() {
 	echo "0x2000000 0x1000 too-big" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
 	vcsm_until 20 grep -q '^mem_request host-failed' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "failure reply not recognised"; return 1; }
 	[ "$(vs_kv "$VS/state" errors mem_request_reply_invalid)" = 0 ] || { vs_why "the simulator found invalid replies"; return 1; }
+	[ "$(vs_kv "$VS/state" errors mem_request_bad_addr)" = 0 ] || { vs_why "the simulator refused the client's memory"; return 1; }
+}
+
+vs_mem_request_answered() { ! grep -q '^mem_request pending' "$VS/mem_request"; }
+# The value of FIELD on the mem_request result line.
+vs_mem_field() { awk -v f="$1" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' "$VS/mem_request"; }
+
+# vs_bad_reply MODE SIZE ALIGN RESULT REASON: the client answers the next VC_MEM_REQUEST (SIZE
+# ALIGN) wrong on purpose, as MODE says (its mem_reply file); the simulator must refuse the
+# reply as RESULT (host-bad-addr or invalid) with a reason starting with REASON, create no
+# handle, keep no pending request, and count it (mem_request_bad_addr or
+# mem_request_reply_invalid).
+vs_bad_reply() {
+	local counter before handles sent line
+	case $4 in
+	host-bad-addr) counter=mem_request_bad_addr ;;
+	*) counter=mem_request_reply_invalid ;;
+	esac
+	before=$(vs_kv "$VS/state" errors "$counter")
+	handles=$(vs_value "$VS/state" handles)
+	sent=$(vs_kv "$VC/state" counters bad_replies)
+	echo "$1" > "$VC/mem_reply" || { vs_why "mem_reply '$1' refused"; return 1; }
+	echo "$2 $3 bad-reply" > "$VS/mem_request" || { vs_why "mem_request $2 $3 refused"; return 1; }
+	vcsm_until 20 vs_mem_request_answered || { vs_why "no reply to the request for '$1'"; return 1; }
+	line=$(cat "$VS/mem_request")
+	[ "$(vs_kv "$VC/state" counters bad_replies)" = $((sent + 1)) ] ||
+		{ vs_why "the client did not send the wrong reply '$1' ($line)"; return 1; }
+	case "$line" in
+	"mem_request $4 trans_id "*": $5"*) ;;
+	*) vs_why "reply '$1' to $2/$3: '$line', expected $4: $5"; return 1 ;;
+	esac
+	[ "$(vs_kv "$VS/state" errors "$counter")" = $((before + 1)) ] || { vs_why "reply '$1' not counted in $counter"; return 1; }
+	[ "$(vs_value "$VS/state" handles)" = "$handles" ] || { cat "$VS/state"; vs_why "reply '$1' created a handle"; return 1; }
+	! grep -q '^mem_request_pending' "$VS/state" || { vs_why "request still pending after the reply '$1'"; return 1; }
+	[ "$(cat "$VC/mem_reply")" = normal ] || { vs_why "mem_reply did not go back to normal"; return 1; }
+}
+
+# A VC_MEM_REQUEST_REPLY must name memory the host allocated for that request: the simulator
+# refuses every other address, and still accepts the right one.
+t_mem_request_bad_reply() {
+	local k h vk vh logged
+	logged=$(dmesg | grep -c 'refused, not memory the host allocated')
+	vs_import 1 0x4000 || return 1
+	k=$(vs_last_kids) h=$(vs_buf "$k" handle)
+	# A correct VPU allocation first: another live buffer of a different kind.
+	echo "0x2000 0 good" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
+	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "correct reply refused"; return 1; }
+	vk=$(vs_mem_field kernel_id) vh=$(vs_mem_field vc_handle)
+	# Another live buffer: an import, and the earlier VPU allocation.
+	vs_bad_reply "kid $k" 0x4000 0 host-bad-addr "overlaps a live handle (handle $h)" || return 1
+	vs_bad_reply "kid $vk" 0x2000 0 host-bad-addr "overlaps a live handle (handle $vh)" || return 1
+	# Memory allocated for the request but freed before the reply.
+	vs_bad_reply freed 0x4000 0 host-bad-addr "page is free" || return 1
+	# Misaligned: not page aligned; page aligned but not as requested.
+	vs_bad_reply "offset 0x800" 0x2000 0 host-bad-addr "address not page aligned" || return 1
+	vs_bad_reply "offset 0x1000" 0x1000 0x10000 host-bad-addr "address not aligned to the requested alignment" || return 1
+	# Outside the VPU's window: past the end of its bus, and a physical (unaliased) address.
+	vs_bad_reply "raw 0xfffff000" 0x2000 0 host-bad-addr "outside the VPU's dma-ranges" || return 1
+	vs_bad_reply "raw 0x40001000" 0x1000 0 host-bad-addr "not a 0xC0000000-aliased" || return 1
+	# Memory that is not the DMA API's: a slab object in the window.
+	vs_bad_reply slab 0x1000 0 host-bad-addr "page is slab memory" || return 1
+	# Right memory, but the kernel id of a live buffer: RELEASED could not tell them apart.
+	vs_bad_reply "kernel-id $k" 0x1000 0 invalid "kernel_id already names a live handle (handle $h)" || return 1
+	[ "$(dmesg | grep -c 'refused, not memory the host allocated')" -gt "$logged" ] || { vs_why "no kernel log line for a refused reply"; return 1; }
+	# The right memory is still accepted after all that.
+	echo "0x3000 0x1000 good-again" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
+	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "correct reply refused after the wrong ones"; return 1; }
+	echo "$vh" > "$VS/drop"
+	echo "$(vs_mem_field vc_handle)" > "$VS/drop"
+	vs_free_all || { vs_why "buffers not released"; return 1; }
+	[ "$(vs_value "$VS/state" handles)" = 0 ] || { cat "$VS/state"; vs_why "handles left"; return 1; }
 }
 
 t_protocol1() {
@@ -414,6 +487,66 @@ t_stall() {
 	done
 	vcsm_until 100 vs_no_buffers || { vs_why "VPU allocations not freed after RELEASED"; return 1; }
 }
+# The number of the test client's connected callbacks that have run.
+vs_callbacks_run() { awk '$1 == "registered" { print $4 }' "$VC/connected_callbacks"; }
+vs_conn() { vs_kv "$VS/state" connection "$1"; }
+vs_client_version_is() { [ "$(vs_value "$VS/state" client_version)" = "$1" ]; }
+
+# vchiq_add_connected_callback as VCHIQ has it: at once while connected; before the connection,
+# deferred (at most 10, then VCHIQ's error line) and run when it comes up; a client that probes
+# before it gets ENOTCONN from vchiq_initialise, and its deferred callback goes with its probe.
+t_connected_callbacks() {
+	local run imm over ran dropped
+	[ "$(cat "$VS/connected")" = on ] && [ "$(vs_conn remote_up)" = on ] || { vs_why "not connected after probe"; return 1; }
+	run=$(vs_callbacks_run) imm=$(vs_conn immediate)
+	echo 3 > "$VC/connected_callbacks" || { vs_why "connected_callbacks 3 failed"; return 1; }
+	[ "$(vs_callbacks_run)" = $((run + 3)) ] || { vs_why "$(( $(vs_callbacks_run) - run )) of 3 callbacks ran at once while connected"; return 1; }
+	[ "$(vs_conn immediate)" = $((imm + 3)) ] || { vs_why "immediate calls not counted"; return 1; }
+	over=$(vs_conn over_limit) ran=$(vs_conn deferred_run)
+	echo off > "$VS/connected" || { vs_why "connected off failed"; return 1; }
+	echo 11 > "$VC/connected_callbacks" || { vs_why "connected_callbacks 11 failed"; return 1; }
+	[ "$(vs_callbacks_run)" = $((run + 3)) ] || { vs_why "a callback ran before the connection"; return 1; }
+	[ "$(vs_conn deferred)" = 10 ] || { grep ^connection "$VS/state"; vs_why "not 10 deferred callbacks"; return 1; }
+	[ "$(vs_conn over_limit)" = $((over + 1)) ] || { vs_why "the 11th callback was not refused"; return 1; }
+	dmesg | grep -q 'deferred callbacks(10) exceeded the maximum limit(10)' || { vs_why "no error line for the 11th callback"; return 1; }
+	echo on > "$VS/connected" || { vs_why "connected on failed"; return 1; }
+	[ "$(vs_callbacks_run)" = $((run + 13)) ] || { vs_why "$(( $(vs_callbacks_run) - run - 3 )) of 10 deferred callbacks ran on connecting"; return 1; }
+	[ "$(vs_conn deferred)" = 0 ] && [ "$(vs_conn deferred_run)" = $((ran + 10)) ] || { grep ^connection "$VS/state"; vs_why "deferred callbacks not run once each"; return 1; }
+	# Probing before the connection: the test client initialises at once, and fails.
+	dropped=$(vs_conn dropped)
+	rmmod vchiq_test_client || { vs_why "rmmod failed"; return 1; }
+	echo off > "$VS/connected"
+	insmod /lib/modules/vchiq-test-client.ko || { vs_why "insmod failed"; return 1; }
+	[ ! -e /sys/bus/vchiq-bus/devices/vcsm-cma/driver ] || { echo on > "$VS/connected"; vs_why "the client bound before VCHIQ was connected"; return 1; }
+	dmesg | grep -q 'vchiq_initialise: Videocore not initialized' || { echo on > "$VS/connected"; vs_why "no ENOTCONN log line"; return 1; }
+	[ "$(vs_conn dropped)" = $((dropped + 1)) ] && [ "$(vs_conn deferred)" = 0 ] ||
+		{ echo on > "$VS/connected"; grep ^connection "$VS/state"; vs_why "the failed probe's deferred callback was kept"; return 1; }
+	rmmod vchiq_test_client
+	echo on > "$VS/connected"
+	vs_load_client || { vs_why "client did not bind once connected"; return 1; }
+}
+
+# The real driver's connected callback (vc_sm_cma.rs vchiq_connected, from probe) when VCHIQ
+# connects after the probe: it waits, then connects from the callback, run under the connected
+# mutex. Lockdep watches the mutex throughout.
+t_connected_driver() {
+	[ -e /lib/modules/vc-sm-cma.ko ] || { vs_why "no vc-sm-cma.ko"; return 1; }
+	rmmod vchiq_test_client || { vs_why "rmmod failed"; return 1; }
+	echo off > "$VS/connected"
+	insmod /lib/modules/vc-sm-cma.ko || { echo on > "$VS/connected"; vs_why "insmod vc-sm-cma failed"; return 1; }
+	sleep 0.5
+	[ "$(readlink -f /sys/bus/vchiq-bus/devices/vcsm-cma/driver)" = "$(readlink -f /sys/bus/vchiq-bus/drivers/vcsm-cma)" ] ||
+		{ echo on > "$VS/connected"; vs_why "vc-sm-cma did not bind"; return 1; }
+	[ ! -e /dev/vcsm-cma ] && [ "$(vs_value "$VS/state" instances)" = 0 ] ||
+		{ echo on > "$VS/connected"; vs_why "the driver used VCHIQ before its connected callback"; return 1; }
+	[ "$(vs_conn deferred)" = 1 ] || { echo on > "$VS/connected"; vs_why "the driver's callback was not deferred"; return 1; }
+	echo on > "$VS/connected" || { vs_why "connected on failed"; return 1; }
+	vcsm_until 50 [ -c /dev/vcsm-cma ] || { dmesg | tail -n 10; vs_why "driver not ready after the connection came up"; return 1; }
+	vcsm_until 20 vs_client_version_is 2 || { vs_why "driver did not announce protocol 2"; return 1; }
+	rmmod vc_sm_cma || { vs_why "rmmod vc_sm_cma failed"; return 1; }
+	vs_load_client || { vs_why "client did not bind again"; return 1; }
+}
+
 vs_counter_is_word() { [ "$(vs_word "$VS/state" "$1" "$2" "$3")" = "$4" ]; }
 # The handle of the (one) open service.
 vs_service() { awk '$1 == "service" { print $2; exit }' "$VS/state"; }
@@ -477,9 +610,12 @@ vpusim_tests() {
 	vs_test invalid-import t_invalid_import
 	vs_test zero-copy t_zero_copy
 	vs_test mem-request t_mem_request
+	vs_test mem-request-bad-reply t_mem_request_bad_reply
 	vs_test protocol-1 t_protocol1
 	vs_test bad-control-input t_bad_input
 	vs_test rebind t_rebind
+	vs_test connected-callbacks t_connected_callbacks
+	vs_test connected-callback-driver t_connected_driver
 	vs_test stall-when-unreleased t_stall
 	vs_test no-api-misuse t_no_misuse
 	vs_test unload t_unload

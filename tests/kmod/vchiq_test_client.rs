@@ -18,13 +18,34 @@
 //! | `checksum` | `KID`: the CPU checksums the buffer | the last checksum |
 //! | `timeout_ms` | `N`: how long `import` waits | the value |
 //! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
+//! | `mem_reply` | how to answer the next VC_MEM_REQUEST: `normal`, or wrong on purpose (below) | the mode |
+//! | `connected_callbacks` | `N`: register N counting connected callbacks; `reenter`: one that calls `vchiq_add_connected_callback` itself (deadlocks, as on VCHIQ) | `registered R run C` |
 //! | `state` | | counters, reply order, buffers |
 //!
 //! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
 //! RELEASED. With the CLIENT_VERSION acknowledgement, FREE keeps the memory until RELEASED;
 //! without it (protocol 1 firmware) FREE is final.
+//!
+//! `mem_reply` makes the next answer wrong, to prove the simulator refuses it; the client keeps
+//! no buffer for it (nothing the VPU could hold), and the mode goes back to `normal`:
+//!
+//! | mode | the reply's address |
+//! |---|---|
+//! | `kid KID` | the address of the client's live buffer KID (an import or a VPU allocation) |
+//! | `freed` | a buffer allocated for the request and freed before the reply |
+//! | `offset N` | a buffer allocated for the request, plus N bytes |
+//! | `raw ADDR` | ADDR, no memory behind it |
+//! | `slab` | a page-sized slab object (kmalloc) in the VPU's window |
+//! | `kernel-id KID` | a buffer allocated for the request, with kernel id KID (not a fresh one) |
+//!
+//! In every mode but `raw` and `kid` the memory lives until the reply is sent (the simulator
+//! judges it while the message is queued) and is freed right after.
 
-use core::{ffi::c_void, ptr::NonNull};
+use core::{
+    ffi::c_void,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, AtomicU64, Ordering},
+};
 use kernel::{
     bindings, c_str,
     device::Device,
@@ -72,6 +93,116 @@ impl kernel::Module for ClientModule {
         Ok(Self {
             _driver: vchiq::Registration::new(module)?,
         })
+    }
+}
+
+/// The C side (`vchiq_test_client_kext.c`).
+mod shim {
+    use core::ffi::c_void;
+
+    extern "C" {
+        pub(super) fn vtc_slab_alloc(dev: *mut c_void, bus: *mut u64) -> *mut c_void;
+        pub(super) fn vtc_slab_free(obj: *mut c_void);
+    }
+}
+
+/// A page-sized slab object in the VPU's window, for a wrong `mem_reply slab`; freed on drop.
+///
+/// # Invariants
+///
+/// `obj` came from `vtc_slab_alloc` and is freed only by drop.
+struct SlabObj {
+    obj: NonNull<c_void>,
+    bus: u64,
+}
+
+impl SlabObj {
+    fn new(dev: &Device) -> Result<Self> {
+        let mut bus = 0u64;
+        let dev = (dev as *const Device).cast_mut().cast::<c_void>();
+        // SAFETY: `dev` is the bound vchiq device; `bus` is valid for a write.
+        let obj = unsafe { shim::vtc_slab_alloc(dev, &mut bus) };
+        // INVARIANT: A non-NULL `obj` came from `vtc_slab_alloc`.
+        Ok(Self {
+            obj: NonNull::new(obj).ok_or(ENOMEM)?,
+            bus,
+        })
+    }
+}
+
+impl Drop for SlabObj {
+    fn drop(&mut self) {
+        // SAFETY: `obj` came from `vtc_slab_alloc` (type invariant) and is not used after this.
+        unsafe { shim::vtc_slab_free(self.obj.as_ptr()) };
+    }
+}
+
+/// How the next VC_MEM_REQUEST is answered (`mem_reply`; see the module documentation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MemReply {
+    Normal,
+    Kid(u32),
+    Freed,
+    Offset(u32),
+    Raw(u32),
+    Slab,
+    KernelId(u32),
+}
+
+impl MemReply {
+    fn parse(input: &str) -> Option<Self> {
+        let mut w = input.split_ascii_whitespace();
+        let (mode, arg, rest) = (w.next()?, w.next(), w.next());
+        if rest.is_some() {
+            return None;
+        }
+        let num = || arg.and_then(parse_u32);
+        Some(match (mode, arg) {
+            ("normal", None) => Self::Normal,
+            ("freed", None) => Self::Freed,
+            ("slab", None) => Self::Slab,
+            ("kid", Some(_)) => Self::Kid(num()?),
+            ("offset", Some(_)) => Self::Offset(num()?),
+            ("raw", Some(_)) => Self::Raw(num()?),
+            ("kernel-id", Some(_)) => Self::KernelId(num()?),
+            _ => return None,
+        })
+    }
+
+    fn show(self, out: &mut Text) -> Result {
+        match self {
+            Self::Normal => out.fmt(format_args!("normal\n")),
+            Self::Kid(k) => out.fmt(format_args!("kid {}\n", k)),
+            Self::Freed => out.fmt(format_args!("freed\n")),
+            Self::Offset(n) => out.fmt(format_args!("offset {:#x}\n", n)),
+            Self::Raw(a) => out.fmt(format_args!("raw {:#010x}\n", a)),
+            Self::Slab => out.fmt(format_args!("slab\n")),
+            Self::KernelId(k) => out.fmt(format_args!("kernel-id {}\n", k)),
+        }
+    }
+}
+
+/// The bound vchiq device, for the connected callbacks (which get no argument); NULL when
+/// unbound.
+static VDEV: AtomicPtr<kext::bindings::vchiq_device> = AtomicPtr::new(core::ptr::null_mut());
+/// How many `connected_callbacks` callbacks have run.
+static CALLBACKS_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// A connected callback that only counts.
+extern "C" fn counted_connected() {
+    CALLBACKS_RUN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A connected callback that registers another from inside: deliberate misuse. VCHIQ calls
+/// connected callbacks under its connected mutex, so this deadlocks (lockdep reports recursive
+/// locking); a fatal signal to the task ends the inner wait.
+extern "C" fn reentering_connected() {
+    CALLBACKS_RUN.fetch_add(1, Ordering::Relaxed);
+    let vdev = VDEV.load(Ordering::Acquire);
+    if !vdev.is_null() {
+        // SAFETY: `VDEV` is the bound device (cleared before it is unbound); the callback is
+        // a plain function of this module.
+        unsafe { kext::bindings::vchiq_add_connected_callback(vdev, Some(counted_connected)) };
     }
 }
 
@@ -179,6 +310,8 @@ struct Counters {
     released_unknown: u64,
     mem_requests: u64,
     mem_requests_failed: u64,
+    /// VC_MEM_REQUESTs answered wrong on purpose (`mem_reply`).
+    bad_replies: u64,
     undecodable: u64,
     send_errors: u64,
 }
@@ -202,6 +335,10 @@ struct State {
     /// Kernel ids of the last `import`/`import_raw`.
     last_import: KVec<u32>,
     last_checksum: Option<(u32, u32)>,
+    /// How the next VC_MEM_REQUEST is answered.
+    mem_reply: MemReply,
+    /// Callbacks registered through `connected_callbacks`.
+    callbacks_registered: u64,
     counters: Counters,
 }
 
@@ -394,9 +531,17 @@ impl Shared {
     }
 
     fn mem_request(&self, svc: &ServiceRef, req: &smem::VcMemRequest) {
-        self.state.lock().counters.mem_requests += 1;
+        let mode = {
+            let mut g = self.state.lock();
+            g.counters.mem_requests += 1;
+            core::mem::replace(&mut g.mem_reply, MemReply::Normal)
+        };
         let size =
             align_up(req.size, req.align).and_then(|s| align_up(s, bindings::PAGE_SIZE as u32));
+        if mode != MemReply::Normal {
+            self.bad_mem_reply(svc, req, mode, size);
+            return;
+        }
         let mem = match size {
             Some(s) if s != 0 && s <= MAX_VPU_ALLOC => Mem::alloc(&self.dev, s as usize).ok(),
             _ => None,
@@ -432,6 +577,110 @@ impl Shared {
             kernel_id,
         };
         let _ = self.send(svc, HostBody::VcMemRequestReply(reply));
+    }
+
+    /// Answers `req` wrong on purpose, as `mode` says. `size` is what a correct answer would
+    /// allocate. Nothing is recorded: the simulator must refuse the reply.
+    fn bad_mem_reply(
+        &self,
+        svc: &ServiceRef,
+        req: &smem::VcMemRequest,
+        mode: MemReply,
+        size: Option<u32>,
+    ) {
+        let alloc = || -> Result<Mem> {
+            match size {
+                Some(s) if s != 0 && s <= MAX_VPU_ALLOC => Mem::alloc(&self.dev, s as usize),
+                _ => Err(EINVAL),
+            }
+        };
+        // What must stay allocated until the reply is sent.
+        let mut mem = None;
+        let mut slab = None;
+        let mut answer = || -> Result<(u32, Option<u32>)> {
+            Ok(match mode {
+                MemReply::Normal => return Err(EINVAL),
+                MemReply::Kid(k) => {
+                    let g = self.state.lock();
+                    let addr = g.buffers.get(&k).map(|b| b.addr).ok_or(EINVAL)?;
+                    (addr, None)
+                }
+                MemReply::Freed => {
+                    let m = alloc()?;
+                    let addr = m.bus_addr()?;
+                    drop(m);
+                    (addr, None)
+                }
+                MemReply::Offset(n) => {
+                    let m = alloc()?;
+                    let addr = m.bus_addr()?.wrapping_add(n);
+                    mem = Some(m);
+                    (addr, None)
+                }
+                MemReply::Raw(addr) => (addr, None),
+                MemReply::Slab => {
+                    let obj = SlabObj::new(&self.dev)?;
+                    let addr = u32::try_from(obj.bus).map_err(|_| ERANGE)?;
+                    slab = Some(obj);
+                    (addr, None)
+                }
+                MemReply::KernelId(k) => {
+                    let m = alloc()?;
+                    let addr = m.bus_addr()?;
+                    mem = Some(m);
+                    (addr, Some(k))
+                }
+            })
+        };
+        let (addr, kernel_id) = match answer() {
+            Ok((addr, kid)) => {
+                let mut g = self.state.lock();
+                let kid = kid.unwrap_or_else(|| {
+                    let fresh = g.next_kernel_id;
+                    g.next_kernel_id = g.next_kernel_id.wrapping_add(1).max(1);
+                    fresh
+                });
+                g.counters.bad_replies += 1;
+                (addr, kid)
+            }
+            Err(e) => {
+                pr_err!(
+                    "mem_reply: cannot prepare the wrong answer to VC_MEM_REQUEST {}: {:?}; answering with a failure\n",
+                    req.trans_id,
+                    e
+                );
+                self.state.lock().counters.mem_requests_failed += 1;
+                (0, 0)
+            }
+        };
+        let reply = smem::VcMemRequestReply {
+            trans_id: req.trans_id,
+            addr,
+            kernel_id,
+        };
+        let _ = self.send(svc, HostBody::VcMemRequestReply(reply));
+        // The simulator has judged the reply (inside the send): the memory can go.
+        drop(mem);
+        drop(slab);
+    }
+
+    /// `connected_callbacks N`: registers `n` counting callbacks (or one reentering one).
+    fn add_connected_callbacks(&self, n: u32, reenter: bool) {
+        let vdev = (&*self.dev as *const Device)
+            .cast_mut()
+            .cast::<kext::bindings::vchiq_device>();
+        let cb: extern "C" fn() = if reenter {
+            reentering_connected
+        } else {
+            counted_connected
+        };
+        for _ in 0..n {
+            self.state.lock().callbacks_registered += 1;
+            // SAFETY: `dev` is the bound vchiq device (its `struct device` is the first member
+            // of `struct vchiq_device`); `cb` is a plain function of this module. Not under
+            // our lock: the callback may run at once.
+            unsafe { kext::bindings::vchiq_add_connected_callback(vdev, Some(cb)) };
+        }
     }
 
     /// Sends one IMPORT for a new buffer; returns its kernel id.
@@ -595,7 +844,7 @@ impl Shared {
             u32::from(g.version_acked)
         ))?;
         out.fmt(format_args!(
-            "counters replies={} unexpected_replies={} late_replies={} version_acks={} released={} released_unknown={} mem_requests={} mem_requests_failed={} undecodable={} send_errors={}\n",
+            "counters replies={} unexpected_replies={} late_replies={} version_acks={} released={} released_unknown={} mem_requests={} mem_requests_failed={} bad_replies={} undecodable={} send_errors={}\n",
             c.replies,
             c.unexpected_replies,
             c.late_replies,
@@ -604,6 +853,7 @@ impl Shared {
             c.released_unknown,
             c.mem_requests,
             c.mem_requests_failed,
+            c.bad_replies,
             c.undecodable,
             c.send_errors
         ))?;
@@ -661,8 +911,10 @@ const FILL: usize = 4;
 const CHECKSUM: usize = 5;
 const TIMEOUT: usize = 6;
 const DRAIN: usize = 7;
+const MEM_REPLY: usize = 8;
+const CONNECTED_CALLBACKS: usize = 9;
 
-const FILES: [File; 8] = [
+const FILES: [File; 10] = [
     File {
         name: c_str!("state"),
         mode: 0o444,
@@ -703,6 +955,16 @@ const FILES: [File; 8] = [
         mode: 0o644,
         id: DRAIN,
     },
+    File {
+        name: c_str!("mem_reply"),
+        mode: 0o644,
+        id: MEM_REPLY,
+    },
+    File {
+        name: c_str!("connected_callbacks"),
+        mode: 0o644,
+        id: CONNECTED_CALLBACKS,
+    },
 ];
 
 struct ClientControl(Arc<Shared>);
@@ -742,6 +1004,18 @@ impl Control for ClientControl {
             DRAIN => {
                 let paused = s.state.lock().paused;
                 out.fmt(format_args!("{}\n", on_off(!paused)))
+            }
+            MEM_REPLY => {
+                let mode = s.state.lock().mem_reply;
+                mode.show(out)
+            }
+            CONNECTED_CALLBACKS => {
+                let registered = s.state.lock().callbacks_registered;
+                out.fmt(format_args!(
+                    "registered {} run {}\n",
+                    registered,
+                    CALLBACKS_RUN.load(Ordering::Relaxed)
+                ))
             }
             _ => Err(EINVAL),
         }
@@ -811,6 +1085,29 @@ impl Control for ClientControl {
                 }
                 Ok(())
             }
+            MEM_REPLY => {
+                let mode = MemReply::parse(input).ok_or_else(|| {
+                    bad(
+                        "mem_reply",
+                        input,
+                        "expected normal, kid KID, freed, offset N, raw ADDR, slab or kernel-id KID",
+                    )
+                })?;
+                s.state.lock().mem_reply = mode;
+                Ok(())
+            }
+            CONNECTED_CALLBACKS => {
+                if input == "reenter" {
+                    s.add_connected_callbacks(1, true);
+                    return Ok(());
+                }
+                let [n] = words::<1>("connected_callbacks", input, "expected N or reenter")?;
+                if n == 0 || n > 16 {
+                    return Err(bad("connected_callbacks", input, "N is 1..16"));
+                }
+                s.add_connected_callbacks(n, false);
+                Ok(())
+            }
             _ => Err(bad("state", input, "the file is read-only")),
         }
     }
@@ -855,6 +1152,8 @@ impl vchiq::Driver for Client {
                     reply_order: KVec::new(),
                     last_import: KVec::new(),
                     last_checksum: None,
+                    mem_reply: MemReply::Normal,
+                    callbacks_registered: 0,
                     counters: Counters::default(),
                 }),
                 changed <- new_condvar!("vchiq_test_client::changed"),
@@ -889,6 +1188,12 @@ impl vchiq::Driver for Client {
                 version: smem::PROTOCOL_VERSION,
             },
         )?;
+        VDEV.store(
+            (vdev.as_dev() as *const Device)
+                .cast_mut()
+                .cast::<kext::bindings::vchiq_device>(),
+            Ordering::Release,
+        );
         let control = Arc::new(ClientControl(shared), GFP_KERNEL)?;
         client.control = Some(Dir::new(c_str!("vchiq-test-client"), control, &FILES)?);
         pr_info!("bound to vcsm-cma: SMEM service {:#x}\n", svc.handle());
@@ -899,6 +1204,7 @@ impl vchiq::Driver for Client {
 impl Drop for Client {
     fn drop(&mut self) {
         drop(self.control.take());
+        VDEV.store(core::ptr::null_mut(), Ordering::Release);
         let shared = &self.shared;
         // Give back every handle the VPU has and wait (bounded) for RELEASED.
         if let Ok(svc) = shared.service() {

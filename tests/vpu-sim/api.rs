@@ -22,6 +22,7 @@ mod shim {
 
     extern "C" {
         pub(super) fn vpu_sim_state_ctx(state: *mut ext::vchiq_state) -> *mut c_void;
+        pub(super) fn vpu_sim_wait_up(state: *mut ext::vchiq_state) -> core::ffi::c_int;
     }
 }
 
@@ -90,6 +91,13 @@ unsafe extern "C" fn vchiq_initialise(
     if ctx.is_null() {
         pr_err!("vchiq_initialise: not the VCHIQ state of a simulated VPU\n");
         return -(bindings::ENOTCONN as c_int);
+    }
+    // Like VCHIQ: wait (briefly) for the VideoCore to be up, else -ENOTCONN.
+    // SAFETY: `state` is the simulator's own (checked above); the callee only compares it and
+    // reads the connection flag.
+    let up = unsafe { shim::vpu_sim_wait_up(state) };
+    if up != 0 {
+        return up;
     }
     // SAFETY: `ctx` is the `SimDevice` of the bound simulator; it lives until the simulator is
     // removed, which first removes the vchiq devices whose clients call this.

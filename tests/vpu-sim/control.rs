@@ -15,6 +15,7 @@
 //! | `mem_request` | `SIZE ALIGN NAME`: send a VC_MEM_REQUEST | last outcome |
 //! | `fill` | `HANDLE SEED`: the VPU writes the test pattern | last fill |
 //! | `checksum` | `HANDLE`: the VPU checksums the buffer | last checksum |
+//! | `connected` | `on` / `off`: VCHIQ connected (deferred callbacks run) / not yet | value |
 
 use crate::{
     sim::Sim,
@@ -36,12 +37,13 @@ const PROTOCOL: usize = 10;
 const MEM_REQUEST: usize = 11;
 const FILL: usize = 12;
 const CHECKSUM: usize = 13;
+const CONNECTED: usize = 14;
 
 /// The longest accepted delay, in milliseconds.
 const MAX_DELAY_MS: u32 = 60_000;
 
 /// The files of `vpu-sim/`.
-pub(crate) const FILES: [File; 14] = [
+pub(crate) const FILES: [File; 15] = [
     File {
         name: c_str!("state"),
         mode: 0o444,
@@ -111,6 +113,11 @@ pub(crate) const FILES: [File; 14] = [
         name: c_str!("checksum"),
         mode: 0o644,
         id: CHECKSUM,
+    },
+    File {
+        name: c_str!("connected"),
+        mode: 0o644,
+        id: CONNECTED,
     },
 ];
 
@@ -192,6 +199,10 @@ impl Control for SimControl {
                 self.sim.record(|fw| result = fw.show_mem_request(out));
                 result
             }
+            CONNECTED => out.fmt(format_args!(
+                "{}\n",
+                on_off(self.sim.connection().connected())
+            )),
             _ => {
                 let mut line = Ok(());
                 self.sim.record(|fw| {
@@ -299,6 +310,8 @@ impl Control for SimControl {
                 sim.record(|fw| fw.last_checksum = Some((h, size, sum)));
                 Ok(())
             }
+            // Not under the simulator's lock: deferred callbacks run now and may call back in.
+            CONNECTED => sim.connection().set(switch(file, input)?),
             _ => Err(bad(file, input, "the file is read-only")),
         }
     }

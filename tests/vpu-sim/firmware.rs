@@ -9,7 +9,8 @@
 //!   RELEASED `{addr, size, kernel_id, vc_handle}` is sent asynchronously, after
 //!   `release_delay_ms`, to a host that announced protocol 2.
 //! - CLIENT_VERSION 2 is acknowledged by the asynchronous CLIENT_VERSION message.
-//! - VC_MEM_REQUEST is sent on request (debugfs) and its reply checked.
+//! - VC_MEM_REQUEST is sent on request (debugfs) and its reply checked: the address must be
+//!   memory the host allocated for that request (see [`Firmware::mem_request_reply`]).
 //! - `protocol 1` firmware sends no CLIENT_VERSION acknowledgement and no RELEASED (and cannot
 //!   request memory).
 //!
@@ -21,7 +22,21 @@ use crate::{
     support::debugfs::{on_off, Text},
     vpu_mem,
 };
+use core::fmt;
 use kernel::{bindings, prelude::*, rbtree::RBTree};
+
+/// The C side (`vpu_sim_shim.h`).
+mod shim {
+    extern "C" {
+        pub(super) fn vpu_sim_log_ratelimit() -> bool;
+    }
+}
+
+/// Whether a log line about a bad host reply may be printed now.
+fn log_ratelimit() -> bool {
+    // SAFETY: No preconditions; the C side keeps its own rate-limit state.
+    unsafe { shim::vpu_sim_log_ratelimit() }
+}
 
 /// Bits 31:30 of a bus address: the VPU cache alias. 0b11 is "direct, uncached".
 pub(crate) const ALIAS_MASK: u32 = 0xc000_0000;
@@ -61,6 +76,8 @@ pub(crate) struct Settings {
 /// A live VPU memory handle.
 struct Handle {
     addr: u32,
+    /// Where `addr` is in the host's physical memory (through the VPU's dma-ranges).
+    phys: u64,
     size: u32,
     kernel_id: u32,
     name: [u8; smem::NAME_LEN],
@@ -108,8 +125,43 @@ pub(crate) struct Counters {
     pub(crate) free_invalid: u64,
     pub(crate) released_silently: u64,
     pub(crate) mem_request_reply_invalid: u64,
+    /// VC_MEM_REQUEST_REPLYs refused because the address is not memory the host allocated
+    /// for the request.
+    pub(crate) mem_request_bad_addr: u64,
     /// Misuse of the VCHIQ API by a client (bad handles, double releases, ...).
     pub(crate) client_errors: u64,
+}
+
+/// Why a VC_MEM_REQUEST_REPLY is refused: a text, with the offset of the offending page or the
+/// live handle it collides with.
+#[derive(Clone, Copy)]
+struct Reason {
+    text: &'static str,
+    page: Option<u64>,
+    handle: Option<u32>,
+}
+
+impl Reason {
+    fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            page: None,
+            handle: None,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)?;
+        if let Some(off) = self.page {
+            write!(f, " at +{:#x}", off)?;
+        }
+        if let Some(h) = self.handle {
+            write!(f, " (handle {:#x})", h)?;
+        }
+        Ok(())
+    }
 }
 
 /// The outcome of the last VC_MEM_REQUEST.
@@ -129,7 +181,13 @@ enum MemResult {
     },
     Invalid {
         trans_id: u32,
-        why: &'static str,
+        why: Reason,
+    },
+    /// The reply's address is not memory the host allocated for the request.
+    HostBadAddr {
+        trans_id: u32,
+        addr: u32,
+        why: Reason,
     },
 }
 
@@ -252,7 +310,7 @@ impl Firmware {
             }
             HostBody::VcMemRequestReply(reply) => {
                 self.counters.rx_mem_request_reply += 1;
-                self.mem_request_reply(pdev, &reply);
+                self.mem_request_reply(pdev, service, &reply);
             }
         }
     }
@@ -291,7 +349,7 @@ impl Firmware {
                 );
                 0
             }
-            Ok(()) if self.settings.zero_handle_next > 0 => {
+            Ok(_) if self.settings.zero_handle_next > 0 => {
                 self.settings.zero_handle_next -= 1;
                 self.counters.import_zero_handle += 1;
                 pr_info!(
@@ -300,10 +358,11 @@ impl Firmware {
                 );
                 0
             }
-            Ok(()) => {
+            Ok(phys) => {
                 let h = self.new_handle();
                 let entry = Handle {
                     addr: import.addr,
+                    phys,
                     size: import.size,
                     kernel_id: import.kernel_id,
                     name: import.name,
@@ -455,17 +514,32 @@ impl Firmware {
         Ok(())
     }
 
-    fn mem_request_reply(&mut self, bus: &vpu_mem::Bus, reply: &VcMemRequestReply) {
+    /// A VC_MEM_REQUEST_REPLY received on `service`.
+    ///
+    /// A success reply must name memory the host allocated for that request and nothing else:
+    /// - protocol: the VPU's trans_id, on the request's service, a kernel_id that is non-zero
+    ///   and names no live handle (the host tells its buffers apart by it in RELEASED);
+    /// - address: the uncached alias, page aligned and aligned as requested, the whole
+    ///   `ALIGN(size, align)` (whole pages) in the VPU's dma-ranges and System RAM, overlapping
+    ///   no live handle (an import or an earlier VPU allocation), and pages that the host holds
+    ///   as the DMA API leaves them (`Bus::check_host_pages`: not free, not slab, compound,
+    ///   reserved or user memory; referenced as CMA or the page allocator do).
+    ///
+    /// A refused reply creates no handle; it is counted (`mem_request_reply_invalid`,
+    /// `mem_request_bad_addr`), logged (rate-limited) and shown by `mem_request`.
+    fn mem_request_reply(&mut self, bus: &vpu_mem::Bus, service: u32, reply: &VcMemRequestReply) {
         let trans_id = reply.trans_id;
         let Some(req) = self.mem_requests.remove(&trans_id) else {
             self.counters.mem_request_reply_invalid += 1;
-            pr_err!(
-                "SMEM: VC_MEM_REQUEST_REPLY for unknown trans_id {}\n",
-                trans_id
-            );
+            if log_ratelimit() {
+                pr_err!(
+                    "SMEM: VC_MEM_REQUEST_REPLY for unknown trans_id {}\n",
+                    trans_id
+                );
+            }
             self.last_mem_request = MemResult::Invalid {
                 trans_id,
-                why: "reply to no pending request (trans_id not echoed?)",
+                why: Reason::new("reply to no pending request (trans_id not echoed?)"),
             };
             return;
         };
@@ -476,35 +550,70 @@ impl Firmware {
                 self.counters.mem_request_reply_invalid += 1;
                 MemResult::Invalid {
                     trans_id,
-                    why: "failure reply (addr 0) with a non-zero kernel_id",
+                    why: Reason::new("failure reply (addr 0) with a non-zero kernel_id"),
                 }
             };
             return;
         }
         let size = aligned_size(req.size, req.align);
-        let why = if req.align.is_power_of_two() && reply.addr % req.align != 0 {
-            Some("address not aligned as requested")
+        let invalid = if service != req.service {
+            Some(Reason::new("reply on another service than the request's"))
         } else if reply.kernel_id == 0 {
-            Some("kernel_id 0 for a successful allocation")
+            Some(Reason::new("kernel_id 0 for a successful allocation"))
+        } else if let Some((h, _)) = self
+            .handles
+            .iter()
+            .find(|(_, h)| h.service == req.service && h.kernel_id == reply.kernel_id)
+        {
+            Some(Reason {
+                handle: Some(*h),
+                ..Reason::new("kernel_id already names a live handle")
+            })
+        } else if size.is_none() {
+            Some(Reason::new("requested size overflows"))
         } else {
-            size.ok_or("requested size overflows")
-                .and_then(|s| check_buffer(bus, reply.addr, s))
-                .err()
+            None
         };
-        if let Some(why) = why {
+        if let Some(why) = invalid {
             self.counters.mem_request_reply_invalid += 1;
-            pr_err!(
-                "SMEM: VC_MEM_REQUEST_REPLY trans_id {} addr {:#010x} invalid: {}\n",
-                trans_id,
-                reply.addr,
-                why
-            );
+            if log_ratelimit() {
+                pr_err!(
+                    "SMEM: VC_MEM_REQUEST_REPLY trans_id {} addr {:#010x} kernel_id {} invalid: {}\n",
+                    trans_id,
+                    reply.addr,
+                    reply.kernel_id,
+                    why
+                );
+            }
             self.last_mem_request = MemResult::Invalid { trans_id, why };
             return;
         }
+        let size = size.unwrap_or(0);
+        let phys = match self.check_host_memory(bus, reply.addr, size, req.align) {
+            Ok(phys) => phys,
+            Err(why) => {
+                self.counters.mem_request_bad_addr += 1;
+                if log_ratelimit() {
+                    pr_err!(
+                        "SMEM: VC_MEM_REQUEST_REPLY trans_id {} addr {:#010x} size {:#x} refused, not memory the host allocated for the request: {}\n",
+                        trans_id,
+                        reply.addr,
+                        size,
+                        why
+                    );
+                }
+                self.last_mem_request = MemResult::HostBadAddr {
+                    trans_id,
+                    addr: reply.addr,
+                    why,
+                };
+                return;
+            }
+        };
         let entry = Handle {
             addr: reply.addr,
-            size: size.unwrap_or(0),
+            phys,
+            size,
             kernel_id: reply.kernel_id,
             name: req.name,
             importer: false,
@@ -528,6 +637,48 @@ impl Firmware {
             kernel_id: reply.kernel_id,
             vc_handle: req.vc_handle,
         };
+    }
+
+    /// Checks that bus range `[addr, addr + size)` is memory the host allocated for a
+    /// VC_MEM_REQUEST aligned to `align`; returns its physical address.
+    fn check_host_memory(
+        &self,
+        bus: &vpu_mem::Bus,
+        addr: u32,
+        size: u32,
+        align: u32,
+    ) -> core::result::Result<u64, Reason> {
+        if addr & ALIAS_MASK != ALIAS_UNCACHED {
+            return Err(Reason::new(
+                "not a 0xC0000000-aliased (uncached) bus address",
+            ));
+        }
+        if addr % PAGE_SIZE != 0 {
+            return Err(Reason::new("address not page aligned"));
+        }
+        if align > 1 && addr % align != 0 {
+            return Err(Reason::new(
+                "address not aligned to the requested alignment",
+            ));
+        }
+        let phys = bus.to_phys(addr, size).map_err(Reason::new)?;
+        let end = phys + u64::from(size);
+        if let Some((h, _)) = self
+            .handles
+            .iter()
+            .find(|(_, h)| phys < h.phys + u64::from(h.size) && h.phys < end)
+        {
+            return Err(Reason {
+                handle: Some(*h),
+                ..Reason::new("overlaps a live handle")
+            });
+        }
+        bus.check_host_pages(phys, size)
+            .map_err(|(text, off)| Reason {
+                page: Some(off),
+                ..Reason::new(text)
+            })?;
+        Ok(phys)
     }
 
     /// Forgets everything tied to `service` that cannot be delivered any more, and the
@@ -595,13 +746,14 @@ impl Firmware {
             c.tx_duplicate
         ))?;
         out.fmt(format_args!(
-            "errors import_rejected={} import_zero_handle={} send_failed={} free_invalid={} released_silently={} mem_request_reply_invalid={} client_errors={}\n",
+            "errors import_rejected={} import_zero_handle={} send_failed={} free_invalid={} released_silently={} mem_request_reply_invalid={} mem_request_bad_addr={} client_errors={}\n",
             c.import_rejected,
             c.import_zero_handle,
             c.send_failed,
             c.free_invalid,
             c.released_silently,
             c.mem_request_reply_invalid,
+            c.mem_request_bad_addr,
             c.client_errors
         ))?;
         for (trans_id, r) in self.mem_requests.iter() {
@@ -641,6 +793,14 @@ impl Firmware {
                 "mem_request invalid trans_id {}: {}\n",
                 trans_id, why
             )),
+            MemResult::HostBadAddr {
+                trans_id,
+                addr,
+                why,
+            } => out.fmt(format_args!(
+                "mem_request host-bad-addr trans_id {} addr {:#010x}: {}\n",
+                trans_id, addr, why
+            )),
         }
     }
 }
@@ -657,12 +817,12 @@ fn aligned_size(size: u32, align: u32) -> Option<u32> {
 }
 
 /// Checks that `[addr, addr + size)` is a buffer the VPU can use: uncached alias, page aligned,
-/// non-empty, and RAM through the VPU's dma-ranges.
+/// non-empty, and RAM through the VPU's dma-ranges. Returns its physical address.
 fn check_buffer(
     bus: &vpu_mem::Bus,
     addr: u32,
     size: u32,
-) -> core::result::Result<(), &'static str> {
+) -> core::result::Result<u64, &'static str> {
     if addr & ALIAS_MASK != ALIAS_UNCACHED {
         return Err("not a 0xC0000000-aliased (uncached) bus address");
     }
@@ -675,7 +835,7 @@ fn check_buffer(
     if addr % PAGE_SIZE != 0 {
         return Err("address not page aligned");
     }
-    bus.to_phys(addr, size).map(|_| ())
+    bus.to_phys(addr, size)
 }
 
 /// Displays a fixed-size name up to its first NUL, non-printable bytes as `?`.

@@ -12,6 +12,7 @@
 //! not handed back stalls the pump, like VCHIQ running out of slots.
 
 use crate::{
+    connection::Connection,
     firmware::{Firmware, Post},
     kext::{bindings as ext, workqueue::OwnedQueue},
     smem::{self, VpuMsg},
@@ -242,6 +243,7 @@ pub(crate) struct Sim {
     #[pin]
     pump: Work<Sim>,
     bus: Bus,
+    conn: Connection,
 }
 
 impl_has_work! {
@@ -257,8 +259,8 @@ impl WorkItem for Sim {
 }
 
 impl Sim {
-    /// A simulator whose VPU sees memory through `bus`.
-    pub(crate) fn new(bus: Bus) -> Result<Arc<Self>> {
+    /// A simulator whose VPU sees memory through `bus`, with the VCHIQ connection `conn`.
+    pub(crate) fn new(bus: Bus, conn: Connection) -> Result<Arc<Self>> {
         let wq = OwnedQueue::new_ordered(c_str!("vpu-sim"))?;
         let inner = Inner {
             stopping: false,
@@ -280,6 +282,7 @@ impl Sim {
                 changed <- new_condvar!("vpu_sim::changed"),
                 pump <- new_work!("vpu_sim::pump"),
                 bus,
+                conn,
             }),
             GFP_KERNEL,
         )
@@ -872,8 +875,16 @@ impl Sim {
         f(&mut self.inner.lock().fw);
     }
 
+    /// The VCHIQ connection (never used with the simulator's lock held: connected callbacks
+    /// run under the connection's mutex and may call into the simulator).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Writes the `state` file.
     pub(crate) fn show(&self, out: &mut Text) -> Result {
+        // Before the lock (see `connection`).
+        self.conn.show(out)?;
         let g = self.inner.lock();
         out.fmt(format_args!(
             "instances {}\nservices {}\n",

@@ -25,6 +25,31 @@ mod shim {
             size: u64,
             phys: *mut u64,
         ) -> c_int;
+        pub(super) fn vpu_sim_check_host_pages(
+            dev: *mut c_void,
+            phys: u64,
+            size: u64,
+            offset: *mut u64,
+        ) -> c_int;
+    }
+}
+
+/// Why a host range is not memory the host allocated with the DMA API: the words for the
+/// verdicts of `vpu_sim_check_host_pages()` (`VPU_SIM_PAGES_*` in `vpu_sim_shim.h`).
+fn page_verdict(code: core::ffi::c_int) -> &'static str {
+    match code {
+        1 => "range not page aligned",
+        2 => "range straddles the edge of a CMA area",
+        3 => "not the start of a page-allocator block (outside CMA the DMA API allocates naturally aligned blocks)",
+        4 => "page without a struct page",
+        5 => "page is free in the page allocator",
+        6 => "page is slab memory",
+        7 => "page is part of a compound page (the DMA API never allocates those)",
+        8 => "page is reserved (kernel image, firmware or no-map memory)",
+        9 => "page is page cache or anonymous (user) memory",
+        10 => "page is free (no reference)",
+        11 => "page has a reference of its own: the range spans more than one allocation",
+        _ => "unknown page verdict",
     }
 }
 
@@ -40,10 +65,36 @@ impl Bus {
         Self { pdev }
     }
 
+    fn dev_ptr(&self) -> *mut c_void {
+        (&*self.pdev as *const Device).cast_mut().cast::<c_void>()
+    }
+
+    /// Checks that physical range `[phys, phys + size)` (page aligned System RAM) is memory a
+    /// host driver allocated with the DMA API and still holds: its pages are neither free nor
+    /// another allocator's, and referenced as CMA or the page allocator leave them. On failure,
+    /// why, and the offset of the first bad page.
+    pub(crate) fn check_host_pages(
+        &self,
+        phys: u64,
+        size: u32,
+    ) -> core::result::Result<(), (&'static str, u64)> {
+        let mut offset = 0u64;
+        // SAFETY: `dev_ptr()` is the live platform device (we hold a reference); `offset` is a
+        // valid location. The callee only reads struct pages of System RAM and the device's
+        // drvdata.
+        let ret = unsafe {
+            shim::vpu_sim_check_host_pages(self.dev_ptr(), phys, size.into(), &mut offset)
+        };
+        match ret {
+            0 => Ok(()),
+            code => Err((page_verdict(code), offset)),
+        }
+    }
+
     /// The physical address of bus range `[addr, addr + size)`, or why it is not usable.
     pub(crate) fn to_phys(&self, addr: u32, size: u32) -> core::result::Result<u64, &'static str> {
         let mut phys = 0u64;
-        let dev = (&*self.pdev as *const Device).cast_mut().cast::<c_void>();
+        let dev = self.dev_ptr();
         // SAFETY: `dev` is the live platform device (we hold a reference); `phys` is a valid
         // location. The callee only reads the device's DMA range map.
         let ret = unsafe { shim::vpu_sim_bus_to_phys(dev, addr.into(), size.into(), &mut phys) };

@@ -10,7 +10,8 @@
 //!   prototypes and struct layouts of the 6.12 headers, so a client built against the real
 //!   `vchiq.ko` runs on it unchanged ([`api`]);
 //! - registers the "vchiq-bus" bus and creates the "vcsm-cma" device on it, whose parent's
-//!   drvdata is a real `struct vchiq_drv_mgmt` (`vpu_sim_shim.c`);
+//!   drvdata is a real `struct vchiq_drv_mgmt` (`vpu_sim_shim.c`), whose `connected_mutex`
+//!   guards the connected callbacks as VCHIQ's does ([`connection`]);
 //! - runs the firmware's SMEM service ([`firmware`]) behind asynchronous VCHIQ delivery
 //!   ([`sim`]), and acts as the VPU's DMA on imported buffers through their bus addresses
 //!   ([`vpu_mem`]);
@@ -32,6 +33,7 @@ mod smem;
 mod support;
 
 mod api;
+mod connection;
 mod control;
 mod firmware;
 mod sim;
@@ -110,7 +112,10 @@ unsafe extern "C" fn vpu_sim_rust_probe(
     // SAFETY: `pdev` is the device being probed; we take our own reference.
     let pdev = unsafe { Device::get_device(pdev) };
     let setup = || -> Result<KBox<SimDevice>> {
-        let sim = Sim::new(vpu_mem::Bus::new(pdev))?;
+        let sim = Sim::new(
+            vpu_mem::Bus::new(pdev.clone()),
+            connection::Connection::new(pdev),
+        )?;
         let control = Arc::new(SimControl::new(sim.clone()), GFP_KERNEL)?;
         let mut dev = KBox::new(SimDevice { control: None, sim }, GFP_KERNEL)?;
         dev.control = Some(Dir::new(c_str!("vpu-sim"), control, &control::FILES)?);

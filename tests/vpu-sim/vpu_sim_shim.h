@@ -31,6 +31,61 @@ int vpu_sim_bus_to_phys(struct device *dev, u64 bus, u64 size, u64 *phys);
 void *vpu_sim_state_ctx(struct vchiq_state *state);
 
 /*
+ * vchiq_initialise()'s wait for the VideoCore on the simulator owning @state: 0 once it is up,
+ * -ENOTCONN after 10 polls of 500-600 us (debugfs `connected off`).
+ */
+int vpu_sim_wait_up(struct vchiq_state *state);
+
+/*
+ * The connection (@pdev is the simulator's platform device). `on`: the VPU comes up and the
+ * deferred connected callbacks run under drv_mgmt->connected_mutex, as VCHIQ's
+ * vchiq_call_connected_callbacks() does; `off`: back to the state before the connection
+ * (new callbacks are deferred, vchiq_initialise() fails). -EINTR on a fatal signal.
+ */
+int vpu_sim_set_connected(struct device *pdev, bool on);
+
+/* What the state file shows about the connection; the Rust side mirrors the layout. */
+struct vpu_sim_conn_info {
+	u32 connected;
+	u32 remote_up;
+	u32 deferred;
+	u32 pad;
+	u64 immediate;
+	u64 deferred_run;
+	u64 over_limit;
+	u64 dropped;
+};
+#define VPU_SIM_CONN_INFO_SIZE 48
+
+void vpu_sim_conn_info(struct device *pdev, struct vpu_sim_conn_info *info);
+
+/* Verdicts of vpu_sim_check_host_pages(); the Rust side (vpu_mem.rs) has their words. */
+enum {
+	VPU_SIM_PAGES_OK = 0,
+	VPU_SIM_PAGES_UNALIGNED = 1,
+	VPU_SIM_PAGES_CMA_EDGE = 2,
+	VPU_SIM_PAGES_NOT_BLOCK = 3,
+	VPU_SIM_PAGES_NO_PAGE = 4,
+	VPU_SIM_PAGES_FREE = 5,
+	VPU_SIM_PAGES_SLAB = 6,
+	VPU_SIM_PAGES_COMPOUND = 7,
+	VPU_SIM_PAGES_RESERVED = 8,
+	VPU_SIM_PAGES_USER = 9,
+	VPU_SIM_PAGES_UNREFERENCED = 10,
+	VPU_SIM_PAGES_SPLIT = 11,
+};
+
+/*
+ * Whether physical range [@phys, @phys + @size) is memory a host driver allocated with the
+ * DMA API and still holds (see vpu_sim_shim.c): VPU_SIM_PAGES_OK or a verdict, with *@offset
+ * the offset of the offending page.
+ */
+int vpu_sim_check_host_pages(struct device *pdev, u64 phys, u64 size, u64 *offset);
+
+/* Whether a log line about a bad host reply may be printed now (rate limit). */
+bool vpu_sim_log_ratelimit(void);
+
+/*
  * Implemented in Rust: set up the simulator for platform device @pdev (the VPU, whose DMA
  * range map is the VPU's bus view); *@ctx is handed back to vpu_sim_rust_remove().
  */
