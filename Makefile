@@ -3,6 +3,7 @@
 #
 #   make demo      set up, build, boot the QEMU arm64 guest and show the suite at work
 #   make check     every test (host and guest); last line `N passed, N failed`
+#   make soak      the hostile-user boot only, longer (VCSM_SOAK_CALLS fuzzer calls, default 2M)
 #   make bench     heap allocation latency against the in-kernel heaps (perf kernel)
 #   make           the modules, against KDIR or the cached test kernel
 #   make dtbs      the device-tree overlays
@@ -17,14 +18,14 @@ FLAVOUR ?= debug
 KDIR ?=
 O := $(CURDIR)/build
 
-.PHONY: all modules deps kernel dtbs clippy check demo bench install clean help
+.PHONY: all modules deps kernel dtbs clippy check soak demo bench install clean help
 
 DESTDIR ?= /
 
 all: modules
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/install-deps.sh
@@ -50,6 +51,9 @@ dtbs:
 
 check:
 	@scripts/check.sh
+
+soak:
+	@scripts/check.sh soak
 
 demo:
 	@scripts/demo.sh

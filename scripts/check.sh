@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: install what is missing, build, run every host test and the QEMU guest tests
-# (two boots: everything on the dedicated pool, then the heaps on the system CMA pool).
+# (three boots: everything on the dedicated pool; the heaps on the system CMA pool; the
+# hostile-user suite: fuzzer, fault injection, killed processes, unload races).
+#
+# `scripts/check.sh soak` (`make soak`) runs only the hostile-user boot, longer: VCSM_SOAK_CALLS
+# fuzzer calls (default 2,000,000), VCSM_FUZZ_SEED to replay a seed.
 # The last line is `N passed, N failed`; the exit status is non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,12 +13,15 @@ cd "$top"
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 start=$(date +%s)
+mode=${1:-check}
+case $mode in check|soak) ;; *) echo "check.sh: unknown mode $mode" >&2; exit 2 ;; esac
 
 must deps scripts/install-deps.sh
 # shellcheck source=scripts/env.sh
 . "$top/scripts/env.sh"
 
 # Host tests.
+if [ "$mode" = check ]; then
 step host-smem-protocol cargo test --locked --manifest-path drivers/common/Cargo.toml
 step host-uapi-rust cargo test --locked --manifest-path uapi/rust/Cargo.toml
 step host-uapi-header bash uapi/tests/check-header.sh
@@ -22,16 +29,42 @@ step host-userspace cargo test --locked --manifest-path userspace/Cargo.toml
 step host-harness python3 tests/qemu/test_judge.py
 step host-install bash tests/host/install.sh
 step host-docs bash tests/host/docs.sh "$top/build/docs"
+fi
 
 # Kernel, modules, guest programs.
 must kernel-debug scripts/kernel.sh build debug
 kdir=$(scripts/kernel.sh kdir debug)
 must modules scripts/build-modules.sh "$kdir"
 moddir="$top/build/kmod/$(basename "$kdir")"
-step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \
+[ "$mode" = check ] && step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \
 	--sim-symvers "$moddir-tests/Module.symvers" "$moddir/vc-sm-cma.ko" "$moddir/vchiq-test-client.ko"
-step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
+[ "$mode" = check ] && step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
 must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
+
+# The hostile-user boot (tests/guest/hostile.sh): as uid 1000 in group video and as a uid
+# outside it; the fuzzer's seed and call count and the fault-injection step counts are in
+# build/qemu-hostile/hostile/console.txt.
+hostile_env=()
+[ -n "${VCSM_FUZZ_SEED:-}" ] && hostile_env+=(--env "VCSM_FUZZ_SEED=$VCSM_FUZZ_SEED")
+if [ "$mode" = soak ]; then
+	hostile_env+=(--env "VCSM_FUZZ_CALLS=${VCSM_SOAK_CALLS:-2000000}" --env VCSM_SOAK=1)
+	hostile_timeout=${VCSM_SOAK_TIMEOUT:-10800}
+else
+	hostile_timeout=1500
+fi
+hostile() {
+	tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
+		--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
+		--script hostile --timeout "$hostile_timeout" --out "$top/build/qemu-hostile" "${hostile_env[@]}"
+}
+
+if [ "$mode" = soak ]; then
+	step qemu-guest-hostile-soak hostile
+	echo "make soak took $(( $(date +%s) - start )) s; log in build/qemu-hostile/hostile/console.txt"
+	vcsm_summary
+	[ "$VCSM_FAILED" -eq 0 ]
+	exit
+fi
 
 # The guest.
 step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
@@ -42,6 +75,7 @@ step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top
 step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" \
 	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap-system.dtbo" \
 	--script heap-system --timeout 900 --out "$top/build/qemu-system"
+step qemu-guest-hostile hostile
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
 vcsm_summary

@@ -108,33 +108,27 @@ impl Registry {
             return Ok(());
         }
         let u = self.pinned(pid);
-        if cap_process != 0 && u.process.saturating_add(add) > cap_process {
+        let checks = [
+            (cap_process, u.process, "the process", "pin_cap_process_mb"),
+            (cap_total, u.total, "all processes", "pin_cap_total_mb"),
+        ];
+        for (cap, pinned, who, param) in checks {
+            if cap == 0 || pinned.saturating_add(add) <= cap {
+                continue;
+            }
             refused.fetch_add(1, Ordering::Relaxed);
             let comm = shim::current_comm();
             pr_limited!(
                 pr_warn,
-                "{} of {} bytes by {} (pid {}) refused: the process would pin more than pin_cap_process_mb={} MiB ({} bytes pinned)\n",
+                "{} of {} bytes by {} (pid {}) refused: {} would pin more than {}={} MiB ({} bytes pinned)\n",
                 what,
                 add,
                 comm_str(&comm),
                 pid,
-                cap_process >> 20,
-                u.process
-            );
-            return Err(edquot());
-        }
-        if cap_total != 0 && u.total.saturating_add(add) > cap_total {
-            refused.fetch_add(1, Ordering::Relaxed);
-            let comm = shim::current_comm();
-            pr_limited!(
-                pr_warn,
-                "{} of {} bytes by {} (pid {}) refused: all processes would pin more than pin_cap_total_mb={} MiB ({} bytes pinned)\n",
-                what,
-                add,
-                comm_str(&comm),
-                pid,
-                cap_total >> 20,
-                u.total
+                who,
+                param,
+                cap >> 20,
+                pinned
             );
             return Err(edquot());
         }

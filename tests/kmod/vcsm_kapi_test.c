@@ -145,19 +145,24 @@ static ssize_t kapi_write(struct file *file, const char __user *ubuf, size_t len
 	return len;
 }
 
-static ssize_t kapi_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+/*
+ * Reading a test's file gives its result text, the file's private data (under kapi_lock,
+ * which the test's writer holds).
+ */
+static ssize_t result_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
 {
+	const char *result = file->f_inode->i_private;
 	ssize_t ret;
 
 	mutex_lock(&kapi_lock);
-	ret = simple_read_from_buffer(ubuf, len, ppos, kapi_result, strlen(kapi_result));
+	ret = simple_read_from_buffer(ubuf, len, ppos, result, strlen(result));
 	mutex_unlock(&kapi_lock);
 	return ret;
 }
 
 static const struct file_operations kapi_fops = {
 	.owner = THIS_MODULE,
-	.read = kapi_read,
+	.read = result_read,
 	.write = kapi_write,
 	.llseek = default_llseek,
 };
@@ -264,19 +269,9 @@ static ssize_t nest_write(struct file *file, const char __user *ubuf, size_t len
 	return len;
 }
 
-static ssize_t nest_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
-{
-	ssize_t ret;
-
-	mutex_lock(&kapi_lock);
-	ret = simple_read_from_buffer(ubuf, len, ppos, nest_result, strlen(nest_result));
-	mutex_unlock(&kapi_lock);
-	return ret;
-}
-
 static const struct file_operations nest_fops = {
 	.owner = THIS_MODULE,
-	.read = nest_read,
+	.read = result_read,
 	.write = nest_write,
 	.llseek = default_llseek,
 };
@@ -447,8 +442,8 @@ static int __init kapi_init(void)
 	if (IS_ERR(kapi_pdev))
 		return PTR_ERR(kapi_pdev);
 	kapi_dir = debugfs_create_dir("vcsm-kapi-test", NULL);
-	debugfs_create_file("run", 0600, kapi_dir, NULL, &kapi_fops);
-	debugfs_create_file("nest", 0600, kapi_dir, NULL, &nest_fops);
+	debugfs_create_file("run", 0600, kapi_dir, kapi_result, &kapi_fops);
+	debugfs_create_file("nest", 0600, kapi_dir, nest_result, &nest_fops);
 	debugfs_create_file("scattered", 0400, kapi_dir, NULL, &scattered_fops);
 	debugfs_create_file("far", 0400, kapi_dir, (void *)1, &scattered_fops);
 	return 0;
