@@ -55,7 +55,7 @@ use kext::{
     dma_buf::{self, DmaBuf, Exporter},
     dma_heap::{HeapOps, Registration},
     miscdev::this_module,
-    ratelimit::pr_limited,
+    ratelimit::{current_killed, pr_limited},
 };
 
 module! {
@@ -148,6 +148,10 @@ impl HeapOps for CmaHeap {
             ContigPages::alloc_clean_on_map(&region.dev, len)
         };
         let exhausted = |e: Error| {
+            if current_killed() {
+                // CMA gave up because the caller is being killed, not for want of memory.
+                return e;
+            }
             pr_limited!(
                 pr_warn,
                 "{}: cannot allocate {} bytes: no free run that large in the region ({} of {} bytes held by the vcsm heaps)\n",

@@ -10,6 +10,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
@@ -163,4 +164,9 @@ bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt)
 u64 kext_now_ms(void)
 {
 	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+bool kext_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }

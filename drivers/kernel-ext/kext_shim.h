@@ -67,6 +67,9 @@ void *kext_seq_private(struct seq_file *m);
  */
 bool kext_sgt_bounced(struct device *dev, const struct sg_table *sgt);
 
+/* Whether the current task has been killed (fatal_signal_pending(current)). */
+bool kext_fatal_signal_pending(void);
+
 /* Milliseconds since boot, at jiffy resolution (ratelimit.rs). */
 u64 kext_now_ms(void);
 

@@ -15,6 +15,13 @@ pub(crate) const BURST: u32 = 10;
 /// Length of an interval, in milliseconds (the kernel's `DEFAULT_RATELIMIT_INTERVAL`).
 pub(crate) const INTERVAL_MS: u64 = 5000;
 
+/// Whether the current task has been killed: a request that failed because of that needs no
+/// log line (the kernel's own allocators give up on a fatal signal).
+pub(crate) fn current_killed() -> bool {
+    // SAFETY: Reads the current task's pending signals; always safe.
+    unsafe { ext::kext_fatal_signal_pending() }
+}
+
 /// The state of one message site.
 pub(crate) struct RateLimit {
     /// Start of the current interval (ms since boot); 0 before the first line.

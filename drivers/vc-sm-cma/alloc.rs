@@ -34,7 +34,7 @@ impl Vcsm {
         name: &[u8],
         pid: i32,
     ) -> Result<Shared> {
-        self.ensure_ready()?;
+        let _op = self.begin_op()?;
         if size == 0 {
             return Err(EINVAL);
         }

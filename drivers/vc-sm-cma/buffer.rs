@@ -175,6 +175,8 @@ impl Entry {
 
 /// Every buffer the driver knows, by kernel id, and wrappers by address.
 pub(crate) struct Registry {
+    /// The device is being removed: an IMPORT reply that arrives now is given back.
+    pub(crate) removing: bool,
     last_id: u32,
     len: u32,
     pub(crate) by_id: RBTree<u32, Entry>,
@@ -185,6 +187,7 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new() -> Self {
         Self {
+            removing: false,
             last_id: 0,
             len: 0,
             by_id: RBTree::new(),
@@ -280,7 +283,7 @@ impl Vcsm {
         pid: i32,
         charged: bool,
     ) -> Result<Shared> {
-        self.ensure_ready()?;
+        let _op = self.begin_op()?;
         let src = self.innermost(src);
         if charged {
             // Refused before anything is mapped; checked again when the buffer is registered.
@@ -436,17 +439,25 @@ impl Vcsm {
             return Err(ENOMEM);
         }
         let mut reg = self.bufs.lock();
+        let removing = reg.removing;
         match reg.by_id.get_mut(&kernel_id) {
             Some(e) => {
                 e.importing = false;
                 e.vpu = VpuState::Mapped;
                 e.vc_handle = handle;
-                e.wrapped = true;
-                Ok((kernel_id, handle))
+                if !removing {
+                    e.wrapped = true;
+                    return Ok((kernel_id, handle));
+                }
             }
             // Teardown forgot it meanwhile.
-            None => Err(ENODEV),
+            None => return Err(ENODEV),
         }
+        drop(reg);
+        // The reply came after teardown sent FREE for everything the VPU maps: this one is
+        // not wrapped, so `settle` sends its FREE (and the caller gets no buffer).
+        self.settle(kernel_id);
+        Err(ENODEV)
     }
 
     /// Records the address of the wrapper of buffer `kernel_id`.

@@ -75,6 +75,9 @@ pub(crate) struct Conn {
     svc: Option<ServiceRef>,
     /// Users of `svc` right now (see [`IoGuard`]); teardown waits for none.
     in_flight: u32,
+    /// Requests (imports, allocations) under way (see [`OpGuard`]); teardown waits for none
+    /// before the device's DMA set-up goes.
+    ops: u32,
     misc: Option<miscdev::Registration<VcsmMisc>>,
     debugfs: Option<DebugFiles>,
 }
@@ -129,7 +132,8 @@ pub(crate) struct Vcsm {
     vdev: BoundDevice,
     #[pin]
     pub(crate) conn: Mutex<Conn>,
-    /// Signalled when `Conn::in_flight` drops and when the VPU acknowledges the protocol.
+    /// Signalled when `Conn::in_flight` or `Conn::ops` drops to 0 and when the VPU acknowledges
+    /// the protocol.
     #[pin]
     conn_cv: CondVar,
     #[pin]
@@ -221,6 +225,23 @@ impl Drop for IoGuard<'_> {
     }
 }
 
+/// A request (import or allocation) that uses the device; teardown waits until there is none
+/// before it gives the device's DMA set-up back, so no request allocates or maps through a
+/// device whose DMA configuration is gone.
+pub(crate) struct OpGuard<'a> {
+    vcsm: &'a Vcsm,
+}
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        let mut conn = self.vcsm.conn.lock();
+        conn.ops = conn.ops.saturating_sub(1);
+        if conn.ops == 0 {
+            self.vcsm.conn_cv.notify_all();
+        }
+    }
+}
+
 /// Work items for events that send or allocate, run on the event workqueue.
 pub(crate) enum Event {
     /// The reply to an IMPORT whose caller gave up.
@@ -306,6 +327,7 @@ impl Vcsm {
                         service: None,
                         svc: None,
                         in_flight: 0,
+                        ops: 0,
                         misc: None,
                         debugfs: None,
                     },
@@ -383,6 +405,20 @@ impl Vcsm {
     pub(crate) fn ensure_ready(&self) -> Result {
         match self.phase() {
             Phase::Ready => Ok(()),
+            Phase::Removing => Err(ENODEV),
+            _ => Err(EPERM),
+        }
+    }
+
+    /// Starts a request that uses the device (see [`OpGuard`]); fails unless the device
+    /// serves requests.
+    pub(crate) fn begin_op(&self) -> Result<OpGuard<'_>> {
+        let mut conn = self.conn.lock();
+        match conn.phase {
+            Phase::Ready => {
+                conn.ops += 1;
+                Ok(OpGuard { vcsm: self })
+            }
             Phase::Removing => Err(ENODEV),
             _ => Err(EPERM),
         }
@@ -612,6 +648,8 @@ impl Vcsm {
     /// closed.
     pub(crate) fn remove(self: &Arc<Self>) {
         self.conn.lock().phase = Phase::Removing;
+        // An IMPORT whose reply comes from now on is given back at once (see `share`).
+        self.bufs.lock().removing = true;
         let queues = self.wq.lock().clone();
         // The connect work and queued events finish (a connect that sees `Removing` stops).
         if let Some(q) = &queues {
@@ -652,6 +690,14 @@ impl Vcsm {
 
         self.close_transactions();
         self.forget_vpu();
+        // Requests still under way fail now (no service, no transactions); wait for them to
+        // let go of the device before its DMA set-up goes.
+        {
+            let mut conn = self.conn.lock();
+            while conn.ops > 0 {
+                self.conn_cv.wait(&mut conn);
+            }
+        }
         // The driver core frees the device's DMA configuration (its `dma_range_map`) once this
         // returns: no mapping of it may outlive remove, not even of buffers whose wrapper is
         // still open (they stay usable as dma-bufs, without a VPU mapping).
