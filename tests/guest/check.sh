@@ -5,10 +5,13 @@
 . /tests/vpusim.sh
 . /tests/vcsm.sh
 . /tests/tool.sh
+. /tests/chaos.sh
 
 vcsm_kmemleak_clear
 heap_tests
 vpusim_tests
 vcsm_tests
 tool_tests
+# After tool_tests, which leaves the modules loaded and /dev/vcsm-cma ready.
+chaos_tests
 vcsm_kmemleak_check
