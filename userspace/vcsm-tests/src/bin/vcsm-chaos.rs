@@ -30,7 +30,7 @@ use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -2308,12 +2308,146 @@ fn check_dma_alias(ctx: &Ctx, after: &str) -> Result<(), String> {
     }
 }
 
+/// Several problems: each in full as an INFO line, the failure reason a short list.
+fn summarize(test: &str, problems: Vec<String>) -> Result<(), String> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        info(test, &format!("problem: {p}"));
+    }
+    let short: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let mut cut = p.len().min(150);
+            while !p.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}{}", &p[..cut], if cut < p.len() { "..." } else { "" })
+        })
+        .collect();
+    Err(format!("{} problems (in full above): {}", problems.len(), short.join(" | ")))
+}
+
 /// Binds the driver again if it is not bound (after a failure in the middle of a cycle).
 fn ensure_bound(ctx: &Ctx, test: &str) {
     if !Path::new(&format!("/sys/bus/vchiq-bus/devices/{DEVICE}/driver")).exists() {
         let _ = write_sysfs(test, "bind", DEVICE);
     }
     let _ = wait_ready_and_mode(ctx, "binding again");
+}
+
+/// New kernel log records, from `/dev/kmsg` (root).
+struct Kmsg {
+    file: File,
+}
+
+/// What the driver logs when it gets a DMA address without the VPU's bus alias: the vchiq
+/// device's DMA set-up is gone (shown once per module load).
+const NO_ALIAS: &str = "expecting an uncached (0xC) or coherent (0x8) VPU alias";
+
+impl Kmsg {
+    /// Starts after the records logged so far.
+    fn new() -> Result<Kmsg, String> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .ctx("/dev/kmsg")?;
+        std::io::Seek::seek(&mut file, io::SeekFrom::End(0)).ctx("seek /dev/kmsg")?;
+        Ok(Kmsg { file })
+    }
+
+    /// The messages logged since the last call.
+    fn new_lines(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rec = [0u8; 8192];
+        loop {
+            match self.file.read(&mut rec) {
+                Ok(0) => break,
+                // One record per read: "prio,seq,time,flags;message\n".
+                Ok(n) => {
+                    let text = String::from_utf8_lossy(&rec[..n]);
+                    if let Some((_, msg)) = text.split_once(';') {
+                        out.push(msg.lines().next().unwrap_or("").to_owned());
+                    }
+                }
+                // EPIPE: records were overwritten; go on with the next.
+                Err(e) if errno_of(&e) == libc::EPIPE => {}
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// Unbind while a process is inside MEM_ALLOC (of 32 MiB, which takes a while): the ioctl
+/// must fail with ENODEV or give a working wrapper, the VPU must hold nothing afterwards, and
+/// the memory must not come from a device whose DMA set-up unbind already tore down (which
+/// the driver's alias warning shows). A few attempts, the unbind a little later each time.
+fn unbind_during_alloc(
+    ctx: &Ctx,
+    test: &str,
+    known: &mut BTreeSet<u32>,
+    kmsg: &mut Kmsg,
+) -> Result<(), String> {
+    let size = 32 << 20;
+    let mut outcomes = Vec::new();
+    let mut problems = Vec::new();
+    for attempt in 0..4u64 {
+        let (go_rx, go_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (ready_rx, ready_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (go_rx_raw, go_tx_raw, ready_rx_raw, ready_tx_raw) =
+            (go_rx.as_raw_fd(), go_tx.as_raw_fd(), ready_rx.as_raw_fd(), ready_tx.as_raw_fd());
+        let child = start_child(|| {
+            close_inherited(go_tx_raw);
+            close_inherited(ready_rx_raw);
+            ctx.enter_worker()?;
+            let dev = Dev::open().ctx(DEV)?;
+            // SAFETY: One byte from a live buffer to the pipe's write end this process holds.
+            unsafe { libc::write(ready_tx_raw, [1u8].as_ptr().cast(), 1) };
+            let res = dev.alloc(size);
+            wait_go(go_rx_raw);
+            match res {
+                Ok(imp) => {
+                    let mut m =
+                        imp.buf.mmap(0, size, Prot::READ_WRITE).ctx("mmap of the wrapper after unbind")?;
+                    touch(&mut m, 0, 0xa11c)?;
+                    Ok("a wrapper".into())
+                }
+                Err(e) if errno_of(&e) == libc::ENODEV => Ok("ENODEV".into()),
+                Err(e) => Err(format!(
+                    "MEM_ALLOC during unbind failed with {}, expected ENODEV or a wrapper",
+                    describe(&e)
+                )),
+            }
+        })?;
+        drop((go_rx, ready_tx));
+        let ready = File::from(ready_rx);
+        wait_readable(&ready, Duration::from_secs(10));
+        thread::sleep(Duration::from_millis(5 + 10 * attempt));
+        let unbound = write_sysfs(test, "unbind", DEVICE)
+            .and_then(|_| check_gone(&format!("unbind during MEM_ALLOC #{attempt}"), known));
+        drop(go_tx);
+        let got = child.join(test, Duration::from_secs(30), "the allocator");
+        ensure_bound(ctx, test);
+        let logged: Vec<String> = kmsg.new_lines().into_iter().filter(|l| l.contains(NO_ALIAS)).collect();
+        outcomes.push(got.clone().unwrap_or_else(|e| e));
+        problems.extend(unbound.err());
+        problems.extend(got.err());
+        if let Some(l) = logged.first() {
+            problems.push(format!(
+                "MEM_ALLOC #{attempt}, racing unbind, allocated through the unbound device: \"{l}\""
+            ));
+            break;
+        }
+    }
+    info(test, &format!("unbind during a 32 MiB MEM_ALLOC: {}", outcomes.join(", ")));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 /// Unbind while a process waits for the reply to its IMPORT (the VPU delays it by 1 s): the
@@ -2374,7 +2508,11 @@ fn mode_unbind(ctx: &Ctx, test: &str, cycles: u32, workers: u32) -> Result<(), S
     let mut rng = ctx.rng("unbind");
     let mut known = Sim::read()?.handle_ids();
     let mut problems = Vec::new();
+    let mut kmsg = Kmsg::new()?;
     if let Err(e) = unbind_during_import(ctx, test, &mut known) {
+        problems.push(e);
+    }
+    if let Err(e) = unbind_during_alloc(ctx, test, &mut known, &mut kmsg) {
         problems.push(e);
     }
     let (kids, stop) = start_unload_workers(ctx, workers)?;
@@ -2418,12 +2556,11 @@ fn mode_unbind(ctx: &Ctx, test: &str, cycles: u32, workers: u32) -> Result<(), S
     }
     problems.extend(res.err());
     problems.extend(dma_problems);
-    problems.extend(stopped.err());
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
+    if let Some(l) = kmsg.new_lines().into_iter().find(|l| l.contains(NO_ALIAS)) {
+        problems.push(format!("during the unbind/bind cycles with workers: \"{l}\" (a MEM_ALLOC or import used the device after unbind)"));
     }
+    problems.extend(stopped.err());
+    summarize(test, problems)
 }
 
 /// rmmod: `Ok(true)` unloaded, `Ok(false)` refused because something holds the module.
@@ -2475,6 +2612,7 @@ fn mode_rmmod(ctx: &Ctx, test: &str, cycles: u32, workers: u32) -> Result<(), St
 fn rmmod_cycles(ctx: &Ctx, test: &str, cycles: u32, workers: u32) -> Result<(), String> {
     let mut rng = ctx.rng("rmmod");
     let mut known = Sim::read()?.handle_ids();
+    let mut kmsg = Kmsg::new()?;
     // Refusals that do not depend on timing (as root, before the workers start).
     {
         let dev = Dev::open().ctx(DEV)?;
@@ -2542,6 +2680,11 @@ fn rmmod_cycles(ctx: &Ctx, test: &str, cycles: u32, workers: u32) -> Result<(), 
     stopped?;
     if !leaks.is_empty() {
         return Err(format!("{} unloads with workers left VPU handles: {}", leaks.len(), leaks.join("; ")));
+    }
+    if let Some(l) = kmsg.new_lines().into_iter().find(|l| l.contains(NO_ALIAS)) {
+        return Err(format!(
+            "during the rmmod/insmod cycles: \"{l}\" (a MEM_ALLOC or import used the device after unbind)"
+        ));
     }
     // Nothing holds the module any more: it must go, and come back.
     if !wait_for(5000, || rmmod(test).unwrap_or(false)) {
