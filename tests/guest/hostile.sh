@@ -14,9 +14,11 @@
 . /tests/heap.sh
 . /tests/vcsm.sh
 . /tests/faults.sh
+. /tests/chaos.sh
 
 vcsm_kmemleak_clear
 vc_test load t_vc_load || exit 0
 fault_tests
+chaos_tests
 vc_test unload t_vc_unload
 vcsm_kmemleak_check
