@@ -33,10 +33,15 @@ step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \
 step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
 must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 
-# The guest.
+# The guest. The fuzzer's settings go to the guest's init as KEY=VALUE words of the kernel
+# command line (VCSM_FUZZ_SEED=N replays a run; see tests/guest/fuzz.sh).
+fuzz_env=""
+for v in VCSM_FUZZ_SEED VCSM_FUZZ_CALLS VCSM_FUZZ_THREADS VCSM_FUZZ_WRAP_DEPTH VCSM_FUZZ_IMPORTS_PER_BUFFER; do
+	[ -n "${!v:-}" ] && fuzz_env="$fuzz_env $v=${!v}"
+done
 step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
 	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
-	--script check --timeout 1800
+	--script check --timeout 1800 --kernel-cmdline "${fuzz_env# }"
 # The heaps on the Pi's system CMA pool (`cma: linux,cma`, which run.sh gives every guest), in a
 # boot of their own with only the system-pool overlay: no dedicated pool, no simulated VPU.
 step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" \

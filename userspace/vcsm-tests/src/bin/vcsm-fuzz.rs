@@ -127,6 +127,11 @@ struct Args {
     #[arg(long)]
     no_chaos: bool,
 
+    /// Run only worker K of a --threads run (its generator and share of the calls), to replay
+    /// one thread's sequence (with --no-chaos, without any interleaving).
+    #[arg(long, value_name = "K")]
+    only_thread: Option<usize>,
+
     /// Print every call (slow; for replaying a finding).
     #[arg(long)]
     trace: bool,
@@ -529,6 +534,19 @@ fn sys_size(fd: RawFd) -> Result<i64, i32> {
     }
 }
 
+/// The last address-space changes (mmap successes and munmaps: kind, address, length, result),
+/// for the fatal-signal handler: which of them covered a faulting address.
+const RING: usize = 512;
+static RING_EVENTS: [[AtomicU64; 3]; RING] = [const { [const { AtomicU64::new(0) }; 3] }; RING];
+static RING_NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn ring(kind: u64, addr: usize, len: usize, ok: bool) {
+    let i = (RING_NEXT.fetch_add(1, SeqCst) % RING as u64) as usize;
+    RING_EVENTS[i][0].store(kind << 1 | u64::from(ok), SeqCst);
+    RING_EVENTS[i][1].store(addr as u64, SeqCst);
+    RING_EVENTS[i][2].store(len as u64, SeqCst);
+}
+
 fn sys_mmap(hint: usize, len: u64, prot: i32, flags: i32, fd: RawFd, off: u64) -> Result<i64, i32> {
     // SAFETY: MAP_FIXED is never passed (masked by the caller) so no existing mapping is
     // replaced; a new mapping is only used through volatile accesses and unmapped by us.
@@ -537,6 +555,7 @@ fn sys_mmap(hint: usize, len: u64, prot: i32, flags: i32, fd: RawFd, off: u64) -
     if p == libc::MAP_FAILED {
         Err(errno())
     } else {
+        ring(1, p as usize, len as usize, true);
         Ok(p as i64)
     }
 }
@@ -545,6 +564,7 @@ fn sys_munmap(addr: usize, len: usize) -> Result<i64, i32> {
     // SAFETY: Only ranges of mappings this thread made itself (or misaligned / empty ranges,
     // which the kernel refuses without unmapping anything).
     let r = unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+    ring(2, addr, len, r == 0);
     if r < 0 {
         Err(errno())
     } else {
@@ -718,6 +738,7 @@ struct Config {
     nofile: i32,
     trace: bool,
     chaos: bool,
+    only: Option<usize>,
 }
 
 // ---- statistics ----
@@ -740,9 +761,10 @@ enum Op {
     Open,
     Query,
     Chaos,
+    Chain,
 }
 
-const OP_COUNT: usize = 16;
+const OP_COUNT: usize = 17;
 const OP_NAMES: [&str; OP_COUNT] = [
     "J-sweep",
     "J-random",
@@ -760,6 +782,7 @@ const OP_NAMES: [&str; OP_COUNT] = [
     "open",
     "fcntl/lseek",
     "chaos",
+    "wrapper-chain",
 ];
 
 impl Op {
@@ -1366,7 +1389,10 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn insert(&mut self, res: Res) {
+    /// Puts a new fd into a free slot (closing a random one if none is free); returns its
+    /// slot, or None if the held-bytes budget closed it at once.
+    fn insert(&mut self, res: Res) -> Option<usize> {
+        let fd = res.fd;
         let i = match self.pool.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
@@ -1388,6 +1414,7 @@ impl<'a> Worker<'a> {
             };
             self.close_slot(j);
         }
+        self.pool[i].as_ref().is_some_and(|r| r.fd == fd).then_some(i)
     }
 
     fn close_slot(&mut self, i: usize) {
@@ -1532,6 +1559,7 @@ impl<'a> Worker<'a> {
                     (120, Op::Munmap),
                     (120, Op::Close),
                     (30, Op::Open),
+                    (3, Op::Chain),
                 ],
             );
             self.enter(op);
@@ -1561,6 +1589,7 @@ impl<'a> Worker<'a> {
                     }
                 }
                 Op::Open => self.reopen_vcsm(),
+                Op::Chain => self.chain(),
                 _ => {}
             }
             let st = &mut self.stats.ops[op as usize];
@@ -1674,7 +1703,7 @@ impl<'a> Worker<'a> {
             return;
         }
         let root_ino = inode(fd);
-        self.insert(Res {
+        let slot = self.insert(Res {
             fd,
             label: Label::Alloc,
             size: len,
@@ -1685,11 +1714,17 @@ impl<'a> Worker<'a> {
             root_ino,
             counted: 0,
         });
-        self.follow_up(fd, len);
+        self.follow_up(slot, len);
     }
 
     fn mem_import(&mut self, cmd: u32, class: PtrClass) {
         let src = self.pick_fd(true, true);
+        self.import_from(cmd, class, src, true);
+    }
+
+    /// Imports `src`; returns the wrapper's slot. With `follow`, sometimes closes the source
+    /// first and sometimes maps or syncs the wrapper.
+    fn import_from(&mut self, cmd: u32, class: PtrClass, src: Fd, follow: bool) -> Option<usize> {
         let mut b = [0u8; 64];
         self.rng.fill(&mut b[..]);
         b[0..4].copy_from_slice(&src.fd.to_le_bytes());
@@ -1719,7 +1754,7 @@ impl<'a> Worker<'a> {
             if ok.is_some() {
                 self.release_import(counted);
             }
-            return;
+            return None;
         }
         let fd = Arena::read_u32(&arg, 40) as i32;
         let vc_handle = Arena::read_u32(&arg, 44);
@@ -1737,7 +1772,7 @@ impl<'a> Worker<'a> {
         let size = if known { src.size.unwrap_or(0) } else { 0 };
         if !self.new_fd_sane(fd, size, true, "MEM_IMPORT_DMABUF") {
             self.release_import(counted);
-            return;
+            return None;
         }
         if vc_handle == 0 || dma_addr > u64::from(u32::MAX) || (known && u64::from(map_len) != size) {
             self.wrong(format!(
@@ -1752,11 +1787,11 @@ impl<'a> Worker<'a> {
             _ => src.root,
         };
         // Sometimes close the source first, then use the wrapper.
-        if let (true, Some(i)) = (self.rng.random_bool(0.3), src.pool) {
+        if let (true, Some(i)) = (follow && self.rng.random_bool(0.3), src.pool) {
             self.close_slot(i);
         }
         let root_ino = if known { src.root_ino } else { 0 };
-        self.insert(Res {
+        let slot = self.insert(Res {
             fd,
             label: Label::Import,
             size,
@@ -1767,12 +1802,125 @@ impl<'a> Worker<'a> {
             root_ino,
             counted,
         });
-        self.follow_up(fd, size);
+        if follow {
+            self.follow_up(slot, size);
+        }
+        slot
+    }
+
+    /// A chain of wrappers of wrappers: a fresh contiguous buffer is imported, its wrapper
+    /// imported, and so on up to a random depth (at most --max-wrap-depth); the deepest is
+    /// mapped, touched and synced; then the chain is closed root first, deepest first or in a
+    /// random order, or left in the pool for the other ops.
+    fn chain(&mut self) {
+        let contig: Vec<usize> =
+            (0..self.heaps.len()).filter(|&h| self.cfg.heaps[h].kind == HeapKind::Contig).collect();
+        if contig.is_empty() || self.cfg.max_depth < 2 {
+            return;
+        }
+        let target = self.rng.random_range(2..=self.cfg.max_depth) as usize;
+        while self.pool.iter().filter(|r| r.is_none()).count() < target + 1 {
+            let idx = self.pool_indices();
+            let i = idx[self.rng.random_range(0..idx.len())];
+            self.close_slot(i);
+        }
+        let page = self.page();
+        let h = contig[self.rng.random_range(0..contig.len())];
+        let d = HeapData {
+            len: self.rng.random_range(1..=4u64) * page,
+            fd: 0,
+            fd_flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+            heap_flags: 0,
+        };
+        let arg = self.arena.place(&mut self.rng, PtrClass::Good, &d.bytes());
+        self.enter(Op::HeapAlloc);
+        let r = sys_ioctl(self.heaps[h], DMA_HEAP_IOCTL_ALLOC, arg.addr);
+        if self
+            .check(Op::HeapAlloc, r, Expect::set(HEAP_RUNTIME).or_ok(), || {
+                format!("chain root from {} {d:x?}", heap_name(h))
+            })
+            .is_none()
+        {
+            return;
+        }
+        let fd = Arena::read_u32(&arg, 8) as i32;
+        let Some(mut cur) = self.adopt_heap_buf(h, fd, d) else { return };
+        let mut slots = vec![cur];
+        for _ in 0..target {
+            let Some(r) = self.pool[cur].clone() else { break };
+            if r.label == Label::Tainted
+                || (self.cfg.max_imports > 0 && self.imports_of(r.root_ino) >= self.cfg.max_imports)
+            {
+                break;
+            }
+            let src = Fd {
+                fd: r.fd,
+                label: r.label,
+                size: Some(r.size),
+                depth: r.depth,
+                strict: r.strict,
+                pool: Some(cur),
+                root: r.root,
+                root_ino: r.root_ino,
+            };
+            self.enter(Op::MemImport);
+            match self.import_from(VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, PtrClass::Good, src, false) {
+                Some(s) => {
+                    slots.push(s);
+                    cur = s;
+                }
+                None => break,
+            }
+        }
+        self.success(format!("chain:depth-{}", slots.len() - 1));
+        let Some(deepest) = self.pool[cur].clone() else { return };
+        self.enter(Op::Mmap);
+        let r =
+            sys_mmap(0, deepest.size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, deepest.fd, 0);
+        let exp = if self.tainted(cur) {
+            expect_mmap(Target::Unknown, None, 0, deepest.size, 3, 1, page)
+        } else {
+            Expect::ok().or(ENOMEM)
+        };
+        let depth = slots.len() - 1;
+        if let Some(addr) =
+            self.check(Op::Mmap, r, exp, || format!("mmap of a depth-{depth} wrapper fd {}", deepest.fd))
+        {
+            LAST_MAP[self.id][2].store(3, SeqCst);
+            LAST_MAP[self.id][3].store(1, SeqCst);
+            LAST_MAP[self.id][4].store(0, SeqCst);
+            LAST_MAP[self.id][5].store(3000 + depth as u64, SeqCst);
+            self.touch(addr as usize, deepest.size as usize, true, true);
+            self.unmap(addr as usize, deepest.size as usize);
+        }
+        for flags in [
+            dmabuf::DMA_BUF_SYNC_START | dmabuf::DMA_BUF_SYNC_RW,
+            dmabuf::DMA_BUF_SYNC_END | dmabuf::DMA_BUF_SYNC_RW,
+        ] {
+            self.enter(Op::Sync);
+            let arg = self.arena.place(&mut self.rng, PtrClass::Good, &flags.to_le_bytes());
+            let r = sys_ioctl(deepest.fd, DMA_BUF_IOCTL_SYNC, arg.addr);
+            let t = if self.tainted(cur) { Target::Unknown } else { Target::DmaBuf };
+            self.check(Op::Sync, r, expect_sync(t, 8, flags), || {
+                format!("sync of a depth-{depth} wrapper flags {flags:#x}")
+            });
+        }
+        match self.rng.random_range(0..4) {
+            0 => slots.iter().for_each(|&i| self.close_slot(i)),
+            1 => slots.iter().rev().for_each(|&i| self.close_slot(i)),
+            2 => {
+                while !slots.is_empty() {
+                    let i = slots.swap_remove(self.rng.random_range(0..slots.len()));
+                    self.close_slot(i);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// After a new buffer: sometimes map and touch it, sometimes sync it.
-    fn follow_up(&mut self, fd: RawFd, size: u64) {
-        let slot = self.pool.iter().position(|r| r.as_ref().is_some_and(|r| r.fd == fd));
+    fn follow_up(&mut self, slot: Option<usize>, size: u64) {
+        let Some(fd) = slot.and_then(|i| self.pool[i].as_ref()).map(|r| r.fd) else { return };
         if self.rng.random_bool(0.3) && size > 0 {
             let len = size.min(1 << 20);
             self.enter(Op::Mmap);
@@ -1904,13 +2052,13 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn adopt_heap_buf(&mut self, h: usize, fd: RawFd, d: HeapData) {
+    fn adopt_heap_buf(&mut self, h: usize, fd: RawFd, d: HeapData) -> Option<usize> {
         let page = self.page();
         let len = page_align(d.len, page).unwrap_or(0);
         self.success(format!("heap-alloc:{}", heap_name(h)));
         let cloexec = d.fd_flags & libc::O_CLOEXEC as u32 != 0;
         if !self.new_fd_sane(fd, len, cloexec, "DMA_HEAP_IOCTL_ALLOC") {
-            return;
+            return None;
         }
         let r = sys_fcntl(fd, libc::F_GETFL);
         if let Some(fl) = self.check(Op::Query, r, Expect::ok(), || format!("F_GETFL of heap buffer fd {fd}"))
@@ -1925,7 +2073,7 @@ impl<'a> Worker<'a> {
         }
         if len > HELD_BUDGET / 2 {
             self.close_raw(fd, Label::Buf(h));
-            return;
+            return None;
         }
         let strict = self.cfg.heaps[h].kind == HeapKind::Contig;
         let root_ino = inode(fd);
@@ -1939,7 +2087,7 @@ impl<'a> Worker<'a> {
             root: Some(h),
             root_ino,
             counted: 0,
-        });
+        })
     }
 
     fn heap_random(&mut self) {
@@ -2604,23 +2752,27 @@ fn run_threads(cfg: &Config) -> Outcome {
         stop: AtomicBool::new(false),
         imports: Mutex::new(BTreeMap::new()),
     };
-    let barrier = Barrier::new(cfg.threads + 1 + usize::from(cfg.chaos));
+    let ids: Vec<usize> = (0..cfg.threads).filter(|&id| cfg.only.is_none_or(|k| k == id)).collect();
+    let barrier = Barrier::new(ids.len() + 1 + usize::from(cfg.chaos));
     let per = cfg.calls / cfg.threads as u64;
     let mut stats = Stats::new();
     let mut errors = Vec::new();
     let mut elapsed = Duration::ZERO;
     std::thread::scope(|s| {
         let mut workers = Vec::new();
-        for id in 0..cfg.threads {
+        for id in ids {
             let budget = if id == 0 { cfg.calls - per * (cfg.threads as u64 - 1) } else { per };
             let (cfg, shared, barrier) = (cfg, &shared, &barrier);
-            workers.push(s.spawn(move || {
-                let w = Worker::new(id, cfg, shared, budget);
-                barrier.wait();
-                let mut w = w?;
-                w.run();
-                Ok::<Stats, String>(w.finish())
-            }));
+            workers.push((
+                id,
+                s.spawn(move || {
+                    let w = Worker::new(id, cfg, shared, budget);
+                    barrier.wait();
+                    let mut w = w?;
+                    w.run();
+                    Ok::<Stats, String>(w.finish())
+                }),
+            ));
         }
         let chaos = cfg.chaos.then(|| {
             let (shared, barrier) = (&shared, &barrier);
@@ -2634,7 +2786,7 @@ fn run_threads(cfg: &Config) -> Outcome {
         });
         barrier.wait();
         let start = Instant::now();
-        for (id, h) in workers.into_iter().enumerate() {
+        for (id, h) in workers {
             match h.join() {
                 Ok(Ok(st)) => stats.merge(&st),
                 Ok(Err(e)) => errors.push(format!("worker {id}: {e}")),
@@ -2906,6 +3058,22 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
             unsafe { libc::write(1, b.buf.as_ptr().cast(), b.len) };
         }
     }
+    // The recorded mmaps and munmaps that covered the faulting address.
+    // SAFETY: As above.
+    let fault = unsafe { (*info).si_addr() } as u64;
+    for ev in RING_EVENTS.iter() {
+        let (k, a, l) = (ev[0].load(SeqCst), ev[1].load(SeqCst), ev[2].load(SeqCst));
+        if k != 0 && a <= fault && fault < a.saturating_add(l.max(1)) {
+            let mut b = SigBuf { buf: [0; 1024], len: 0 };
+            b.s(if k >> 1 == 1 { "vcsm-fuzz: mmap at 0x" } else { "vcsm-fuzz: munmap 0x" });
+            b.n(a, 16);
+            b.s(" len 0x");
+            b.n(l, 16);
+            b.s(if k & 1 == 1 { " ok\n" } else { " failed\n" });
+            // SAFETY: As above.
+            unsafe { libc::write(1, b.buf.as_ptr().cast(), b.len) };
+        }
+    }
     // The process's mappings, with raw calls only (open, read, write are async-signal-safe).
     // SAFETY: A NUL-terminated path and our own buffer.
     unsafe {
@@ -2984,6 +3152,7 @@ fn main() -> ExitCode {
         nofile,
         trace: args.trace,
         chaos: !args.no_chaos,
+        only: args.only_thread.filter(|&k| k < threads),
     };
     rep.run(&id, || {
         info(
