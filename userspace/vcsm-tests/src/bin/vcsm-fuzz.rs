@@ -83,7 +83,7 @@ const TOUCH_PAGES: usize = 32;
 const CHAOS_SLOTS: usize = 8;
 const MAX_THREADS: usize = 32;
 /// How long a gone import still counts against --max-imports-per-buffer.
-const IMPORT_LINGER: Duration = Duration::from_millis(500);
+const IMPORT_LINGER: Duration = Duration::from_secs(1);
 
 #[derive(Parser, Debug)]
 #[command(about = "Seeded ioctl fuzzer for /dev/vcsm-cma, dma-heaps and dma-bufs (@@VCSM lines)")]
@@ -2373,16 +2373,28 @@ impl<'a> Worker<'a> {
     fn unmap(&mut self, addr: usize, len: usize) {
         let page = self.cfg.page;
         self.enter(Op::Munmap);
+        let len = len.div_ceil(page) * page;
         if len >= 3 * page && self.rng.random_bool(0.3) {
-            // Split the mapping first: a hole in the middle.
+            // Split the mapping first: a hole in the middle, then the two pieces. (Never the
+            // whole range again: another thread's mmap may have landed in the hole.)
             let k = self.rng.random_range(1..len / page - 1);
-            let r = sys_munmap(addr + k * page, page);
+            let hole = addr + k * page;
+            let r = sys_munmap(hole, page);
             self.check(Op::Munmap, r, Expect::ok(), || {
                 format!("munmap middle page {k} of {addr:#x}+{len:#x}")
             });
+            let r = sys_munmap(hole + page, addr + len - hole - page);
+            self.check(Op::Munmap, r, Expect::ok(), || {
+                format!("munmap the upper piece of {addr:#x}+{len:#x}")
+            });
+            let r = sys_munmap(addr, hole - addr);
+            self.check(Op::Munmap, r, Expect::ok(), || {
+                format!("munmap the lower piece of {addr:#x}+{len:#x}")
+            });
+        } else {
+            let r = sys_munmap(addr, len);
+            self.check(Op::Munmap, r, Expect::ok(), || format!("munmap {addr:#x}+{len:#x}"));
         }
-        let r = sys_munmap(addr, len);
-        self.check(Op::Munmap, r, Expect::ok(), || format!("munmap {addr:#x}+{len:#x}"));
     }
 
     fn munmap(&mut self) {
