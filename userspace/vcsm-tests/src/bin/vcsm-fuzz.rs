@@ -692,8 +692,8 @@ struct Res {
     root: Option<usize>,
     /// The inode of the dma-buf at the root of the chain (0: unknown).
     root_ino: u64,
-    /// The root whose live-import count this wrapper holds (0: none).
-    counted: u64,
+    /// This wrapper's import token (0: not counted; see `Imports`).
+    token: u64,
 }
 
 /// A worker's buffer slots as the chaos thread sees them: the fd number under a lock (held
@@ -722,9 +722,6 @@ struct Shared {
     pools: Vec<Arc<SharedPool>>,
     chaos: Vec<AtomicI32>,
     stop: AtomicBool,
-    /// Live imports per buffer (by the inode of the dma-buf at the root of the chain), kept
-    /// only with --max-imports-per-buffer.
-    imports: Mutex<BTreeMap<u64, u32>>,
 }
 
 struct Config {
@@ -1178,6 +1175,80 @@ struct Fd {
     pool: Option<usize>,
     root: Option<usize>,
     root_ino: u64,
+    /// The import token of the fd (0 if it is not a counted import).
+    token: u64,
+}
+
+/// With --max-imports-per-buffer: the driver's live mappings per root buffer (by inode), and
+/// each import's references (its own fd, and the imports of it).
+#[derive(Default)]
+struct Imports {
+    roots: BTreeMap<u64, u32>,
+    tokens: BTreeMap<u64, ImportToken>,
+    next: u64,
+    lingering: VecDeque<(Instant, u64)>,
+}
+
+struct ImportToken {
+    refs: u32,
+    root: u64,
+    parent: u64,
+}
+
+impl Imports {
+    /// Live mappings of buffer `ino` by the driver (imports of it and of its wrappers).
+    fn count(&self, ino: u64) -> u32 {
+        self.roots.get(&ino).copied().unwrap_or(0)
+    }
+
+    /// Counts an import of the buffer `ino` that is about to be made, from a source whose own
+    /// import is `parent` (0: the source is not an import); returns the new import's token.
+    fn reserve(&mut self, ino: u64, parent: u64) -> u64 {
+        if ino == 0 {
+            return 0;
+        }
+        *self.roots.entry(ino).or_default() += 1;
+        self.next += 1;
+        let token = self.next;
+        self.tokens.insert(token, ImportToken { refs: 1, root: ino, parent });
+        if let Some(p) = self.tokens.get_mut(&parent) {
+            p.refs += 1;
+        }
+        token
+    }
+
+    /// The fd of import `token` has gone (closed, replaced, or never installed). The import
+    /// lives on while a wrapper of it does; once nothing refers to it, its mapping still counts
+    /// until `until` (the driver keeps it until the VPU's RELEASED), and its source loses a
+    /// reference.
+    fn drop_token(&mut self, mut token: u64, until: Instant) {
+        while token != 0 {
+            let Some(t) = self.tokens.get_mut(&token) else { return };
+            t.refs -= 1;
+            if t.refs > 0 {
+                return;
+            }
+            let Some(t) = self.tokens.remove(&token) else { return };
+            self.lingering.push_back((until, t.root));
+            token = t.parent;
+        }
+    }
+
+    /// Forgets the mappings whose time is up at `now` (all of them with None).
+    fn reap(&mut self, now: Option<Instant>) {
+        while let Some(&(t, ino)) = self.lingering.front() {
+            if now.is_some_and(|now| t > now) {
+                break;
+            }
+            self.lingering.pop_front();
+            if let Some(n) = self.roots.get_mut(&ino) {
+                *n -= 1;
+                if *n == 0 {
+                    self.roots.remove(&ino);
+                }
+            }
+        }
+    }
 }
 
 struct Worker<'a> {
@@ -1195,7 +1266,7 @@ struct Worker<'a> {
     held: u64,
     closed_fd: RawFd,
     budget: u64,
-    lingering: VecDeque<(Instant, u64)>,
+    imports: Imports,
     seq: u64,
     stats: Stats,
 }
@@ -1257,7 +1328,7 @@ impl<'a> Worker<'a> {
             held: 0,
             closed_fd,
             budget,
-            lingering: VecDeque::new(),
+            imports: Imports::default(),
             seq: 0,
             stats: Stats::new(),
         })
@@ -1341,8 +1412,8 @@ impl<'a> Worker<'a> {
                     r.strict = false;
                     r.depth = self.cfg.max_depth;
                     r.root_ino = 0;
-                    let counted = std::mem::take(&mut r.counted);
-                    self.release_import(counted);
+                    let token = std::mem::take(&mut r.token);
+                    self.drop_token(token);
                 }
             }
             true
@@ -1352,41 +1423,23 @@ impl<'a> Worker<'a> {
     }
 
     fn imports_of(&self, ino: u64) -> u32 {
-        lock(&self.shared.imports).get(&ino).copied().unwrap_or(0)
+        self.imports.count(ino)
     }
 
-    /// Counts an import of the buffer `ino` that is about to be made (with a cap only).
-    fn reserve_import(&self, ino: u64) -> u64 {
-        if self.cfg.max_imports == 0 || ino == 0 {
-            return 0;
+    fn reserve_import(&mut self, ino: u64, parent: u64) -> u64 {
+        if self.cfg.max_imports == 0 {
+            0
+        } else {
+            self.imports.reserve(ino, parent)
         }
-        *lock(&self.shared.imports).entry(ino).or_default() += 1;
-        ino
     }
 
-    /// An import of `ino` has gone (closed, replaced, or failed after mapping). It still
-    /// counts for IMPORT_LINGER: the driver keeps the mapping until the VPU's RELEASED.
-    fn release_import(&mut self, ino: u64) {
-        if ino != 0 {
-            self.lingering.push_back((Instant::now() + IMPORT_LINGER, ino));
-        }
+    fn drop_token(&mut self, token: u64) {
+        self.imports.drop_token(token, Instant::now() + IMPORT_LINGER);
     }
 
     fn reap_imports(&mut self, all: bool) {
-        let now = Instant::now();
-        while let Some(&(t, ino)) = self.lingering.front() {
-            if !all && t > now {
-                break;
-            }
-            self.lingering.pop_front();
-            let mut m = lock(&self.shared.imports);
-            if let Some(n) = m.get_mut(&ino) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&ino);
-                }
-            }
-        }
+        self.imports.reap(if all { None } else { Some(Instant::now()) });
     }
 
     /// Puts a new fd into a free slot (closing a random one if none is free); returns its
@@ -1420,7 +1473,7 @@ impl<'a> Worker<'a> {
     fn close_slot(&mut self, i: usize) {
         let Some(res) = self.pool[i].take() else { return };
         self.held -= res.held;
-        self.release_import(res.counted);
+        self.drop_token(res.token);
         self.enter(Op::Close);
         let r = {
             let mut g = lock(&self.mine.fds[i]);
@@ -1479,6 +1532,7 @@ impl<'a> Worker<'a> {
             pool: None,
             root: None,
             root_ino: 0,
+            token: 0,
         };
         match kind {
             0 => {
@@ -1493,6 +1547,7 @@ impl<'a> Worker<'a> {
                     pool: Some(i),
                     root: r.root,
                     root_ino: r.root_ino,
+                    token: r.token,
                 }
             }
             1 => {
@@ -1712,7 +1767,7 @@ impl<'a> Worker<'a> {
             held,
             root: None,
             root_ino,
-            counted: 0,
+            token: 0,
         });
         self.follow_up(slot, len);
     }
@@ -1730,10 +1785,10 @@ impl<'a> Worker<'a> {
         b[0..4].copy_from_slice(&src.fd.to_le_bytes());
         b[8..40].copy_from_slice(&pick_name(&mut self.rng));
         let arg = self.arena.place(&mut self.rng, class, &b);
-        let counted = self.reserve_import(src.root_ino);
+        let token = self.reserve_import(src.root_ino, src.token);
         let r = sys_ioctl(self.vcsm, cmd, arg.addr);
         if r.is_err() {
-            self.release_import(counted);
+            self.drop_token(token);
         }
         let target = self.after(&src);
         let exp = expect_import(arg.can_read(64), arg.can_write(64), target, src.strict);
@@ -1752,7 +1807,7 @@ impl<'a> Worker<'a> {
         if ok.is_none() || !exp.ok {
             // No wrapper we know of (an unexpected success was reported).
             if ok.is_some() {
-                self.release_import(counted);
+                self.drop_token(token);
             }
             return None;
         }
@@ -1771,7 +1826,7 @@ impl<'a> Worker<'a> {
         self.success(kind);
         let size = if known { src.size.unwrap_or(0) } else { 0 };
         if !self.new_fd_sane(fd, size, true, "MEM_IMPORT_DMABUF") {
-            self.release_import(counted);
+            self.drop_token(token);
             return None;
         }
         if vc_handle == 0 || dma_addr > u64::from(u32::MAX) || (known && u64::from(map_len) != size) {
@@ -1800,7 +1855,7 @@ impl<'a> Worker<'a> {
             held: 0,
             root,
             root_ino,
-            counted,
+            token,
         });
         if follow {
             self.follow_up(slot, size);
@@ -1848,8 +1903,12 @@ impl<'a> Worker<'a> {
         let mut slots = vec![cur];
         for _ in 0..target {
             let Some(r) = self.pool[cur].clone() else { break };
+            // Stop at the depth limit, and with a cap at an unknown buffer (the chaos thread
+            // replaced a link of the chain) or one at the cap.
             if r.label == Label::Tainted
-                || (self.cfg.max_imports > 0 && self.imports_of(r.root_ino) >= self.cfg.max_imports)
+                || r.depth >= self.cfg.max_depth
+                || (self.cfg.max_imports > 0
+                    && (r.root_ino == 0 || self.imports_of(r.root_ino) >= self.cfg.max_imports))
             {
                 break;
             }
@@ -1862,6 +1921,7 @@ impl<'a> Worker<'a> {
                 pool: Some(cur),
                 root: r.root,
                 root_ino: r.root_ino,
+                token: r.token,
             };
             self.enter(Op::MemImport);
             match self.import_from(VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, PtrClass::Good, src, false) {
@@ -2086,7 +2146,7 @@ impl<'a> Worker<'a> {
             held: len,
             root: Some(h),
             root_ino,
-            counted: 0,
+            token: 0,
         })
     }
 
@@ -2762,7 +2822,6 @@ fn run_threads(cfg: &Config) -> Outcome {
         pools: (0..cfg.threads).map(|_| Arc::new(SharedPool::new())).collect(),
         chaos: (0..CHAOS_SLOTS).map(|_| AtomicI32::new(-1)).collect(),
         stop: AtomicBool::new(false),
-        imports: Mutex::new(BTreeMap::new()),
     };
     let ids: Vec<usize> = (0..cfg.threads).filter(|&id| cfg.only.is_none_or(|k| k == id)).collect();
     let barrier = Barrier::new(ids.len() + 1 + usize::from(cfg.chaos));
@@ -3311,6 +3370,36 @@ mod tests {
             .errs
             .has(EOPNOTSUPP));
         assert!(expect_mmap(Target::Unknown, None, 0, P, rw, sh, P).errs.has(EBADF));
+    }
+
+    #[test]
+    fn import_accounting_follows_wrapper_chains() {
+        let mut im = Imports::default();
+        let now = Instant::now();
+        let w1 = im.reserve(7, 0);
+        let w2 = im.reserve(7, w1);
+        let w3 = im.reserve(7, w2);
+        assert_eq!(im.count(7), 3);
+        // Closing the middle and the first wrapper: both stay mapped while w3 lives.
+        im.drop_token(w2, now);
+        im.drop_token(w1, now);
+        im.reap(None);
+        assert_eq!(im.count(7), 3);
+        // Closing w3 releases the whole chain, after the linger time.
+        im.drop_token(w3, now + Duration::from_secs(5));
+        im.reap(Some(now + Duration::from_secs(1)));
+        assert_eq!(im.count(7), 3);
+        im.reap(Some(now + Duration::from_secs(6)));
+        assert_eq!(im.count(7), 0);
+        assert!(im.tokens.is_empty());
+        // A failed import gives its source's reference back.
+        let a = im.reserve(9, 0);
+        let b = im.reserve(9, a);
+        im.drop_token(b, now);
+        im.drop_token(a, now);
+        im.reap(None);
+        assert_eq!(im.count(9), 0);
+        assert_eq!(im.reserve(0, 0), 0);
     }
 
     #[test]
