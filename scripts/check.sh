@@ -44,10 +44,15 @@ must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 # The hostile-user boot (tests/guest/hostile.sh): as uid 1000 in group video and as a uid
 # outside it; the fuzzer's seed and call count and the fault-injection step counts are in
 # build/qemu-hostile/hostile/console.txt.
+# The phases' settings pass through to the guest (tests/guest/fuzz.sh, chaos.sh): for example
+# VCSM_FUZZ_SEED=N and VCSM_CHAOS_SEED=N replay a run.
 hostile_env=()
-[ -n "${VCSM_FUZZ_SEED:-}" ] && hostile_env+=(--env "VCSM_FUZZ_SEED=$VCSM_FUZZ_SEED")
+for v in VCSM_FUZZ_SEED VCSM_FUZZ_CALLS VCSM_FUZZ_THREADS VCSM_FUZZ_WRAP_DEPTH \
+	VCSM_FUZZ_IMPORTS_PER_BUFFER VCSM_CHAOS_SEED; do
+	[ -n "${!v:-}" ] && hostile_env+=(--env "$v=${!v}")
+done
 if [ "$mode" = soak ]; then
-	hostile_env+=(--env "VCSM_FUZZ_CALLS=${VCSM_SOAK_CALLS:-2000000}" --env VCSM_SOAK=1)
+	hostile_env+=(--env "VCSM_FUZZ_CALLS=${VCSM_SOAK_CALLS:-2000000}")
 	hostile_timeout=${VCSM_SOAK_TIMEOUT:-10800}
 else
 	hostile_timeout=1500

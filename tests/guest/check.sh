@@ -5,10 +5,13 @@
 . /tests/vpusim.sh
 . /tests/vcsm.sh
 . /tests/tool.sh
+. /tests/fuzz.sh
 
 vcsm_kmemleak_clear
 heap_tests
 vpusim_tests
 vcsm_tests
 tool_tests
+# tool/setup left the modules loaded and /dev/vcsm-cma ready.
+fuzz_tests
 vcsm_kmemleak_check

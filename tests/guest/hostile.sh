@@ -13,11 +13,13 @@
 . /tests/lib.sh
 . /tests/heap.sh
 . /tests/vcsm.sh
+. /tests/fuzz.sh
 . /tests/faults.sh
 . /tests/chaos.sh
 
 vcsm_kmemleak_clear
 vc_test load t_vc_load || exit 0
+fuzz_tests
 fault_tests
 chaos_tests
 vc_test unload t_vc_unload
