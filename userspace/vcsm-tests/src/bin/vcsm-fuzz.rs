@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! vcsm-fuzz [--seed N] [--calls N] [--threads N] [--as-user UID:GID[:G1,G2..]] [--phase NAME]
-//!           [--max-wrap-depth N] [--no-chaos] [--trace]
+//!           [--max-wrap-depth N] [--max-imports-per-buffer N] [--no-chaos]
+//!           [--only-thread K] [--trace]
 //! vcsm-fuzz --as-user UID:GID --expect-no-access
 //! ```
 //!
 //! The first line printed is always `vcsm-fuzz: seed <N> threads <T> calls <C>`; run again with
 //! `--seed N` (same thread count) to replay. Every worker thread has its own generator, seeded
 //! from the seed and the thread's index, so its sequence of decisions is the same whenever the
-//! calls it makes have the same outcomes (`--threads 1 --no-chaos` takes away the interleaving).
+//! calls it makes have the same outcomes (`--only-thread K --no-chaos` replays worker K alone,
+//! without the interleaving; `--trace` prints every call).
 //!
 //! Each worker throws, with weights that keep most calls cheap failures:
 //! * every `'J'` command number with random direction and size bits at `/dev/vcsm-cma`
@@ -18,7 +20,8 @@
 //! * MEM_ALLOC, MEM_IMPORT_DMABUF, CLEAN_INVALID2 (and its compat number) with garbage fields,
 //!   sizes at every edge, names without NUL, source fds of every kind (closed, negative, huge,
 //!   `/dev/null`, pipe ends, eventfd, the device itself, heap nodes, buffers of every heap,
-//!   wrappers, wrappers of wrappers up to `--max-wrap-depth`, fds the chaos thread juggles);
+//!   wrappers, wrappers of wrappers up to `--max-wrap-depth`, fds the chaos thread juggles),
+//!   and now and then a whole chain of wrappers of one buffer, used and closed in some order;
 //! * argument pointers that are NULL, unmapped, kernel addresses, misaligned, in a read-only
 //!   page, or straddling into a PROT_NONE page;
 //! * DMA_HEAP_IOCTL_ALLOC with garbage len/fd/fd_flags/heap_flags on every heap, and random
@@ -2891,9 +2894,12 @@ fn summarize(id: &str, cfg: &Config, o: &Outcome) {
     info(
         id,
         &format!(
-            "{calls} calls in {secs:.1} s: {:.0} calls/s ({} threads; chaos thread: {chaos_calls} calls)",
+            "{calls} calls in {secs:.1} s: {:.0} calls/s ({}; chaos thread: {chaos_calls} calls)",
             calls as f64 / secs,
-            cfg.threads
+            match cfg.only {
+                Some(k) => format!("worker {k} of {} only", cfg.threads),
+                None => format!("{} workers", cfg.threads),
+            }
         ),
     );
     let ok: Vec<String> = o.stats.successes.iter().map(|(k, n)| format!("{k}={n}")).collect();
