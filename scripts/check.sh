@@ -57,6 +57,15 @@ if [ "$mode" = soak ]; then
 else
 	hostile_timeout=1500
 fi
+# What the hostile-user boot did, from its console: the fuzzer's seed and call count, the fault
+# injection's steps per entry point, the chaos seed.
+hostile_report() {
+	local log="$top/build/qemu-hostile/hostile/console.txt"
+	[ -f "$log" ] || return 0
+	echo "    hostile-user boot (console: build/qemu-hostile/hostile/console.txt):"
+	grep -E '^(vcsm-fuzz: seed |@@VCSM INFO fuzz/[a-z-]+: [0-9]+ calls in |faults/[a-z-]+: [0-9]+ steps|chaos: seed )' "$log" |
+		sed -e 's/^@@VCSM INFO //' -e 's/^/      /'
+}
 hostile() {
 	tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
 		--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
@@ -65,6 +74,7 @@ hostile() {
 
 if [ "$mode" = soak ]; then
 	step qemu-guest-hostile-soak hostile
+	hostile_report
 	echo "make soak took $(( $(date +%s) - start )) s; log in build/qemu-hostile/hostile/console.txt"
 	vcsm_summary
 	[ "$VCSM_FAILED" -eq 0 ]
@@ -81,6 +91,7 @@ step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir"
 	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap-system.dtbo" \
 	--script heap-system --timeout 900 --out "$top/build/qemu-system"
 step qemu-guest-hostile hostile
+hostile_report
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
 vcsm_summary
