@@ -210,6 +210,10 @@ pub(super) fn t_mem_alloc_cma_only(t: &T) -> Result<(), String> {
     }
     drop(one);
     wait_idle(2000)?;
+    // The pages go back just after the buffer leaves the driver's list.
+    if !wait_for(3000, || Ok(cma_used_pages()? == used0))? {
+        return Err("the one-page MEM_ALLOC did not go back to the pool".into());
+    }
     const CHUNK: u32 = 4 << 20;
     let max = (pool / u64::from(CHUNK)) as usize + 2;
     let mut bufs = Vec::new();
@@ -236,8 +240,8 @@ pub(super) fn t_mem_alloc_cma_only(t: &T) -> Result<(), String> {
     }
     drop(bufs);
     wait_idle(5000)?;
-    if cma_used_pages()? != used0 {
-        return Err("the pool's used count did not come back".into());
+    if !wait_for(5000, || Ok(cma_used_pages()? == used0))? {
+        return Err(format!("the pool's used count did not come back: {} pages, {used0} before", cma_used_pages()?));
     }
     Ok(())
 }
