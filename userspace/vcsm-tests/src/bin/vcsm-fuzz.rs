@@ -2797,6 +2797,21 @@ fn count_fds(limit: i32) -> usize {
     (0..limit.min(1 << 16)).filter(|&fd| sys_fcntl(fd, libc::F_GETFD).is_ok()).count()
 }
 
+/// Lowers the soft RLIMIT_NOFILE to `cur`: no new fd gets a number of `cur` or more.
+fn lower_nofile(cur: i32) -> Result<(), String> {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `rl` is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return Err(format!("getrlimit: {}", ename(errno())));
+    }
+    rl.rlim_cur = libc::rlim_t::try_from(cur.max(POOL as i32 * 8)).unwrap_or(rl.rlim_cur).min(rl.rlim_cur);
+    // SAFETY: `rl` is a valid rlimit; lowering the soft limit is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
+        return Err(format!("setrlimit: {}", ename(errno())));
+    }
+    Ok(())
+}
+
 fn nofile_limit() -> i32 {
     let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `rl` is a valid rlimit to fill.
@@ -3212,6 +3227,13 @@ fn main() -> ExitCode {
 
     let nofile = nofile_limit();
     let base_fds = count_fds(nofile);
+    // The workers' "closed" fd numbers are the top ones below the limit: lower the limit
+    // under them, so that a full fd table (a legitimate EMFILE under the chaos thread) can
+    // never hand one of them out and make a "closed" fd live.
+    if let Err(e) = lower_nofile(nofile - threads as i32 - 2) {
+        eprintln!("vcsm-fuzz: {e}");
+        return ExitCode::FAILURE;
+    }
     let heaps: Vec<HeapInfo> = dmabuf::Heap::list()
         .unwrap_or_default()
         .into_iter()
