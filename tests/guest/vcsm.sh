@@ -78,8 +78,12 @@ vc_firmware_line() {
 	vc_fw=$(grep '^firmware ' "$VSTATE")
 	[ -n "$vc_fw" ] || { vc_why "no firmware line in $VSTATE"; return 1; }
 	if vc_has_fw_node; then
+		case "$vc_fw" in
+		"firmware present=yes "*) ;;
+		*) vc_why "a firmware node in the device tree, but the state file says: $vc_fw"; return 1 ;;
+		esac
 		for k in 'revision=0x' 'board=0x' 'arm_base=0x' 'arm_size=[1-9]' 'vc_base=0x' 'vc_size=[1-9]'; do
-			printf '%s\n' "$vc_fw" | grep -q "^firmware present=yes .* $k" ||
+			printf '%s\n' "$vc_fw" | grep -q " $k" ||
 				{ vc_why "firmware line lacks $k: $vc_fw"; return 1; }
 		done
 	else
