@@ -21,3 +21,6 @@
 
 /* VCHIQ (vchiq.rs): the public client API and the vchiq-bus types. */
 #include "kext_vchiq.h"
+
+/* The Raspberry Pi firmware (rpi_firmware.rs). */
+#include "kext_rpi_firmware.h"

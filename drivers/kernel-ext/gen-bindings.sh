@@ -36,6 +36,10 @@ types+='|vchiq_.*|kext_vchiq_.*'
 # forward to another buffer under its (shared) reservation lock.
 fns+='|dma_buf_(map_attachment|unmap_attachment|vmap|vunmap)'
 
+# Raspberry Pi firmware (rpi_firmware.rs): only the kext_rpi_firmware_* glue (matched by kext_.*
+# above) and the opaque firmware type it passes around.
+types+='|rpi_firmware'
+
 # The saved flags use paths relative to the kernel build directory.
 cd "$kdir"
 "$bindgen" "$here/ext_bindings.h" \

@@ -9,6 +9,7 @@
 //!        dma=0x... vpu_addr=0x... vc_handle=0x... vpu=mapped pid=123 wrapped=yes
 //! buffers=1 bytes=1048576 mapped=1 unmapping=0 released=0 importing=0 wrapped=1
 //! protocol=2 timeout_ms=3000
+//! firmware present=no
 //! transactions last_id=2 pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
 //! ```
 
@@ -143,6 +144,7 @@ impl Show for Vcsm {
             "memory cma_base={:#x} cma_size={} vpu_mappings={} vpu_mapping_users={} vpu_mappings_made={} vpu_mappings_shared={}",
             cma_base, cma_size, sources, users, mapped_total, shared_total
         );
+        let _ = self.firmware.write_line(m);
         let (pending, abandoned, last_id) = self.trans.lock().counts();
         let _ = writeln!(
             m,

@@ -12,14 +12,15 @@
 //! - the kernel API `vc_sm_cma_import_dmabuf`, `vc_sm_cma_int_handle`, `vc_sm_cma_free`
 //!   (`vc_sm_knl.h`) for bcm2835-mmal-vchiq and bcm2835-isp;
 //! - memory the VPU asks for (VC_MEM_REQUEST), served on a workqueue;
-//! - debugfs `vcsm-cma/state`.
+//! - debugfs `vcsm-cma/state`, with what the Raspberry Pi firmware (if any) says about the
+//!   board.
 //!
 //! Files: [`vcsm`] (the VCHIQ service client and the device's life), [`transaction`] (request
 //! and reply matching), [`buffer`] (buffers, imports and their lifetime), [`export`] (the
 //! dma-buf that wraps a buffer), [`mapcache`] (the VPU's one mapping of each imported
 //! dma-buf), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`pins`] (what processes pin and
 //! the caps on it), [`ioctl`] (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel
-//! API), [`shim`] (the C side).
+//! API), [`firmware`] (the board facts from the Raspberry Pi firmware), [`shim`] (the C side).
 //!
 //! The lifetime rule everything follows: a buffer's memory (an imported dma-buf with its
 //! attachment and mapping, or an allocation) is kept until both no dma-buf exposes it any more
@@ -41,10 +42,19 @@ mod vchiq;
 #[allow(dead_code, unreachable_pub)] // Shared with the simulated VPU, which uses the rest.
 mod smem;
 
+#[path = "../common/src/rpi_fw.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared; this module asks for a few properties only.
+mod rpi_fw;
+
+#[path = "../kernel-ext/rpi_firmware.rs"]
+#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+mod rpi_firmware;
+
 mod alloc;
 mod buffer;
 mod debugfs;
 mod export;
+mod firmware;
 mod ioctl;
 mod kapi;
 mod mapcache;
@@ -115,6 +125,10 @@ extern "C" fn vchiq_connected() {
 #[pin_data(PinnedDrop)]
 struct VcsmDriver {
     vcsm: Arc<Vcsm>,
+    /// The reference to the Raspberry Pi firmware, if there is one, held while the device is
+    /// bound; given back when the driver data is dropped (on remove, after
+    /// [`Vcsm::remove`], and on every probe error after it was taken).
+    _firmware: Option<rpi_firmware::Firmware>,
 }
 
 impl vchiq::Driver for VcsmDriver {
@@ -133,8 +147,17 @@ impl vchiq::Driver for VcsmDriver {
                 e
             );
         }
-        let vcsm = Vcsm::new(dev)?;
-        let this = KBox::pin(VcsmDriver { vcsm: vcsm.clone() }, GFP_KERNEL)?;
+        // On a Raspberry Pi, what the firmware says about the board (for debugfs); nothing
+        // (and no error) elsewhere. Dropping `firmware` on an error below gives it back.
+        let (firmware, fw_info) = firmware::probe();
+        let vcsm = Vcsm::new(dev, fw_info)?;
+        let this = KBox::pin(
+            VcsmDriver {
+                vcsm: vcsm.clone(),
+                _firmware: firmware,
+            },
+            GFP_KERNEL,
+        )?;
         set_current(Some(vcsm));
         // The callback runs at once if VCHIQ is already connected, otherwise later.
         dev.add_connected_callback(vchiq_connected);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* This module's private copy of the kernel-ext helpers and the VCHIQ glue. */
+/* This module's private copy of the kernel-ext helpers, the VCHIQ and the firmware glue. */
 #include "../kernel-ext/kext_shim.c"
 #include "../kernel-ext/kext_vchiq.c"
+#include "../kernel-ext/kext_rpi_firmware.c"

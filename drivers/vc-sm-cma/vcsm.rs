@@ -27,6 +27,7 @@
 use crate::{
     buffer::Registry,
     debugfs::DebugFiles,
+    firmware::FirmwareInfo,
     ioctl::{self, VcsmMisc},
     kext::{dma::DataDirection, miscdev, ratelimit::pr_limited, workqueue::OwnedQueue},
     mapcache::MapCache,
@@ -145,6 +146,8 @@ pub(crate) struct Vcsm {
     pub(crate) maps: Arc<MapCache>,
     /// Base and size of the system CMA pool driver allocations come from (`alloc.rs`).
     pub(crate) cma: Option<(u64, u64)>,
+    /// What the Raspberry Pi firmware said at probe (`firmware.rs`).
+    pub(crate) firmware: FirmwareInfo,
     /// Signalled when a buffer leaves the VPU or the registry.
     #[pin]
     pub(crate) bufs_cv: CondVar,
@@ -282,7 +285,7 @@ impl WorkItem for EventWork {
 
 impl Vcsm {
     /// Sets up the state for a newly bound vchiq device.
-    pub(crate) fn new(vdev: &VchiqDevice) -> Result<Arc<Self>> {
+    pub(crate) fn new(vdev: &VchiqDevice, firmware: FirmwareInfo) -> Result<Arc<Self>> {
         let dev = vdev.get();
         shim::dma_setup(&dev).inspect_err(|e| pr_err!("cannot set up DMA: {:?}\n", e))?;
         let cma = match shim::cma_setup(&dev) {
@@ -301,14 +304,19 @@ impl Vcsm {
                 None
             }
         };
-        let this = Self::alloc(vdev, dev.clone(), cma);
+        let this = Self::alloc(vdev, dev.clone(), cma, firmware);
         if this.is_err() {
             shim::dma_release(&dev);
         }
         this
     }
 
-    fn alloc(vdev: &VchiqDevice, dev: ARef<Device>, cma: Option<(u64, u64)>) -> Result<Arc<Self>> {
+    fn alloc(
+        vdev: &VchiqDevice,
+        dev: ARef<Device>,
+        cma: Option<(u64, u64)>,
+        firmware: FirmwareInfo,
+    ) -> Result<Arc<Self>> {
         let queues = Arc::new(
             Queues {
                 rx: OwnedQueue::new_ordered(c_str!("vcsm-cma-rx"))?,
@@ -338,6 +346,7 @@ impl Vcsm {
                 bufs <- new_mutex!(Registry::new(), "vcsm:bufs"),
                 maps,
                 cma,
+                firmware,
                 bufs_cv <- new_condvar!("vcsm:bufs_cv"),
                 trans <- new_mutex!(TransTable::new(shim::first_trans_id()), "vcsm:trans"),
                 trans_cv <- new_condvar!("vcsm:trans_cv"),

@@ -319,6 +319,10 @@ t_status() {
 		{ tool_why "status does not show the pin caps ($caps)"; return 1; }
 	printf "%s\n" "$TOOL_OUT" | grep -q '^memory: cma_base=0x[0-9a-f]* cma_size=[1-9]' ||
 		{ tool_why "status does not show the system CMA pool"; return 1; }
+	# The Raspberry Pi firmware line, as the state file has it.
+	tool_fw=$(sed -n 's/^firmware //p' "$TOOL_STATE")
+	[ -n "$tool_fw" ] && printf "%s\n" "$TOOL_OUT" | grep -qxF "firmware: $tool_fw" ||
+		{ tool_why "status does not show the firmware line ($tool_fw)"; return 1; }
 	tool_ok status --json || return 1
 	printf "%s\n" "$TOOL_OUT" | grep -q '"pins":{"pinned":[0-9]*,"cap_process":[0-9]*,"cap_total":' ||
 		{ tool_why "status --json lacks the pin caps"; return 1; }

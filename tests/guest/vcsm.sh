@@ -61,6 +61,35 @@ t_vc_load() {
 		{ grep '^service' "$VSIM/state"; vc_why "service not opened as SMEM v1/min 0 or use count left held"; return 1; }
 	param_timeout=$(cat /sys/module/vc_sm_cma/parameters/timeout_ms)
 	[ "$param_timeout" = 3000 ] || { vc_why "timeout_ms is $param_timeout, not 3000"; return 1; }
+	vc_firmware_line
+}
+
+# vc_has_fw_node: the device tree has a Raspberry Pi firmware node.
+vc_has_fw_node() {
+	find /proc/device-tree -name compatible 2>/dev/null | while read -r f; do
+		grep -q 'raspberrypi,bcm2835-firmware' "$f" && echo yes && break
+	done | grep -q yes
+}
+
+# vc_firmware_line: the state file's firmware line says what the machine has: no firmware on
+# QEMU virt, the firmware's answers (revision, board, ARM and VC memory) where the device tree
+# has a firmware node.
+vc_firmware_line() {
+	vc_fw=$(grep '^firmware ' "$VSTATE")
+	[ -n "$vc_fw" ] || { vc_why "no firmware line in $VSTATE"; return 1; }
+	if vc_has_fw_node; then
+		case "$vc_fw" in
+		"firmware present=yes "*) ;;
+		*) vc_why "a firmware node in the device tree, but the state file says: $vc_fw"; return 1 ;;
+		esac
+		for k in 'revision=0x' 'board=0x' 'arm_base=0x' 'arm_size=[1-9]' 'vc_base=0x' 'vc_size=[1-9]'; do
+			printf '%s\n' "$vc_fw" | grep -q " $k" ||
+				{ vc_why "firmware line lacks $k: $vc_fw"; return 1; }
+		done
+	else
+		[ "$vc_fw" = "firmware present=no" ] ||
+			{ vc_why "no firmware node in the device tree, but the state file says: $vc_fw"; return 1; }
+	fi
 }
 
 t_vc_node() {

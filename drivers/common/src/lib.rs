@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Protocol definitions shared by the `vc-sm-cma` driver and the simulated VPU.
+//! Protocol definitions shared by the kernel modules of the suite: the SMEM protocol of the
+//! `vc-sm-cma` driver and the simulated VPU ([`smem`]), and the Raspberry Pi firmware's
+//! property interface ([`rpi_fw`]).
 //!
-//! The kernel modules include [`smem`] directly with
-//! `#[path = "../common/src/smem.rs"] mod smem;`; this crate exists so the same file can be
+//! The kernel modules include these files directly, e.g.
+//! `#[path = "../common/src/smem.rs"] mod smem;`; this crate exists so the same files can be
 //! unit-tested on the host with `cargo test`.
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod rpi_fw;
 pub mod smem;
 
+#[cfg(test)]
+mod rpi_fw_tests;
 #[cfg(test)]
 mod tests;

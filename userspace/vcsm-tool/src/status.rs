@@ -6,6 +6,7 @@
 //! buffer id=1 origin=import name=sm-host-resource size=1048576 exporter=vcsm-uncached dma=0x3e000000 vpu_addr=0xfe000000 vc_handle=0x1 vpu=mapped pid=123 wrapped=yes
 //! buffers=1 bytes=1048576 mapped=1 unmapping=0 released=0 importing=0 wrapped=1
 //! phase=Ready protocol=2 timeout_ms=3000
+//! firmware present=yes revision=0x548e1 board=0xa02082 model=Pi 3 B board_rev=1.2 ram_mb=1024 ...
 //! transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
 //! ```
 //!
@@ -316,6 +317,45 @@ transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexp
         assert!(j.contains(r#""pins":{"pinned":12582912,"cap_process":134217728,"cap_total":268435456,"refused":3,"cma_fallbacks":1}"#), "{j}");
         assert!(j.contains(r#""pin":[{"tgid":123,"pin_bytes":4194304},{"tgid":124,"pin_bytes":8388608}]"#), "{j}");
         assert!(j.contains(r#""memory":{"cma_base":"0x7c000000","cma_size":67108864,"#), "{j}");
+    }
+
+    /// The Raspberry Pi firmware line: values with spaces (model, manufacturer) and the line
+    /// of a machine without the firmware.
+    #[test]
+    fn firmware_output() {
+        let pi = "firmware present=yes revision=0x548e1 board=0xa02082 model=Pi 3 B board_rev=1.2 ram_mb=1024 processor=BCM2837 manufacturer=Sony UK arm_base=0x0 arm_size=1006632960 vc_base=0x3c000000 vc_size=67108864\n";
+        let s = parse(&format!("{SAMPLE}{pi}"));
+        let (word, fw) = s.groups.iter().find(|(w, _)| w == "firmware").expect("a firmware group");
+        assert_eq!(word, "firmware");
+        assert_eq!(get(fw, "present"), Some("yes"));
+        assert_eq!(get(fw, "model"), Some("Pi 3 B"));
+        assert_eq!(get(fw, "manufacturer"), Some("Sony UK"));
+        assert_eq!(get(fw, "ram_mb"), Some("1024"));
+        assert_eq!(get(fw, "vc_size"), Some("67108864"));
+        assert!(s.unparsed.is_empty());
+        let out = render(&s);
+        assert!(
+            out.contains("firmware: present=yes revision=0x548e1 board=0xa02082 model=Pi 3 B board_rev=1.2 ram_mb=1024 processor=BCM2837 manufacturer=Sony UK arm_base=0x0 arm_size=1006632960 vc_base=0x3c000000 vc_size=67108864\n"),
+            "{out}"
+        );
+        let j = to_json(&s).to_json();
+        assert!(
+            j.contains(r#""firmware":{"present":"yes","revision":"0x548e1","board":"0xa02082","model":"Pi 3 B","board_rev":"1.2","ram_mb":1024,"processor":"BCM2837","manufacturer":"Sony UK","arm_base":"0x0","arm_size":1006632960,"vc_base":"0x3c000000","vc_size":67108864}"#),
+            "{j}"
+        );
+
+        let s = parse(&format!("{SAMPLE}firmware present=no\n"));
+        assert!(render(&s).contains("\nfirmware: present=no\n"));
+        assert!(to_json(&s).to_json().contains(r#""firmware":{"present":"no"}"#));
+        // A property that failed, and an unusable firmware.
+        let s = parse("firmware present=yes revision=error:-110 board=error:reply arm_base=0x0 arm_size=1 vc_base=error:-22\n");
+        let fw = &s.groups[0].1;
+        assert_eq!(
+            (get(fw, "revision"), get(fw, "board"), get(fw, "vc_base")),
+            (Some("error:-110"), Some("error:reply"), Some("error:-22"))
+        );
+        let s = parse("firmware present=unusable error=-517\n");
+        assert_eq!(render(&s), "no buffers\nfirmware: present=unusable error=-517\n");
     }
 
     #[test]
