@@ -22,7 +22,7 @@ must deps scripts/install-deps.sh
 
 # Host tests.
 if [ "$mode" = check ]; then
-step host-smem-protocol cargo test --locked --manifest-path drivers/common/Cargo.toml
+step host-protocols cargo test --locked --manifest-path drivers/common/Cargo.toml
 step host-uapi-rust cargo test --locked --manifest-path uapi/rust/Cargo.toml
 step host-uapi-header bash uapi/tests/check-header.sh
 step host-userspace cargo test --locked --manifest-path userspace/Cargo.toml

@@ -226,6 +226,14 @@ fn get_u32(data: &[u8], at: usize) -> Option<u32> {
         .map(|w| u32::from_le_bytes(*w))
 }
 
+/// The one `u32` of a 4-byte response value.
+fn one_u32(value: &[u8]) -> Result<u32, ReplyError> {
+    get_u32(value, 0).ok_or(ReplyError::ResponseTooShort {
+        need: WORD_LEN,
+        got: value.len(),
+    })
+}
+
 /// Encodes `req` as a tag: the header `{R::TAG, value_buf_len, 0}` and the value buffer with
 /// the request value at its start, zeroes after it.
 pub fn encode<R: Request>(req: &R) -> TagBuf {
@@ -353,12 +361,7 @@ impl Request for GetFirmwareRevision {
     fn encode_value(&self, _out: &mut [u8]) {}
 
     fn decode_value(value: &[u8]) -> Result<FirmwareRevision, ReplyError> {
-        get_u32(value, 0)
-            .map(FirmwareRevision)
-            .ok_or(ReplyError::ResponseTooShort {
-                need: Self::RESPONSE_LEN,
-                got: value.len(),
-            })
+        one_u32(value).map(FirmwareRevision)
     }
 }
 
@@ -380,12 +383,7 @@ impl Request for GetBoardRevision {
     fn encode_value(&self, _out: &mut [u8]) {}
 
     fn decode_value(value: &[u8]) -> Result<BoardRevision, ReplyError> {
-        get_u32(value, 0)
-            .map(BoardRevision)
-            .ok_or(ReplyError::ResponseTooShort {
-                need: Self::RESPONSE_LEN,
-                got: value.len(),
-            })
+        one_u32(value).map(BoardRevision)
     }
 }
 

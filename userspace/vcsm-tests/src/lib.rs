@@ -265,3 +265,39 @@ mod tests {
         );
     }
 }
+
+// ---- the simulated VPU's debugfs (tests/vpu-sim) ----
+
+/// The simulated VPU's debugfs directory.
+pub const SIM_DIR: &str = "/sys/kernel/debug/vpu-sim";
+
+/// vc-sm-cma's `timeout_ms` module parameter.
+pub const TIMEOUT_PARAM: &str = "/sys/module/vc_sm_cma/parameters/timeout_ms";
+
+/// The simulator's fault knobs and their defaults (no delays, no injected VPU errors).
+pub const SIM_KNOB_DEFAULTS: [(&str, &str); 7] = [
+    ("reply_delay_ms", "0"),
+    ("release_delay_ms", "0"),
+    ("reorder", "off"),
+    ("duplicate", "off"),
+    ("hang", "off"),
+    ("fail_next", "0"),
+    ("zero_handle_next", "0"),
+];
+
+/// Writes `value` to the simulator's debugfs file `file`.
+pub fn sim_write(file: &str, value: &str) -> Result<(), String> {
+    let path = format!("{SIM_DIR}/{file}");
+    std::fs::write(&path, value).with_ctx(|| format!("write '{value}' to {path}"))
+}
+
+/// The contents of the simulator's debugfs file `file`.
+pub fn sim_read(file: &str) -> Result<String, String> {
+    let path = format!("{SIM_DIR}/{file}");
+    std::fs::read_to_string(&path).ctx(&path)
+}
+
+/// Puts the simulator's fault knobs back to their defaults; stops at the first that fails.
+pub fn sim_knobs_default() -> Result<(), String> {
+    SIM_KNOB_DEFAULTS.iter().try_for_each(|(f, v)| sim_write(f, v))
+}

@@ -49,15 +49,16 @@ use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags}
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
-use vcsm_tests::{emit, info, one_line, Context, Reporter};
+use vcsm_tests::{
+    emit, info, one_line, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
+};
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
 };
 
 const DEV: &str = "/dev/vcsm-cma";
 const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
-const SIM: &str = "/sys/kernel/debug/vpu-sim";
-const TIMEOUT_PARAM: &str = "/sys/module/vc_sm_cma/parameters/timeout_ms";
+const SIM: &str = SIM_DIR;
 const MODULE_DIR: &str = "/sys/module/vc_sm_cma";
 const REFCNT: &str = "/sys/module/vc_sm_cma/refcnt";
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
@@ -743,29 +744,9 @@ impl Sim {
     }
 }
 
-fn sim_write(file: &str, value: &str) -> Result<(), String> {
-    let path = format!("{SIM}/{file}");
-    fs::write(&path, value).with_ctx(|| format!("write '{value}' to {path}"))
-}
-
-fn sim_read(file: &str) -> Result<String, String> {
-    let path = format!("{SIM}/{file}");
-    fs::read_to_string(&path).ctx(&path)
-}
-
 /// Puts the simulator's knobs and the driver's timeout back to their defaults.
 fn sim_defaults() {
-    for (f, v) in [
-        ("reply_delay_ms", "0"),
-        ("release_delay_ms", "0"),
-        ("reorder", "off"),
-        ("duplicate", "off"),
-        ("hang", "off"),
-        ("fail_next", "0"),
-        ("zero_handle_next", "0"),
-    ] {
-        let _ = sim_write(f, v);
-    }
+    let _ = sim_knobs_default();
     if Path::new(TIMEOUT_PARAM).exists() {
         let _ = fs::write(TIMEOUT_PARAM, DEFAULT_TIMEOUT_MS);
     }

@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dmabuf::{DmaBuf, Heap, Mapping, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
-use vcsm_tests::{expect_errno, info, with_cpu_access, Context, Reporter};
+use vcsm_tests::{
+    expect_errno, info, sim_knobs_default, sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR,
+    TIMEOUT_PARAM,
+};
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC,
     VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
@@ -30,8 +33,7 @@ use vcsm_uapi::{
 
 const DEV: &str = "/dev/vcsm-cma";
 const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
-const SIM: &str = "/sys/kernel/debug/vpu-sim";
-const TIMEOUT_PARAM: &str = "/sys/module/vc_sm_cma/parameters/timeout_ms";
+const SIM: &str = SIM_DIR;
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const KAPI: &str = "/sys/kernel/debug/vcsm-kapi-test/run";
 const SCATTERED: &str = "/sys/kernel/debug/vcsm-kapi-test/scattered";
@@ -253,29 +255,9 @@ impl SimState {
     }
 }
 
-fn sim_write(file: &str, value: &str) -> Result<(), String> {
-    let path = format!("{SIM}/{file}");
-    fs::write(&path, value).with_ctx(|| format!("write '{value}' to {path}"))
-}
-
-fn sim_read(file: &str) -> Result<String, String> {
-    let path = format!("{SIM}/{file}");
-    fs::read_to_string(&path).ctx(&path)
-}
-
 /// Puts the simulator's knobs back to their defaults and the driver's timeout to 3 s.
 fn sim_defaults() {
-    for (f, v) in [
-        ("reply_delay_ms", "0"),
-        ("release_delay_ms", "0"),
-        ("reorder", "off"),
-        ("duplicate", "off"),
-        ("hang", "off"),
-        ("fail_next", "0"),
-        ("zero_handle_next", "0"),
-    ] {
-        let _ = sim_write(f, v);
-    }
+    let _ = sim_knobs_default();
     let _ = fs::write(TIMEOUT_PARAM, "3000");
 }
 

@@ -53,14 +53,14 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dmabuf::uapi::{DmaBufSync, DmaHeapAllocationData, DMA_BUF_IOCTL_SYNC};
 use dmabuf::{errno_name, DmaBuf, Heap, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW};
-use vcsm_tests::{emit, info, Context, Reporter};
+use vcsm_tests::{emit, info, sim_knobs_default, sim_write, Context, Reporter, SIM_DIR};
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
 };
 
 const DEV: &str = "/dev/vcsm-cma";
 const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
-const SIM: &str = "/sys/kernel/debug/vpu-sim";
+const SIM: &str = SIM_DIR;
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const CMA_DIR: &str = "/sys/kernel/debug/cma";
 const HEAP_STATS: &str = "/sys/kernel/debug/vcsm-cma-heap/stats";
@@ -694,30 +694,14 @@ fn heap_cleans() -> Result<u64, String> {
         .ok_or_else(|| format!("no vcsm-uncached cleans= in {HEAP_STATS}"))
 }
 
-fn sim_write(file: &str, value: &str) -> Result<(), String> {
-    let p = format!("{SIM}/{file}");
-    fs::write(&p, value).with_ctx(|| format!("write '{value}' to {p}"))
-}
-
+/// The simulator's debugfs file `file`, trimmed.
 fn sim_read(file: &str) -> Result<String, String> {
-    let p = format!("{SIM}/{file}");
-    Ok(fs::read_to_string(&p).ctx(&p)?.trim().to_owned())
+    Ok(vcsm_tests::sim_read(file)?.trim().to_owned())
 }
 
 /// The simulated VPU's knobs at their defaults (no delays, no injected VPU errors).
 fn sim_defaults() -> Result<(), String> {
-    for (f, v) in [
-        ("reply_delay_ms", "0"),
-        ("release_delay_ms", "0"),
-        ("reorder", "off"),
-        ("duplicate", "off"),
-        ("hang", "off"),
-        ("fail_next", "0"),
-        ("zero_handle_next", "0"),
-    ] {
-        sim_write(f, v)?;
-    }
-    Ok(())
+    sim_knobs_default()
 }
 
 // ---- stepping ----
