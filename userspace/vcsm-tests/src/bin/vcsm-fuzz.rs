@@ -2749,9 +2749,10 @@ impl<'a> Chaos<'a> {
                         self.check(r, Expect::ok(), || format!("dup2 {name} over chaos slot fd {fd}"));
                     }
                 }
-                // Replace one of the buffers.
+                // Replace the buffers (a buffer and maybe its wrapper): all of the old ones go,
+                // so their number stays bounded however long the run.
                 _ => {
-                    if let Some(i) = (0..self.sources.len())
+                    while let Some(i) = (0..self.sources.len())
                         .find(|&i| self.sources[i].1 == "chaos-buf" || self.sources[i].1 == "chaos-wrapper")
                     {
                         let (fd, _) = self.sources.remove(i);
