@@ -301,3 +301,49 @@ pub fn sim_read(file: &str) -> Result<String, String> {
 pub fn sim_knobs_default() -> Result<(), String> {
     SIM_KNOB_DEFAULTS.iter().try_for_each(|(f, v)| sim_write(f, v))
 }
+
+// ---- the simulated VPU's test pattern (tests/kmod/support/pattern.rs), compiled here too ----
+
+#[path = "../../../tests/kmod/support/pattern.rs"]
+mod vpu_pattern;
+
+/// Writes the VPU's pattern of `seed` over `len` bytes at `dst`.
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of `len` bytes.
+pub unsafe fn pattern_fill_raw(dst: *mut u8, len: usize, seed: u32) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { vpu_pattern::fill(dst, len, seed) }
+}
+
+/// The VPU's checksum of `len` bytes at `src`.
+///
+/// # Safety
+///
+/// `src` must be valid for reads of `len` bytes.
+pub unsafe fn pattern_checksum_raw(src: *const u8, len: usize) -> u32 {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { vpu_pattern::checksum(src, len) }
+}
+
+/// Writes the pattern of `seed` over the whole of a live mapping.
+pub fn map_fill(map: &mut dmabuf::Mapping, seed: u32) {
+    // SAFETY: The mapping is live and writable for `map.len()` bytes while borrowed mutably.
+    unsafe { vpu_pattern::fill(map.as_mut_ptr(), map.len(), seed) }
+}
+
+/// The checksum of the whole of a live mapping.
+pub fn map_checksum(map: &dmabuf::Mapping) -> u32 {
+    // SAFETY: The mapping is live and readable for `map.len()` bytes while borrowed.
+    unsafe { vpu_pattern::checksum(map.as_ptr(), map.len()) }
+}
+
+/// The checksum of the pattern of `seed` over `len` bytes, computed in memory.
+pub fn pattern_checksum(len: usize, seed: u32) -> u32 {
+    let mut v = vec![0u8; len];
+    // SAFETY: `v` holds `len` bytes.
+    unsafe { vpu_pattern::fill(v.as_mut_ptr(), len, seed) };
+    // SAFETY: As above, for reads.
+    unsafe { vpu_pattern::checksum(v.as_ptr(), len) }
+}

@@ -50,7 +50,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 use vcsm_tests::{
-    emit, info, one_line, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
+    emit, info, map_checksum, map_fill, one_line, pattern_checksum, pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
 };
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
@@ -599,28 +599,6 @@ impl Dev {
     }
 }
 
-// ---- the pattern: the simulated VPU's own implementation, compiled here too ----
-
-#[path = "../../../../tests/kmod/support/pattern.rs"]
-mod pattern;
-
-fn map_fill(map: &mut Mapping, seed: u32) {
-    // SAFETY: The mapping is live and writable for `map.len()` bytes while borrowed mutably.
-    unsafe { pattern::fill(map.as_mut_ptr(), map.len(), seed) }
-}
-
-fn map_checksum(map: &Mapping) -> u32 {
-    // SAFETY: The mapping is live and readable for `map.len()` bytes while borrowed.
-    unsafe { pattern::checksum(map.as_ptr(), map.len()) }
-}
-
-fn pattern_checksum(len: usize, seed: u32) -> u32 {
-    let mut v = vec![0u8; len];
-    // SAFETY: `v` holds `len` bytes.
-    unsafe { pattern::fill(v.as_mut_ptr(), len, seed) };
-    // SAFETY: As above.
-    unsafe { pattern::checksum(v.as_ptr(), len) }
-}
 
 /// Writes `stamp ^ page` into word `slot` of every page and reads it back.
 fn touch(map: &mut Mapping, slot: usize, stamp: u32) -> Result<(), String> {
@@ -1743,7 +1721,7 @@ impl RawMap {
 
     fn checksum(&self) -> u32 {
         // SAFETY: The mapping is live and readable for `len` bytes.
-        unsafe { pattern::checksum(self.ptr.cast(), self.len) }
+        unsafe { pattern_checksum_raw(self.ptr.cast(), self.len) }
     }
 }
 

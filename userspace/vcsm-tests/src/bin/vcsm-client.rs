@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmabuf::{DmaBuf, Heap, Mapping, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
+use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{
-    expect_errno, info, sim_knobs_default, sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR,
+    expect_errno, info, map_checksum, map_fill, pattern_checksum, sim_knobs_default, sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR,
     TIMEOUT_PARAM,
 };
 use vcsm_uapi::{
@@ -312,31 +312,6 @@ fn bufinfo_count(exp_name: &str) -> Result<usize, String> {
     Ok(text.lines().filter(|l| l.split_ascii_whitespace().any(|w| w == exp_name)).count())
 }
 
-// ---- the test pattern: the simulated VPU's own implementation, compiled here too ----
-
-#[path = "../../../../tests/kmod/support/pattern.rs"]
-mod pattern;
-
-/// Writes the pattern of `seed` over the whole of a live mapping.
-fn map_fill(map: &mut Mapping, seed: u32) {
-    // SAFETY: The mapping is live for `map.len()` bytes, page aligned, and `&mut` keeps it so.
-    unsafe { pattern::fill(map.as_mut_ptr(), map.len(), seed) }
-}
-
-/// The checksum of the whole of a live mapping.
-fn map_checksum(map: &Mapping) -> u32 {
-    // SAFETY: The mapping is live for `map.len()` bytes while borrowed.
-    unsafe { pattern::checksum(map.as_ptr(), map.len()) }
-}
-
-/// The checksum of the pattern of `seed` over `len` bytes, computed in memory.
-fn pattern_checksum(len: usize, seed: u32) -> u32 {
-    let mut v = vec![0u8; len];
-    // SAFETY: `v` holds `len` bytes; `fill` writes them byte by byte.
-    unsafe { pattern::fill(v.as_mut_ptr(), len, seed) };
-    // SAFETY: As above, for reads.
-    unsafe { pattern::checksum(v.as_ptr(), len) }
-}
 
 // ---- tests ----
 

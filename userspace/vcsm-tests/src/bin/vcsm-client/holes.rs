@@ -22,10 +22,13 @@ struct Caps {
 
 impl Caps {
     fn set(process_mb: u32, total_mb: u32) -> Result<Caps, String> {
-        let mut old = Vec::new();
-        old.push(("pin_cap_process_mb", set_param("pin_cap_process_mb", &process_mb.to_string())?));
-        old.push(("pin_cap_total_mb", set_param("pin_cap_total_mb", &total_mb.to_string())?));
-        Ok(Caps { old })
+        // Built first, so that a failure on the second parameter still restores the first.
+        let mut caps = Caps { old: Vec::new() };
+        for (name, mb) in [("pin_cap_process_mb", process_mb), ("pin_cap_total_mb", total_mb)] {
+            let old = set_param(name, &mb.to_string())?;
+            caps.old.push((name, old));
+        }
+        Ok(caps)
     }
 }
 
