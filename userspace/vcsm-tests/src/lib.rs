@@ -347,3 +347,21 @@ pub fn pattern_checksum(len: usize, seed: u32) -> u32 {
     // SAFETY: As above, for reads.
     unsafe { vpu_pattern::checksum(v.as_ptr(), len) }
 }
+
+// ---- key=value state files (the driver's and the simulator's debugfs) ----
+
+/// The `key=value` words of a state-file line, into any map.
+pub fn kv_pairs<M: FromIterator<(String, String)>>(line: &str) -> M {
+    line.split_ascii_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A decimal or `0x` hexadecimal number from a state file.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}

@@ -50,6 +50,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 use vcsm_tests::{
+    kv_pairs, parse_u64,
     emit, info, map_checksum, map_fill, one_line, pattern_checksum, pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
 };
 use vcsm_uapi::{
@@ -618,20 +619,6 @@ fn touch(map: &mut Mapping, slot: usize, stamp: u32) -> Result<(), String> {
 
 // ---- debugfs and sysfs (root) ----
 
-fn kv_pairs(line: &str) -> BTreeMap<String, String> {
-    line.split_ascii_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn parse_u64(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 /// The driver's state file.
 struct Drv {
     bufs: Vec<BTreeMap<String, String>>,
@@ -651,9 +638,9 @@ impl Drv {
         let mut kv = BTreeMap::new();
         for line in text.lines() {
             if line.starts_with("buffer ") {
-                bufs.push(kv_pairs(line));
+                bufs.push(kv_pairs::<BTreeMap<String, String>>(line));
             } else if !line.starts_with("pin ") {
-                kv.extend(kv_pairs(line));
+                kv.extend(kv_pairs::<BTreeMap<String, String>>(line));
             }
         }
         Ok(Some(Drv { bufs, kv, text }))
@@ -780,7 +767,7 @@ fn dmabufs() -> Result<BTreeMap<String, usize>, String> {
 /// `buffers=` of the heaps' stats.
 fn heap_buffers() -> Option<u64> {
     let text = fs::read_to_string(HEAP_STATS).ok()?;
-    text.lines().find_map(|l| kv_pairs(l).get("buffers").and_then(|v| parse_u64(v)))
+    text.lines().find_map(|l| kv_pairs::<BTreeMap<String, String>>(l).get("buffers").and_then(|v| parse_u64(v)))
 }
 
 fn module_refcnt() -> Option<String> {
@@ -1025,7 +1012,7 @@ impl Vpu {
     }
 
     fn fields(v: &str) -> Option<BufFields> {
-        (v != "none").then(|| kv_pairs(v))
+        (v != "none").then(|| kv_pairs::<BTreeMap<String, String>>(v))
     }
 
     /// The driver's line for the buffer with VPU handle `h`.
@@ -2787,7 +2774,7 @@ mod tests {
 
     #[test]
     fn state_parsing() {
-        let kv = kv_pairs("buffer id=3 origin=import vc_handle=0x1001 vpu=mapped wrapped=yes");
+        let kv = kv_pairs::<BTreeMap<String, String>>("buffer id=3 origin=import vc_handle=0x1001 vpu=mapped wrapped=yes");
         assert_eq!(kv.get("id").map(String::as_str), Some("3"));
         assert_eq!(parse_u64("0x1001"), Some(0x1001));
         assert_eq!(parse_u64("12"), Some(12));
@@ -2802,7 +2789,7 @@ mod tests {
 
     #[test]
     fn expected_states() {
-        let b = kv_pairs("id=1 vpu=mapped wrapped=yes");
+        let b = kv_pairs::<BTreeMap<String, String>>("id=1 vpu=mapped wrapped=yes");
         assert!(expect_state(Some(b.clone()), "mapped", "yes", "x").is_ok());
         assert!(expect_state(Some(b), "unmapping", "no", "x").is_err());
         assert!(expect_state(None, "mapped", "yes", "x").is_err());

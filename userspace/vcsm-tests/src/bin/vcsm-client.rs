@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{
+    kv_pairs, parse_u64,
     expect_errno, info, map_checksum, map_fill, pattern_checksum, sim_knobs_default, sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR,
     TIMEOUT_PARAM,
 };
@@ -168,27 +169,13 @@ struct DrvState {
     text: String,
 }
 
-fn kv_pairs(line: &str) -> HashMap<String, String> {
-    line.split_ascii_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn parse_u64(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 impl DrvState {
     fn read() -> Result<DrvState, String> {
         let text = fs::read_to_string(STATE).ctx(STATE)?;
         let mut bufs = Vec::new();
         let mut kv = HashMap::new();
         for line in text.lines() {
-            let fields = kv_pairs(line);
+            let fields: HashMap<String, String> = kv_pairs(line);
             if line.starts_with("buffer ") {
                 let id = fields.get("id").and_then(|v| v.parse().ok()).unwrap_or(0);
                 bufs.push(BufLine { id, fields });
