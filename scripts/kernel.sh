@@ -85,7 +85,7 @@ for f in "$frag_dir/base.config" "$frag_dir/$flavour.config"; do
 done
 [ $bad = 0 ] || { log "config fragment not honoured (see above)"; exit 1; }
 
-km -s -j"$(nproc)" Image modules >"$kdir/build.log" 2>&1 || { tail -n 60 "$kdir/build.log" >&2; exit 1; }
+km -s -j"$(nproc)" Image modules dtbs >"$kdir/build.log" 2>&1 || { tail -n 60 "$kdir/build.log" >&2; exit 1; }
 km -s headers_install INSTALL_HDR_PATH="$kdir/usr-headers" >/dev/null
 # A record of what this build is, for the logs.
 { echo "flavour=$flavour"; echo "source=$srcdir"; vcsm_toolchain_id; } > "$kdir/vcsm-build-info"
