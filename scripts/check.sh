@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: install what is missing, build, run every host test and the QEMU guest tests
-# (three boots: everything on the dedicated pool; the heaps on the system CMA pool; the
-# hostile-user suite: fuzzer, fault injection, killed processes, unload races).
+# (four boots: everything on the dedicated pool; the heaps on the system CMA pool; the
+# hostile-user suite: fuzzer, fault injection, killed processes, unload races; a Raspberry Pi 3
+# B on QEMU raspi3b with the real firmware driver).
 #
 # `scripts/check.sh soak` (`make soak`) runs only the hostile-user boot, longer: VCSM_SOAK_CALLS
 # fuzzer calls (default 2,000,000), VCSM_FUZZ_SEED to replay a seed.
@@ -84,7 +85,7 @@ fi
 # The guest.
 step qemu-guest tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
 	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt.dtbo" \
-	--script check --timeout 1800
+	--dtbo "$top/build/dtbs/vcsm-far-pool-virt.dtbo" --script check --timeout 1800
 # The heaps on the Pi's system CMA pool (`cma: linux,cma`, which run.sh gives every guest), in a
 # boot of their own with only the system-pool overlay: no dedicated pool, no simulated VPU.
 step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" \
@@ -92,6 +93,12 @@ step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir"
 	--script heap-system --timeout 900 --out "$top/build/qemu-system"
 step qemu-guest-hostile hostile
 hostile_report
+# A Raspberry Pi 3 B (QEMU -M raspi3b): the kernel's own Pi 3 tree with the Pi firmware's
+# dma-ranges, the Pi overlay, the simulated VPU under /soc; the firmware bindings answered by
+# QEMU's property mailbox (tests/guest/pi3.sh).
+step qemu-guest-raspi3b tests/qemu/run.sh --machine raspi3b --kdir "$kdir" --modules "$moddir" \
+	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap.dtbo" \
+	--dtbo "$top/build/dtbs/vpu-sim-pi3.dtbo" --script pi3 --timeout 900 --out "$top/build/qemu-pi3"
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"
 vcsm_summary

@@ -22,7 +22,11 @@
 //! buffers=2 bytes=1052672
 //! vcsm-uncached allocs=10 cleans=7
 //! vcsm-cached allocs=3
+//! vpu_window cpu_base=0x40000000 cpu_end=0x80000000 bus_base=0xc0000000 size=1073741824 source=dma-ranges reachable=yes
 //! ```
+//!
+//! At probe the region must lie inside the VPU's window (`reach.rs`); a region the VPU cannot
+//! reach is refused.
 //!
 //! `allocs` counts successful allocations since the heaps were added; `cleans` counts uncached
 //! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped).
@@ -48,6 +52,26 @@ use kernel::{
 #[path = "../kernel-ext/mod.rs"]
 #[allow(dead_code)] // Shared with other modules; this one uses a subset.
 mod kext;
+
+#[path = "../common/src/rpi_fw.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared; this module asks for the ARM memory only.
+mod rpi_fw;
+
+#[path = "../kernel-ext/rpi_firmware.rs"]
+#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+mod rpi_firmware;
+
+#[path = "../common/src/vpu_window.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared with vc-sm-cma.
+mod vpu_window;
+
+#[path = "../kernel-ext/vpu_ranges.rs"]
+#[allow(dead_code)] // Shared with vc-sm-cma, which reads its device's range map instead.
+mod vpu_ranges;
+
+mod reach;
+
+use reach::Reach;
 
 use kext::{
     debugfs::{Dir, SeqFile, Show, ShowFile, ShowFops},
@@ -108,6 +132,8 @@ struct Region {
     cached_allocs: AtomicUsize,
     /// Uncached buffers whose zeroes were cleaned to memory (by their first mapping).
     cleans: AtomicUsize,
+    /// Whether the VPU reaches the region (checked at probe).
+    reach: Reach,
 }
 
 impl Region {
@@ -332,6 +358,7 @@ impl Show for Region {
             n(&self.cleans)
         );
         let _ = writeln!(m, "vcsm-cached allocs={}", n(&self.cached_allocs));
+        let _ = writeln!(m, "vpu_window {}", self.reach);
         Ok(())
     }
 }
@@ -363,7 +390,8 @@ struct HeapDevice {
 }
 
 impl HeapDevice {
-    fn new(dev: ARef<Device>, base: u64, size: u64) -> Result<Self> {
+    fn new(dev: ARef<Device>, name: &CStr, base: u64, size: u64) -> Result<Self> {
+        let reach = Reach::probe(&name, base, size)?;
         // The VideoCore addresses 32 bits (and the Pi's dma-ranges restrict it further).
         dma::set_mask_and_coherent(&dev, 32)?;
         let region = Arc::new(
@@ -376,6 +404,7 @@ impl HeapDevice {
                 uncached_allocs: AtomicUsize::new(0),
                 cached_allocs: AtomicUsize::new(0),
                 cleans: AtomicUsize::new(0),
+                reach,
             },
             GFP_KERNEL,
         )?;
@@ -423,22 +452,27 @@ impl Drop for HeapDevice {
 ///
 /// # Safety
 ///
-/// `dev` is a bound platform device and `state` is valid for writes.
+/// `dev` is a bound platform device, `name` a NUL-terminated string valid for the duration of
+/// the call, and `state` is valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn vcsm_cma_heap_rust_probe(
     dev: *mut bindings::device,
+    name: *const core::ffi::c_char,
     base: u64,
     size: u64,
     state: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: The driver core holds a reference to `dev` during probe.
     let dev = unsafe { Device::get_device(dev) };
-    match HeapDevice::new(dev, base, size).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
+    // SAFETY: `name` is a NUL-terminated string valid for the call (safety requirements).
+    let name = unsafe { CStr::from_char_ptr(name) };
+    match HeapDevice::new(dev, name, base, size).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
         Ok(hd) => {
             // SAFETY: `state` is valid for writes by the safety requirements.
             unsafe { *state = KBox::into_raw(hd).cast() };
             0
         }
+        Err(e) if e == EPROBE_DEFER => e.to_errno(),
         Err(e) => {
             pr_err!("cannot register the heaps: {:?}\n", e);
             e.to_errno()

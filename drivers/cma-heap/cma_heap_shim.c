@@ -12,7 +12,7 @@
 
 MODULE_IMPORT_NS(DMA_BUF);
 
-static int vcsm_cma_heap_region(struct device *dev, u64 *base, u64 *size)
+static int vcsm_cma_heap_region(struct device *dev, const char **name, u64 *base, u64 *size)
 {
 	struct device_node *np = of_parse_phandle(dev->of_node, "memory-region", 0);
 	struct reserved_mem *rmem;
@@ -23,6 +23,7 @@ static int vcsm_cma_heap_region(struct device *dev, u64 *base, u64 *size)
 	of_node_put(np);
 	if (!rmem)
 		return -ENODEV;
+	*name = rmem->name;
 	*base = rmem->base;
 	*size = rmem->size;
 	return 0;
@@ -32,10 +33,11 @@ static int vcsm_cma_heap_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
 	void *state;
+	const char *name;
 	u64 base, size;
 	int ret;
 
-	ret = vcsm_cma_heap_region(dev, &base, &size);
+	ret = vcsm_cma_heap_region(dev, &name, &base, &size);
 	if (ret)
 		return dev_err_probe(dev, ret,
 				     "no memory-region: the node needs a shared-dma-pool (see the vcsm-cma-heap overlay)\n");
@@ -43,7 +45,7 @@ static int vcsm_cma_heap_probe(struct platform_device *pdev)
 	if (ret)
 		return dev_err_probe(dev, ret,
 				     "memory-region is not a usable CMA pool (needs compatible \"shared-dma-pool\" and \"reusable\")\n");
-	ret = vcsm_cma_heap_rust_probe(dev, base, size, &state);
+	ret = vcsm_cma_heap_rust_probe(dev, name, base, size, &state);
 	if (ret) {
 		of_reserved_mem_device_release(dev);
 		return ret;

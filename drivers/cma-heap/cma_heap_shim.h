@@ -13,10 +13,12 @@ void vcsm_cma_heap_driver_unregister(void);
 
 /*
  * Implemented in Rust: set up the heaps of @dev, whose CMA region (from its
- * memory-region) spans [@base, @base + @size). On success *@state is the
- * per-device state handed back to vcsm_cma_heap_rust_remove().
+ * memory-region, the reserved-memory node @name) spans [@base, @base + @size), if the VPU
+ * can reach it. On success *@state is the per-device state handed back to
+ * vcsm_cma_heap_rust_remove(). -EPROBE_DEFER while the firmware is not bound yet.
  */
-int vcsm_cma_heap_rust_probe(struct device *dev, u64 base, u64 size, void **state);
+int vcsm_cma_heap_rust_probe(struct device *dev, const char *name, u64 base, u64 size,
+			     void **state);
 void vcsm_cma_heap_rust_remove(void *state);
 
 #endif /* VCSM_CMA_HEAP_SHIM_H */

@@ -24,3 +24,6 @@
 
 /* The Raspberry Pi firmware (rpi_firmware.rs). */
 #include "kext_rpi_firmware.h"
+
+/* The VPU's window (vpu_window.rs). */
+#include "kext_vpu_window.h"

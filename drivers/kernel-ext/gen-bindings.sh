@@ -38,7 +38,7 @@ fns+='|dma_buf_(map_attachment|unmap_attachment|vmap|vunmap)'
 
 # Raspberry Pi firmware (rpi_firmware.rs): only the kext_rpi_firmware_* glue (matched by kext_.*
 # above) and the opaque firmware type it passes around.
-types+='|rpi_firmware'
+types+='|rpi_firmware|kext_dma_range|kext_vpu_dt'
 
 # The saved flags use paths relative to the kernel build directory.
 cd "$kdir"

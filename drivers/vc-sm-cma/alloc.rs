@@ -179,6 +179,13 @@ impl Vcsm {
             self.stats.cma_fallbacks.fetch_add(1, Ordering::Relaxed);
             return Err(ENOMEM);
         }
+        if !self
+            .window
+            .allows("allocation", pages.dma_addr(), len as u64)
+        {
+            self.stats.window_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ENOMEM);
+        }
         Ok(pages)
     }
 

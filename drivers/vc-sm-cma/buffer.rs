@@ -326,6 +326,13 @@ impl Vcsm {
             );
             return Err(EINVAL);
         }
+        if !self
+            .window
+            .allows("import", info.dma_addr, u64::from(info.dma_len))
+        {
+            self.stats.window_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(EINVAL);
+        }
         let info = BufferInfo {
             origin: Origin::Import,
             size: src.size(),

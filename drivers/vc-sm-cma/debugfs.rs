@@ -10,6 +10,7 @@
 //! buffers=1 bytes=1048576 mapped=1 unmapping=0 released=0 importing=0 wrapped=1
 //! protocol=2 timeout_ms=3000
 //! firmware present=no
+//! vpu_window cpu_base=0x40000000 cpu_end=0x80000000 bus_base=0xc0000000 size=1073741824 source=dma-ranges refused_outside=0
 //! transactions last_id=2 pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
 //! ```
 
@@ -145,6 +146,12 @@ impl Show for Vcsm {
             cma_base, cma_size, sources, users, mapped_total, shared_total
         );
         let _ = self.firmware.write_line(m);
+        let _ = writeln!(
+            m,
+            "vpu_window {} refused_outside={}",
+            self.window,
+            s.window_refused.load(Ordering::Relaxed)
+        );
         let (pending, abandoned, last_id) = self.trans.lock().counts();
         let _ = writeln!(
             m,

@@ -2,7 +2,8 @@
 
 //! What the Raspberry Pi firmware says about the board, asked once at probe: the firmware
 //! revision, the board revision code (decoded), the ARM's memory and the VideoCore's memory.
-//! Shown as the `firmware` line of debugfs `vcsm-cma/state`; nothing else depends on it yet.
+//! Shown as the `firmware` line of debugfs `vcsm-cma/state`; the ARM memory also bounds the
+//! VPU's window (`window.rs`).
 
 use crate::{
     rpi_firmware::{Firmware, PropertyError},
@@ -132,6 +133,14 @@ impl fmt::Display for Rev {
 }
 
 impl FirmwareInfo {
+    /// The firmware's ARM memory as `(base, size)`, if it answered.
+    pub(crate) fn arm_memory(&self) -> Option<(u64, u64)> {
+        match self {
+            Self::Present(Facts { arm: Ok(m), .. }) => Some((u64::from(m.base), u64::from(m.size))),
+            _ => None,
+        }
+    }
+
     /// Writes the debugfs line: `firmware present=...` and the facts.
     pub(crate) fn write_line(&self, w: &mut impl Write) -> fmt::Result {
         writeln!(w, "firmware {}", Summary(self))

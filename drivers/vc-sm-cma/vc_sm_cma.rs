@@ -20,7 +20,8 @@
 //! dma-buf that wraps a buffer), [`mapcache`] (the VPU's one mapping of each imported
 //! dma-buf), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`pins`] (what processes pin and
 //! the caps on it), [`ioctl`] (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel
-//! API), [`firmware`] (the board facts from the Raspberry Pi firmware), [`shim`] (the C side).
+//! API), [`firmware`] (the board facts from the Raspberry Pi firmware), [`window`] (the ARM
+//! memory the VPU may be handed), [`shim`] (the C side).
 //!
 //! The lifetime rule everything follows: a buffer's memory (an imported dma-buf with its
 //! attachment and mapping, or an allocation) is kept until both no dma-buf exposes it any more
@@ -50,6 +51,14 @@ mod rpi_fw;
 #[allow(dead_code)] // Shared with other modules; this one uses a subset.
 mod rpi_firmware;
 
+#[path = "../common/src/vpu_window.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared with the heap.
+mod vpu_window;
+
+#[path = "../kernel-ext/vpu_ranges.rs"]
+#[allow(dead_code)] // Shared with the heap, which reads the device tree instead.
+mod vpu_ranges;
+
 mod alloc;
 mod buffer;
 mod debugfs;
@@ -62,6 +71,7 @@ mod pins;
 mod shim;
 mod transaction;
 mod vcsm;
+mod window;
 
 use vcsm::Vcsm;
 

@@ -35,6 +35,7 @@ use crate::{
     smem::{self, HostBody, HostMsg, VpuMsg, MAX_MSG_LEN},
     transaction::{Late, TransTable},
     vchiq::{self, HeldMessage, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
+    window::VpuWindow,
     NAME,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -123,6 +124,8 @@ pub(crate) struct Stats {
     pub(crate) cma_fallbacks: AtomicU32,
     /// Requests refused by a pin cap (`pins.rs`).
     pub(crate) pin_refused: AtomicU64,
+    /// Imports and allocations refused because the VPU cannot reach them (`window.rs`).
+    pub(crate) window_refused: AtomicU32,
 }
 
 /// One bound VideoCore: the SMEM service client and everything shared with the VPU.
@@ -148,6 +151,8 @@ pub(crate) struct Vcsm {
     pub(crate) cma: Option<(u64, u64)>,
     /// What the Raspberry Pi firmware said at probe (`firmware.rs`).
     pub(crate) firmware: FirmwareInfo,
+    /// The ARM memory the VPU may be handed (`window.rs`).
+    pub(crate) window: VpuWindow,
     /// Signalled when a buffer leaves the VPU or the registry.
     #[pin]
     pub(crate) bufs_cv: CondVar,
@@ -304,7 +309,18 @@ impl Vcsm {
                 None
             }
         };
-        let this = Self::alloc(vdev, dev.clone(), cma, firmware);
+        let window = VpuWindow::probe(&dev, &firmware);
+        if let Some((base, size)) = cma {
+            if !window.contains_cpu(base, size) {
+                pr_err!(
+                    "the system CMA pool at {:#x}, {} MiB, is not all inside the VPU's window ({}): MEM_ALLOC and VC_MEM_REQUEST memory the VPU cannot reach is refused; keep linux,cma in the first GiB (its alloc-ranges)\n",
+                    base,
+                    size >> 20,
+                    window
+                );
+            }
+        }
+        let this = Self::alloc(vdev, dev.clone(), cma, firmware, window);
         if this.is_err() {
             shim::dma_release(&dev);
         }
@@ -316,6 +332,7 @@ impl Vcsm {
         dev: ARef<Device>,
         cma: Option<(u64, u64)>,
         firmware: FirmwareInfo,
+        window: VpuWindow,
     ) -> Result<Arc<Self>> {
         let queues = Arc::new(
             Queues {
@@ -347,6 +364,7 @@ impl Vcsm {
                 maps,
                 cma,
                 firmware,
+                window,
                 bufs_cv <- new_condvar!("vcsm:bufs_cv"),
                 trans <- new_mutex!(TransTable::new(shim::first_trans_id()), "vcsm:trans"),
                 trans_cv <- new_condvar!("vcsm:trans_cv"),

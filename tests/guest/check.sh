@@ -8,6 +8,8 @@
 . /tests/fuzz.sh
 
 vcsm_kmemleak_clear
+# The boot has the vcsm-far-pool-virt overlay (scripts/check.sh).
+HEAP_FAR_POOL=1
 heap_tests
 vpusim_tests
 vcsm_tests

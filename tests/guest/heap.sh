@@ -66,8 +66,34 @@ heap_unload_rules() {
 	vcsm_pass heap/unload-and-reload
 }
 
+# The vcsm-far-pool-virt overlay's second heap node has a pool outside the simulated VPU's
+# window (issue 10, D1): the heap refuses it at probe with one line naming the pool, the window
+# and the overlay to use, and the heaps come from the node whose pool the VPU reaches.
+heap_far_pool_refused() {
+	vcsm_run heap/far-pool-refused
+	stats=/sys/kernel/debug/vcsm-cma-heap/stats
+	if [ ! -d /proc/device-tree/vcsm-far-heap ]; then
+		vcsm_fail heap/far-pool-refused "no /vcsm-far-heap node: the boot lacks the vcsm-far-pool-virt overlay"
+		return
+	fi
+	line=$(dmesg | grep 'refusing pool vcsm-far-pool at 0x' | tail -n 1)
+	base=$(printf '%s\n' "$line" | sed -n 's/.*refusing pool vcsm-far-pool at \(0x[0-9a-f]*\)\.\..*/\1/p')
+	if [ -z "$line" ] || [ -z "$base" ] || [ $((base)) -lt $((0x80000000)) ]; then
+		vcsm_fail heap/far-pool-refused "no refusal line for the pool above the window: '$line'"
+	elif ! printf '%s\n' "$line" | grep -q "reaches only ARM 0x40000000..0x80000000 (dma-ranges); use the vcsm-cma-heap overlay"; then
+		vcsm_fail heap/far-pool-refused "the line does not name the window and the overlay: $line"
+	elif grep -q "^region base=$base " "$stats" || ! grep -q '^vpu_window .* reachable=yes$' "$stats"; then
+		cat "$stats"
+		vcsm_fail heap/far-pool-refused "the heaps are not on the reachable pool"
+	else
+		echo "$line"
+		vcsm_pass heap/far-pool-refused
+	fi
+}
+
 heap_tests() {
 	heap_load || return
+	[ "${HEAP_FAR_POOL:-}" = 1 ] && heap_far_pool_refused
 	args=""
 	for h in $HEAPS; do args="$args --heap $h"; done
 	# Our own functional tests, including exhaustion of the region.

@@ -61,12 +61,29 @@ t_vc_load() {
 		{ grep '^service' "$VSIM/state"; vc_why "service not opened as SMEM v1/min 0 or use count left held"; return 1; }
 	param_timeout=$(cat /sys/module/vc_sm_cma/parameters/timeout_ms)
 	[ "$param_timeout" = 3000 ] || { vc_why "timeout_ms is $param_timeout, not 3000"; return 1; }
-	vc_firmware_line
+	vc_firmware_line || return 1
+	vc_window_line
+}
+
+# vc_window_line: the state file's vpu_window line. On QEMU virt, the simulator's dma-ranges
+# (bus 0xC0000000 is ARM 0x40000000, 1 GiB); where there is a firmware, cut to its ARM memory
+# (checked in detail by pi3.sh).
+vc_window_line() {
+	vc_win=$(grep '^vpu_window ' "$VSTATE")
+	if vc_has_fw_node; then
+		case "$vc_win" in
+		"vpu_window cpu_base="*" source=dma-ranges+firmware refused_outside="*) ;;
+		*) vc_why "a firmware, but the window line is: $vc_win"; return 1 ;;
+		esac
+	else
+		[ "$vc_win" = "vpu_window cpu_base=0x40000000 cpu_end=0x80000000 bus_base=0xc0000000 size=1073741824 source=dma-ranges refused_outside=0" ] ||
+			{ vc_why "the window is not the simulator's dma-ranges: $vc_win"; return 1; }
+	fi
 }
 
 # vc_has_fw_node: the device tree has a Raspberry Pi firmware node.
 vc_has_fw_node() {
-	find /proc/device-tree -name compatible 2>/dev/null | while read -r f; do
+	find /proc/device-tree/ -name compatible 2>/dev/null | while read -r f; do
 		grep -q 'raspberrypi,bcm2835-firmware' "$f" && echo yes && break
 	done | grep -q yes
 }

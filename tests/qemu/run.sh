@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Boot the arm64 test kernel in QEMU `virt` with our overlay applied to QEMU's own device tree,
+# Boot the arm64 test kernel in QEMU `virt` with our overlay applied to QEMU's own device tree
+# (or, with --machine raspi3b, in QEMU's Raspberry Pi 3 B with the kernel's own Pi 3 tree),
 # run one guest script, and judge the console log.
 #
 #   tests/qemu/run.sh --kdir DIR --modules DIR --bin DIR --dtbo FILE [--dtbo FILE...]
 #                     --script NAME [--timeout SECONDS] [--out DIR] [--kernel-cmdline ARGS]
-#                     [--env NAME=VALUE...]
+#                     [--env NAME=VALUE...] [--machine virt|raspi3b]
+#
+# raspi3b: 1 GiB, 4 Cortex-A53; the firmware's property mailbox is emulated (the real
+# raspberrypi-firmware driver attaches to it), VCHIQ is not (the simulated VPU stands in for
+# it under /soc). The machine cannot power off: the harness stops QEMU at the end marker.
 #
 # Several --dtbo are applied in the order given (e.g. the heap overlay, then the test-only
 # simulated-VPU overlay). --kernel-cmdline must not set cma= (see step 1). Each --env is
@@ -22,7 +27,7 @@ top=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/env.sh
 . "$top/scripts/env.sh"
 
-kdir="" moddir="" bindir="" dtbo="" script="" timeout=900 out="$top/build/qemu" extra=""
+kdir="" moddir="" bindir="" dtbo="" script="" timeout=900 out="$top/build/qemu" extra="" mach=virt
 dtbos=() envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -34,6 +39,12 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--kernel-cmdline) extra=$2; shift 2 ;;
+	--machine)
+		case $2 in
+		virt|raspi3b) mach=$2 ;;
+		*) echo "run.sh: --machine is virt or raspi3b, not '$2'" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
 	--env)
 		case $2 in
 		[A-Za-z_]*=*) envs+=("$2") ;;
@@ -59,19 +70,30 @@ mkdir -p "$out"
 work="$out/$script"
 rm -rf "$work"
 mkdir -p "$work"
-MEM=2048 SMP=2
-machine=(-M virt -cpu cortex-a72 -smp "$SMP" -m "$MEM" -nic none)
-
-# 1. The device tree: QEMU's own, given the /reserved-memory node a Pi tree always has, with
-#    our overlay applied by fdtoverlay, exactly as the firmware would on a Pi.
-#    /reserved-memory also gets the Pi's system CMA pool, `cma: linux,cma` (64 MiB, reusable,
-#    linux,cma-default, in the first GiB), with a `cma` label in /__symbols__ for overlays that
-#    say <&cma> (vcsm-cma-heap-system). As on a Pi, it is the kernel's default CMA area (not
-#    the CONFIG_CMA_SIZE_MBYTES one) and the in-kernel CMA heap is /dev/dma_heap/linux,cma
-#    (not "reserved"). See pi-reserved-memory.sh.
-qemu-system-aarch64 "${machine[@]}" -machine dumpdtb="$work/virt.dtb" -nographic >/dev/null 2>&1
-"$here/pi-reserved-memory.sh" "$work/virt.dtb"
-fdtoverlay -i "$work/virt.dtb" -o "$work/virt-vcsm.dtb" "${dtbos[@]}"
+if [ "$mach" = virt ]; then
+	MEM=2048 SMP=2
+	machine=(-M virt -cpu cortex-a72 -smp "$SMP" -m "$MEM" -nic none)
+	console="console=ttyAMA0"
+	# 1. The device tree: QEMU's own, given the /reserved-memory node a Pi tree always has,
+	#    with our overlay applied by fdtoverlay, exactly as the firmware would on a Pi.
+	#    /reserved-memory also gets the Pi's system CMA pool, `cma: linux,cma` (64 MiB,
+	#    reusable, linux,cma-default, in the first GiB), with a `cma` label in /__symbols__ for
+	#    overlays that say <&cma> (vcsm-cma-heap-system). As on a Pi, it is the kernel's default
+	#    CMA area (not the CONFIG_CMA_SIZE_MBYTES one) and the in-kernel CMA heap is
+	#    /dev/dma_heap/linux,cma (not "reserved"). See pi-reserved-memory.sh.
+	qemu-system-aarch64 "${machine[@]}" -machine dumpdtb="$work/base.dtb" -nographic >/dev/null 2>&1
+	"$here/pi-reserved-memory.sh" "$work/base.dtb"
+else
+	# 1. The device tree: the kernel's own Pi 3 B tree (built with the test kernel), with the
+	#    Pi firmware's dma-ranges (pi3-tree.sh) and our overlays. The firmware's
+	#    revision, board and memory answers come from QEMU's mailbox.
+	machine=(-M raspi3b -m 1G)
+	console="console=ttyAMA0 earlycon=pl011,0x3f201000"
+	pidtb="$kdir/arch/arm64/boot/dts/broadcom/bcm2837-rpi-3-b.dtb"
+	[ -f "$pidtb" ] || { echo "run.sh: no $pidtb (the kernel build makes the Pi trees: make dtbs)" >&2; exit 2; }
+	"$here/pi3-tree.sh" "$pidtb" "$work/base.dtb"
+fi
+fdtoverlay -i "$work/base.dtb" -o "$work/vcsm.dtb" "${dtbos[@]}"
 
 # 2. The initramfs: busybox, our modules, the test binaries and the guest scripts.
 root="$work/root"
@@ -100,12 +122,13 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
-# 3. Boot and wait for the end marker, the guest's power-off, or the timeout.
+# 3. Boot and wait for the end marker, the guest's power-off, or the timeout (raspi3b cannot
+#    power off: the end marker is what stops it).
 log="$work/console.log"
 start=$(date +%s)
 qemu-system-aarch64 "${machine[@]}" -nographic -no-reboot \
-	-kernel "$image" -initrd "$work/initramfs.cpio.gz" -dtb "$work/virt-vcsm.dtb" \
-	-append "console=ttyAMA0 panic=-1 loglevel=6 $extra" \
+	-kernel "$image" -initrd "$work/initramfs.cpio.gz" -dtb "$work/vcsm.dtb" \
+	-append "$console panic=-1 loglevel=6 $extra" \
 	</dev/null >"$log" 2>&1 &
 qpid=$!
 hung=0

@@ -1,6 +1,7 @@
 //! `vcsm-tool heaps`: the dma-heaps in `/dev/dma_heap` and, for heaps on a CMA area, how much
 //! of the area is in use (from `/sys/kernel/debug/cma/AREA/{count,used,maxchunk}`, which need
-//! CONFIG_CMA_DEBUGFS and root).
+//! CONFIG_CMA_DEBUGFS and root), and whether the VPU can reach each heap's memory (from the
+//! `vpu_window` line of the heap module's statistics or of the driver's state).
 
 use std::fs;
 use std::io;
@@ -11,7 +12,7 @@ use dmabuf::describe_io_error;
 use crate::error::{Error, Result};
 use crate::json::Value;
 use crate::output::{human_size, Align, Table};
-use crate::paths::{Paths, HEAP_MODULE};
+use crate::paths::{Paths, HEAP_MODULE, VCSM_STATE};
 
 /// The CMA area (reserved-memory node) the vcsm heaps allocate from with the dedicated-pool
 /// overlay; used when the heap module's statistics cannot say which area it is on.
@@ -53,6 +54,68 @@ impl CmaUsage {
     }
 }
 
+/// Whether the VPU can be handed a heap's buffers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// All of the heap's memory is inside the VPU's window.
+    Yes,
+    /// It is not (why).
+    No(String),
+    /// Cannot tell (why).
+    Unknown(String),
+}
+
+/// The VPU's window as ARM physical `[start, end)`: the `vpu_window cpu_base=.. cpu_end=..`
+/// line of the heap module's statistics, else of the driver's state. `None` when neither
+/// module reports one.
+pub fn vpu_window(paths: &Paths) -> Option<(u64, u64)> {
+    [VCSM_HEAP_STATS, VCSM_STATE].iter().find_map(|f| {
+        let text = fs::read_to_string(paths.join(f)).ok()?;
+        parse_window(&text)
+    })
+}
+
+fn hex(v: &str) -> Option<u64> {
+    u64::from_str_radix(v.strip_prefix("0x")?, 16).ok()
+}
+
+/// `cpu_base` and `cpu_end` of a `vpu_window` line.
+fn parse_window(text: &str) -> Option<(u64, u64)> {
+    let line = text.lines().find(|l| l.starts_with("vpu_window "))?;
+    let field = |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+    Some((hex(field("cpu_base")?)?, hex(field("cpu_end")?)?))
+}
+
+/// Whether the VPU reaches a heap backed by `backing` whose usage is `usage`.
+fn reach_of(
+    backing: &Backing,
+    usage: &std::result::Result<CmaUsage, String>,
+    window: Option<(u64, u64)>,
+) -> Reach {
+    match backing {
+        Backing::System => return Reach::No("not physically contiguous".to_owned()),
+        Backing::Unknown => return Reach::Unknown("unknown heap type".to_owned()),
+        Backing::Cma(_) => {}
+    }
+    let Some((start, end)) = window else {
+        return Reach::Unknown("no VPU window reported (vc-sm-cma or vcsm-cma-heap not loaded, or not a Pi)".to_owned());
+    };
+    let Some((base, total)) = usage.as_ref().ok().and_then(|u| Some((u.base?, u.total))) else {
+        return Reach::Unknown("the CMA area's address is unknown".to_owned());
+    };
+    if base >= start && base.saturating_add(total) <= end {
+        Reach::Yes
+    } else {
+        Reach::No(format!(
+            "{:#x}..{:#x} is outside the VPU's window {:#x}..{:#x}",
+            base,
+            base.saturating_add(total),
+            start,
+            end
+        ))
+    }
+}
+
 /// One entry of `/dev/dma_heap`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeapInfo {
@@ -64,6 +127,8 @@ pub struct HeapInfo {
     pub backing: Backing,
     /// The CMA area's usage, or why it is not known.
     pub usage: std::result::Result<CmaUsage, String>,
+    /// Whether the VPU can be handed its buffers.
+    pub vpu: Reach,
 }
 
 /// `base` and `size` of the `region` line of the heap module's statistics.
@@ -155,6 +220,7 @@ pub fn list(paths: &Paths, page_size: u64) -> Result<Vec<HeapInfo>> {
             describe_io_error(&e)
         ))
     })?;
+    let window = vpu_window(paths);
     let mut heaps = Vec::new();
     for entry in entries {
         let entry =
@@ -173,7 +239,8 @@ pub fn list(paths: &Paths, page_size: u64) -> Result<Vec<HeapInfo>> {
             Backing::System => Err("system memory (page allocator)".to_owned()),
             Backing::Unknown => Err("unknown heap type".to_owned()),
         };
-        heaps.push(HeapInfo { name, path, alias_of, backing, usage });
+        let vpu = reach_of(&backing, &usage, window);
+        heaps.push(HeapInfo { name, path, alias_of, backing, usage, vpu });
     }
     if heaps.is_empty() {
         return Err(Error::missing(format!(
@@ -205,6 +272,7 @@ pub fn table(heaps: &[HeapInfo]) -> Table {
     let mut t = Table::new(&[
         ("HEAP", Align::Left),
         ("BACKING", Align::Left),
+        ("VPU", Align::Left),
         ("BASE", Align::Left),
         ("SIZE", Align::Right),
         ("USED", Align::Right),
@@ -222,6 +290,17 @@ pub fn table(heaps: &[HeapInfo]) -> Table {
         if let Some(target) = &h.alias_of {
             note.push(format!("alias of {target}"));
         }
+        let vpu = match &h.vpu {
+            Reach::Yes => "yes".to_owned(),
+            Reach::No(why) => {
+                note.push(why.clone());
+                "no".to_owned()
+            }
+            Reach::Unknown(why) => {
+                note.push(why.clone());
+                "?".to_owned()
+            }
+        };
         let cells = match &h.usage {
             Ok(u) => vec![
                 u.base.map_or_else(|| "-".to_owned(), |b| format!("{b:#x}")),
@@ -235,7 +314,7 @@ pub fn table(heaps: &[HeapInfo]) -> Table {
                 vec!["-".to_owned(), "unknown".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned()]
             }
         };
-        let mut row = vec![h.name.clone(), backing];
+        let mut row = vec![h.name.clone(), backing, vpu];
         row.extend(cells);
         row.push(note.join("; "));
         t.row(row);
@@ -254,6 +333,11 @@ pub fn to_json(heaps: &[HeapInfo]) -> Value {
                 Backing::Unknown => ("unknown", None),
             };
             let usage = h.usage.as_ref().ok();
+            let (reachable, vpu_note) = match &h.vpu {
+                Reach::Yes => (Some(true), None),
+                Reach::No(why) => (Some(false), Some(why.clone())),
+                Reach::Unknown(why) => (None, Some(why.clone())),
+            };
             Value::object()
                 .with("name", h.name.as_str())
                 .with("path", h.path.display().to_string())
@@ -266,6 +350,8 @@ pub fn to_json(heaps: &[HeapInfo]) -> Value {
                 .with("free", usage.map(CmaUsage::free))
                 .with("largest_free", usage.and_then(|u| u.largest_free))
                 .with("unknown_because", h.usage.as_ref().err().cloned())
+                .with("vpu_reachable", reachable)
+                .with("vpu_note", vpu_note)
         })
         .collect::<Vec<_>>();
     Value::object().with("heaps", Value::Array(items))
@@ -349,11 +435,15 @@ mod tests {
         assert_eq!(by("odd").backing, Backing::Unknown);
         assert!(missing_vcsm_note(&paths, &heaps).is_none());
 
+        // No module reports a window here.
+        assert!(matches!(&by("vcsm-cached").vpu, Reach::Unknown(w) if w.contains("no VPU window")));
+        assert_eq!(by("system").vpu, Reach::No("not physically contiguous".into()));
+
         let text = table(&heaps).render();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("HEAP"));
         let cached = lines.iter().find(|l| l.starts_with("vcsm-cached ")).unwrap();
-        assert!(cached.contains("CMA vcsm-cma-pool  0x3c000000"), "{cached}");
+        assert!(cached.contains("CMA vcsm-cma-pool  ?    0x3c000000"), "{cached}");
         assert!(
             cached.contains("128 MiB") && cached.contains("8 MiB") && cached.contains("120 MiB"),
             "{cached}"
@@ -369,6 +459,39 @@ mod tests {
         assert!(json.contains(r#""name":"vcsm-cached","path":""#), "{json}");
         assert!(json.contains(r#""backing":"cma","cma_area":"vcsm-cma-pool","base":1006632960,"size":134217728,"used":8388608,"free":125829120,"largest_free":104857600,"unknown_because":null"#), "{json}");
         assert!(json.contains(r#""alias_of":"vcsm-cached""#), "{json}");
+    }
+
+    #[test]
+    fn reachability_from_the_window() {
+        let t = TempDir::new("heaps-window");
+        let paths = fake_system(&t);
+        // The driver's window (Pi 3 under QEMU: ARM 0 .. 0x3c000000); the pool at 0x3c000000
+        // is just past it, the default area has no address.
+        t.write(
+            "sys/kernel/debug/vcsm-cma/state",
+            "buffers=0\nvpu_window cpu_base=0x0 cpu_end=0x3c000000 bus_base=0xc0000000 size=1006632960 source=dma-ranges+firmware refused_outside=0\n",
+        );
+        assert_eq!(vpu_window(&paths), Some((0, 0x3c00_0000)));
+        let heaps = list(&paths, 4096).unwrap();
+        let by = |n: &str| heaps.iter().find(|h| h.name == n).unwrap();
+        assert!(matches!(&by("vcsm-cached").vpu, Reach::No(w) if w.contains("0x3c000000..0x44000000")));
+        assert!(matches!(&by("reserved").vpu, Reach::Unknown(w) if w.contains("address")));
+        // The heap module's own line wins over the driver's.
+        t.write(
+            "sys/kernel/debug/vcsm-cma-heap/stats",
+            "region base=0x3c000000 size=134217728\nvpu_window cpu_base=0x0 cpu_end=0x80000000 bus_base=0xc0000000 size=2147483648 source=dma-ranges reachable=yes\n",
+        );
+        let heaps = list(&paths, 4096).unwrap();
+        let by = |n: &str| heaps.iter().find(|h| h.name == n).unwrap();
+        assert_eq!(by("vcsm-uncached").vpu, Reach::Yes);
+        assert_eq!(by("vidbuf_cached").vpu, Reach::Yes);
+        let text = table(&heaps).render();
+        let line = text.lines().find(|l| l.starts_with("vcsm-cached ")).unwrap();
+        assert!(line.contains(" yes "), "{line}");
+        let json = to_json(&heaps).to_json();
+        assert!(json.contains(r#""vpu_reachable":true,"vpu_note":null"#), "{json}");
+        assert!(json.contains(r#""vpu_reachable":false,"vpu_note":"not physically contiguous""#), "{json}");
+        assert_eq!(parse_window("vpu_window unknown reason=no-vpu reachable=unknown\n"), None);
     }
 
     #[test]
