@@ -70,6 +70,7 @@ def pi4_expect(board, ram, stack, params):
         "cma-size=0x8000000": W, "cma-size=134217728": W,
         "cma-size=0xb400000": W,             # 180 MiB: all of the window above linux,cma
         "cma-size=0xc000000": ALLOC,         # 192 MiB does not fit there: ours fails, not the system pool
+        "cma-size=0x20000000": ALLOC,        # 512 MiB (D3 of issue 10: it used to starve linux,cma)
         "cma-192": UNKNOWN, "cma-256": UNKNOWN, "cma-512": UNKNOWN,
         "cma-size=0x8100000": ALIGN, "cma-size": ALIGN,  # no value: "true", 1 byte
         "cma-size=0": ZERO, "cma-size=0x100000000": ZERO,  # truncated to 32 bits: 0
@@ -79,7 +80,8 @@ def pi4_expect(board, ram, stack, params):
 
 
 PI4_PARAMS = ["", "cma-64", "cma-96", "cma-128", "cma-default", "cma-size=0x8000000",
-              "cma-size=134217728", "cma-size=0xb400000", "cma-size=0xc000000", "cma-192",
+              "cma-size=134217728", "cma-size=0xb400000", "cma-size=0xc000000",
+              "cma-size=0x20000000", "cma-192",
               "cma-256", "cma-512", "cma-size=0x8100000", "cma-size", "cma-size=0",
               "cma-size=0x100000000", "cma-size=256M", "size=0x8000000"]
 
