@@ -144,6 +144,74 @@ def resize_overlay(work, sc, size):
     return path
 
 
+# What the tree must say after pi_tree.py, written out from the facts table
+# (../shared/reference/pi-platform.md), independently of pi_tree.py's own tables.
+FACTS = {
+    "pi3b": dict(cells=(1, 1), cma_ranges=None, mem_end=0x3B400000,
+                 dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
+                 vchiq="brcm,bcm2836-vchiq"),
+    "pi02w": dict(cells=(1, 1), cma_ranges=None, mem_end=0x1B400000,
+                  dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
+                  vchiq="brcm,bcm2836-vchiq"),
+    "pi4b": dict(cells=(2, 1), cma_ranges=[(0x0, 0x30000000)],
+                 mem_end={"1G": 0x3B400000, "2G": 0x80000000, "4G": 0xFC000000, "8G": 0x200000000},
+                 dma=[(0xC0000000, 0x0, 0x40000000), (0x7C000000, 0xFC000000, 0x3800000)],
+                 vchiq="brcm,bcm2711-vchiq"),
+    "pi5": dict(cells=(2, 1), cma_ranges=[(0x0, 0x40000000)],
+                mem_end={"2G": 0x80000000, "4G": 0x100000000, "8G": 0x200000000},
+                dma=[(0xC0000000, 0x0, 0x40000000), (0x7C000000, 0x107C000000, 0x4000000)],
+                vchiq=None),
+}
+
+
+def check_tree(path, board, ram):
+    """The differences from FACTS, as a list of strings."""
+    f = FACTS[board]
+    fdt = u.load(path)
+    bad = []
+    ac, sc = u.cell(fdt, 0, "#address-cells"), u.cell(fdt, 0, "#size-cells")
+    rm = u.node(fdt, "/reserved-memory")
+    if (ac, sc) != f["cells"] or rm is None or \
+            (u.cell(fdt, rm, "#address-cells"), u.cell(fdt, rm, "#size-cells")) != f["cells"]:
+        bad.append("cells")
+    cma = u.node(fdt, "/reserved-memory/linux,cma")
+    if cma is None:
+        return bad + ["no linux,cma"]
+    if u.cells_to_ints(u.getprop(fdt, cma, "size") or b"", (sc,))[0] != [(64 * MiB,)]:
+        bad.append("linux,cma size")
+    for p in ("reusable", "linux,cma-default"):
+        if not u.has(fdt, cma, p):
+            bad.append("linux,cma has no " + p)
+    ar = u.getprop(fdt, cma, "alloc-ranges")
+    if (u.cells_to_ints(ar, (ac, sc))[0] if ar else None) != f["cma_ranges"]:
+        bad.append("linux,cma alloc-ranges")
+    if u.strings(u.getprop(fdt, u.node(fdt, "/__symbols__"), "cma") or b"") != ["/reserved-memory/linux,cma"]:
+        bad.append("no cma label")
+    if any(len(v) > 1 for v in u.phandles(fdt).values()):
+        bad.append("duplicate phandles")
+    soc = [o for o in u.subnodes(fdt, 0) if u.name_of(fdt, o).split("@")[0] == "soc"][0]
+    dr = u.cells_to_ints(u.getprop(fdt, soc, "dma-ranges") or b"",
+                         (u.cell(fdt, soc, "#address-cells"), ac, u.cell(fdt, soc, "#size-cells")))[0]
+    if dr != f["dma"]:
+        bad.append("/soc dma-ranges %s" % dr)
+    vchiq = u.node(fdt, u.path_of(fdt, soc) + "/mailbox@7e00b840")
+    compat = u.strings(u.getprop(fdt, vchiq, "compatible") or b"") if vchiq is not None else None
+    if (compat[0] if compat else None) != f["vchiq"]:
+        bad.append("vchiq compatible %s" % compat)
+    if board == "pi4b" and u.node(fdt, "/zone_dma") is None:
+        bad.append("no zone_dma")
+    mem = []
+    for o in u.subnodes(fdt, 0):
+        if u.getprop(fdt, o, "device_type") == b"memory\0":
+            mem += u.cells_to_ints(u.getprop(fdt, o, "reg"), (ac, sc))[0]
+    end = f["mem_end"][ram] if isinstance(f["mem_end"], dict) else f["mem_end"]
+    if not mem or max(b + s for b, s in mem) != end:
+        bad.append("memory %s does not end at %#x" % ([(hex(b), hex(s)) for b, s in mem], end))
+    if board == "pi4b" and (0, 0x3B400000) not in mem:
+        bad.append("the Pi 4's first memory range is not 0-0x3b400000")
+    return bad
+
+
 def merge(base, out, dtbo, params):
     """dtmerge.py in-process: (ok, message)."""
     buf = io.StringIO()
@@ -188,7 +256,9 @@ def main():
         except (OSError, u.FdtError, u.libfdt.FdtException) as e:
             report(False, name + "/tree", "pi_tree.py on %s: %s" % (src, e))
             continue
-        report(True, name + "/tree", "built from %s" % kdtb)
+        wrong = check_tree(tree, board, ram)
+        report(not wrong, name + "/tree",
+               ("the Pi facts, from %s" % kdtb) if not wrong else "; ".join(wrong))
         sc = pi_tree.BOARDS[board]["cells"][1]
         stacks = [("fw", tree)]
         if board in PIOS_CMA:
@@ -219,6 +289,18 @@ def main():
                         got = "works" if not findings else "broken: " + "; ".join(findings)
                         if not findings:
                             got = "works (%s)" % "; ".join(l for l in log if l.startswith("heap:"))
+                    if ok and not params:
+                        # dtmerge, unlike fdtoverlay, exports no overlay label; a new pool
+                        # comes before linux,cma (what the kernel's node order sees).
+                        m = u.load(out)
+                        syms = [n for n, _ in u.props(m, u.node(m, "/__symbols__"))]
+                        leaked = [n for n in ("vcsm_cma_pool", "vcsm_cma_heap") if n in syms]
+                        order = [u.name_of(m, o) for o in u.subnodes(m, u.node(m, "/reserved-memory"))]
+                        if leaked:
+                            report(False, case + "/labels", "exported %s" % leaked)
+                        elif "vcsm-cma-pool" in order and \
+                                order.index("vcsm-cma-pool") > order.index("linux,cma"):
+                            report(False, case + "/order", "pool after linux,cma: %s" % order)
                     if want == W:
                         good = got.startswith("works")
                     else:
