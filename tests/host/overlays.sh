@@ -219,16 +219,18 @@ for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
 	if [ -z "$why" ]; then ok "readme/$o"; else bad "readme/$o" "$why"; fi
 done
 
-# The Pi overlays' board check is the first fragment, and adds nothing.
+# The Pi overlays' board check is the first fragment, on a label (a __fixups__ entry), and
+# adds nothing.
 for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4; do
 	f=$out/$o.dtbo
 	if [ "$(fdtget -l "$f" / 2>/dev/null | head -n 1)" = fragment@0 ] &&
-		[ -n "$(fdtget "$f" /fragment@0 target-path 2>/dev/null)" ] &&
+		fdtget -p "$f" /__fixups__ 2>/dev/null | while read -r sym; do fdtget "$f" /__fixups__ "$sym"; done |
+			grep -q '^/fragment@0:target:0$' &&
 		[ -z "$(fdtget -l "$f" /fragment@0/__overlay__ 2>/dev/null)" ] &&
 		[ -z "$(fdtget -p "$f" /fragment@0/__overlay__ 2>/dev/null)" ]; then
 		ok "$o-board-check-first"
 	else
-		bad "$o-board-check-first" "fragment@0 must be an empty fragment on a board-only target-path"
+		bad "$o-board-check-first" "fragment@0 must be an empty fragment targeting a board-only label"
 	fi
 done
 
