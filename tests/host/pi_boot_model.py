@@ -230,8 +230,9 @@ def model(fdt, kernel_reserve, log):
                 log("OF: reserved mem: Reserved memory: " + p.error)
             else:
                 p.cma = True
-                log("OF: reserved mem: Reserved memory: created CMA memory pool at %#x, size %s (%s)"
-                    % (base, mib(size), p.name))
+                log("OF: reserved mem: Reserved memory: created CMA memory pool at %#x, size %s"
+                    % (base, mib(size)))
+                log("OF: reserved mem: initialized node %s, compatible id shared-dma-pool" % p.name)
     return pools, memory, cma_align
 
 
