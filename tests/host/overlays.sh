@@ -182,7 +182,7 @@ if [ -n "$kdir" ]; then
 		[ -d "$kdir/source" ] && src=$(readlink -f "$kdir/source")
 		pi_dtbs=$out/pi-dtbs
 		mkdir -p "$pi_dtbs"
-		for b in bcm2837-rpi-3-b bcm2837-rpi-zero-2-w bcm2711-rpi-4-b bcm2712-rpi-5-b; do
+		for b in bcm2837-rpi-3-b bcm2837-rpi-3-a-plus bcm2837-rpi-zero-2-w bcm2711-rpi-4-b bcm2712-rpi-5-b; do
 			dts=$src/arch/arm64/boot/dts/broadcom/$b.dts
 			cpp -nostdinc -undef -x assembler-with-cpp -D__DTS__ -P \
 				-I "$src/scripts/dtc/include-prefixes" -I "$src/arch/arm64/boot/dts/broadcom" \

@@ -5,8 +5,8 @@ parameter set, applied as the firmware applies them and read as the kernel reads
 
     python3 tests/host/pi_matrix.py --dtbs KERNEL_DTB_DIR --overlays DTBO_DIR --work DIR
 
-KERNEL_DTB_DIR holds the kernel's own bcm2837-rpi-3-b, bcm2837-rpi-zero-2-w, bcm2711-rpi-4-b
-and bcm2712-rpi-5-b DTBs. For each board and RAM size pi_tree.py gives them the Raspberry Pi
+KERNEL_DTB_DIR holds the kernel's own bcm2837-rpi-3-b, bcm2837-rpi-3-a-plus,
+bcm2837-rpi-zero-2-w, bcm2711-rpi-4-b and bcm2712-rpi-5-b DTBs. For each board and RAM size pi_tree.py gives them the Raspberry Pi
 facts; the "pios" stack then resizes linux,cma as Raspberry Pi OS's default
 `dtoverlay=vc4-kms-v3d` does (256 MiB on the Pi 3 family, 508 MiB on the Pi 4); the "fw"
 stack keeps the firmware trees' 64 MiB. dtmerge.py applies our overlay with its parameters
@@ -39,6 +39,7 @@ MiB = 1 << 20
 
 TREES = [  # (board, ram, kernel DTB)
     ("pi3b", "1G", "bcm2837-rpi-3-b"),
+    ("pi3a", "512M", "bcm2837-rpi-3-a-plus"),
     ("pi02w", "512M", "bcm2837-rpi-zero-2-w"),
     ("pi4b", "1G", "bcm2711-rpi-4-b"),
     ("pi4b", "2G", "bcm2711-rpi-4-b"),
@@ -49,7 +50,7 @@ TREES = [  # (board, ram, kernel DTB)
     ("pi5", "8G", "bcm2712-rpi-5-b"),
 ]
 # Raspberry Pi OS's default system CMA (vc4-kms-v3d; vc4-kms-v3d-pi4 on a Pi 4).
-PIOS_CMA = {"pi3b": 256 * MiB, "pi02w": 256 * MiB, "pi4b": 508 * MiB}
+PIOS_CMA = {"pi3b": 256 * MiB, "pi3a": 256 * MiB, "pi02w": 256 * MiB, "pi4b": 508 * MiB}
 
 W = "works"
 ALLOC = "broken: heap pool vcsm-cma-pool not created: failed to allocate"
@@ -87,7 +88,7 @@ PI4_PARAMS = ["", "cma-64", "cma-96", "cma-128", "cma-default", "cma-size=0x8000
 
 
 def pi3_expect(board, ram, stack, params):
-    if board not in ("pi3b", "pi02w"):
+    if board not in ("pi3b", "pi3a", "pi02w"):
         return "refused: can't find symbol 'intc'"
     common = {"cma-size=0x4100000": ALIGN, "cma-size=0": ZERO, "cma-size=64M": BADVAL,
               "cma-1024": UNKNOWN}
@@ -101,7 +102,7 @@ def pi3_expect(board, ram, stack, params):
     if board == "pi3b":
         limit = 448 if stack == "pios" else 512
         return W if size <= limit else BUDGET
-    # Zero 2 W, 436 MiB of ARM RAM: a pool larger than what is left does not fit at all.
+    # Zero 2 W and 3 A+, 436 MiB of ARM RAM: a pool larger than what is left does not fit.
     if size > 436 - 50:
         return ALLOC
     if stack == "fw":
@@ -148,6 +149,9 @@ def resize_overlay(work, sc, size):
 # (../shared/reference/pi-platform.md), independently of pi_tree.py's own tables.
 FACTS = {
     "pi3b": dict(cells=(1, 1), cma_ranges=None, mem_end=0x3B400000,
+                 dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
+                 vchiq="brcm,bcm2836-vchiq"),
+    "pi3a": dict(cells=(1, 1), cma_ranges=None, mem_end=0x1B400000,
                  dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
                  vchiq="brcm,bcm2836-vchiq"),
     "pi02w": dict(cells=(1, 1), cma_ranges=None, mem_end=0x1B400000,

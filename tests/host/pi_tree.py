@@ -4,7 +4,7 @@
 hands the kernel (Documentation/testing.rst, "The Raspberry Pi tree matrix"; the facts are
 those of the Raspberry Pi kernel's own trees, not of mainline's):
 
-    python3 tests/host/pi_tree.py --board pi3b|pi02w|pi4b|pi5 --ram 512M|1G|2G|4G|8G \
+    python3 tests/host/pi_tree.py --board pi3b|pi3a|pi02w|pi4b|pi5 --ram 512M|1G|2G|4G|8G \
             [--gpu-mem 76M] IN.dtb OUT.dtb
 
 * root and /reserved-memory #address-cells/#size-cells as on the Pi trees (Pi 3 / Zero 2 W:
@@ -18,7 +18,7 @@ those of the Raspberry Pi kernel's own trees, not of mainline's):
 * the vchiq node /soc/mailbox@7e00b840: "brcm,bcm2836-vchiq", "brcm,bcm2835-vchiq" on the
   Pi 3 family, "brcm,bcm2711-vchiq" on the Pi 4, none on the Pi 5;
 * one memory node for the RAM the firmware gives the ARM: below gpu_mem on the Pi 3 family
-  (1 GiB with gpu_mem=76M ends at 0x3b400000; the Zero 2 W has 512 MiB), split as the Pi 4
+  (1 GiB with gpu_mem=76M ends at 0x3b400000; the 3 A+ and Zero 2 W have 512 MiB), split as the Pi 4
   firmware splits it (first range up to 0x3b400000, then from 0x40000000; above 4 GiB from
   0x100000000), contiguous on the Pi 5.
 Phandles stay unique (checked before writing).
@@ -37,6 +37,9 @@ GiB = 1 << 30
 BOARDS = {
     # cells: root (and /reserved-memory) #address-cells, #size-cells
     "pi3b": dict(cells=(1, 1), rams=("1G",), cma_ranges=None,
+                 dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
+                 vchiq=["brcm,bcm2836-vchiq", "brcm,bcm2835-vchiq"], gpu_mem=76 * MiB),
+    "pi3a": dict(cells=(1, 1), rams=("512M",), cma_ranges=None,
                  dma=[(0xC0000000, 0x0, 0x3F000000), (0x7E000000, 0x3F000000, 0x1000000)],
                  vchiq=["brcm,bcm2836-vchiq", "brcm,bcm2835-vchiq"], gpu_mem=76 * MiB),
     "pi02w": dict(cells=(1, 1), rams=("512M",), cma_ranges=None,
@@ -61,7 +64,7 @@ def size_arg(s):
 
 def memory_ranges(board, ram, gpu_mem):
     """[(base, size)] of the ARM's RAM as the firmware describes it."""
-    if board in ("pi3b", "pi02w"):
+    if board in ("pi3b", "pi3a", "pi02w"):
         end = ram - gpu_mem
         if end >= 0x3F000000:
             raise u.FdtError("ARM RAM must end below the peripherals at 0x3f000000")
