@@ -154,8 +154,13 @@ def phandles(fdt):
 
 
 def max_phandle(fdt):
-    ph = phandles(fdt)
-    return max(ph) if ph else 0
+    best = 0
+    for off in all_nodes(fdt):
+        for prop in ("phandle", "linux,phandle"):
+            v = cell(fdt, off, prop)
+            if v is not None and v > best:
+                best = v
+    return best
 
 
 def strings(raw):

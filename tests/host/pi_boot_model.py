@@ -254,14 +254,16 @@ def vpu_window(fdt):
 
 def verdict(fdt, pools, memory, log):
     findings = []
-    ph_to_path = {p: paths[0] for p, paths in u.phandles(fdt).items()}
     heap = u.node(fdt, "/vcsm-cma-heap")
     window = vpu_window(fdt)
     if heap is None or not available(fdt, heap):
         findings.append("no enabled /vcsm-cma-heap node")
     else:
         mr = u.getprop(fdt, heap, "memory-region")
-        path = ph_to_path.get(u.u32s(mr)[0]) if mr and len(mr) == 4 else None
+        path = None
+        if mr and len(mr) == 4:
+            off = fdt.node_offset_by_phandle(u.u32s(mr)[0], u.QUIET)
+            path = u.path_of(fdt, off) if off >= 0 else None
         pool = pools.get(path)
         if pool is None:
             findings.append("heap memory-region is not a /reserved-memory node (%s)" % path)
