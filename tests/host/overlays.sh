@@ -199,6 +199,76 @@ else
 	bad raspberry-pi-dtbs "no kernel directory given: the Raspberry Pi DTBs cannot be found or built"
 fi
 
+# dtmerge.py itself, on a small overlay of every parameter kind the Pi library knows, against
+# the Pi-like tree: what each value does to the merged tree.
+cat > "$out/params-test.dts" <<'DTS'
+/dts-v1/;
+/plugin/;
+/ {
+	fragment@0 { target-path = "/"; __overlay__ { t: params-test { v32 = <7>; b8 = [01]; s = "x"; status = "disabled"; }; }; };
+	fragment@1 { target-path = "/"; __dormant__ { dormant-one { }; }; };
+	fragment@2 { target-path = "/"; __overlay__ { active-two { }; }; };
+	__overrides__ {
+		n32 = <&t>, "v32:0";
+		n8 = <&t>, "b8.0";
+		flag = <&t>, "flag?";
+		noflag = <&t>, "gone!";
+		str = <&t>, "s";
+		st = <&t>, "status";
+		lit = <&t>, "v32:0=", <42>;
+		swap = <0>, "+1-2";
+	};
+};
+DTS
+if dtc -@ -q -I dts -O dtb -o "$out/params-test.dtbo" "$out/params-test.dts" 2>"$out/params-test.log"; then
+	# dtmerge_case NAME EXPECT-RC PARAMS... ; then check with fdtget on $out/params.dtb
+	dtmerge_case() {
+		local name=$1 want=$2 rc
+		shift 2
+		rm -f "$out/params.dtb"
+		"$py" "$top/tests/host/dtmerge.py" "$out/pi-like.dtb" "$out/params.dtb" "$out/params-test.dtbo" "$@" >"$out/params.log" 2>&1
+		rc=$?
+		if [ "$want" = fail ]; then
+			if [ $rc -ne 0 ] && [ ! -e "$out/params.dtb" ]; then ok "dtmerge/$name"; else bad "dtmerge/$name" "accepted $*"; fi
+			return 1
+		fi
+		[ $rc -eq 0 ] || { bad "dtmerge/$name" "refused $*: $(cat "$out/params.log")"; return 1; }
+	}
+	expect_prop() { # NAME PROP TYPE WANT
+		local got
+		got=$(fdtget -t "$3" "$out/params.dtb" /params-test "$2" 2>&1)
+		if [ "$got" = "$4" ]; then ok "dtmerge/$1"; else bad "dtmerge/$1" "$2 is '$got', expected '$4'"; fi
+	}
+	dtmerge_case decimal ok n32=100 && expect_prop decimal v32 u 100
+	dtmerge_case hex ok n32=0x10 && expect_prop hex v32 u 16
+	dtmerge_case octal ok n32=010 && expect_prop octal v32 u 8
+	dtmerge_case truncated ok n32=0x100000005 && expect_prop truncated v32 u 5
+	dtmerge_case empty-is-0 ok n32= && expect_prop empty-is-0 v32 u 0
+	dtmerge_case no-value-is-true ok n32 && expect_prop no-value-is-true v32 u 1
+	dtmerge_case keyword-on ok n32=on && expect_prop keyword-on v32 u 1
+	dtmerge_case byte ok n8=0x1ff && expect_prop byte b8 x ff
+	dtmerge_case literal-ignores-value ok lit=5 && expect_prop literal-ignores-value v32 u 42
+	dtmerge_case string ok str=hello && expect_prop string s s hello
+	dtmerge_case status-boolean ok st=on && expect_prop status-boolean status s okay
+	if dtmerge_case boolean ok flag=yes noflag=no; then
+		fdtget "$out/params.dtb" /params-test flag >/dev/null 2>&1 && fdtget "$out/params.dtb" /params-test gone >/dev/null 2>&1 &&
+			ok dtmerge/booleans || bad dtmerge/booleans "flag? and gone! did not add the properties"
+	fi
+	if dtmerge_case fragment-switch ok swap; then
+		fdtget -l "$out/params.dtb" / | grep -qx dormant-one && ! fdtget -l "$out/params.dtb" / | grep -qx active-two &&
+			ok dtmerge/fragment-switch-applied || bad dtmerge/fragment-switch-applied "+1-2 did not swap the fragments"
+	fi
+	if dtmerge_case no-labels-exported ok; then
+		fdtget "$out/params.dtb" /__symbols__ t >/dev/null 2>&1 && bad dtmerge/no-labels-exported-checked "the overlay's label t is in /__symbols__" ||
+			ok dtmerge/no-labels-exported-checked
+	fi
+	dtmerge_case unit-suffix fail n32=256M
+	dtmerge_case unknown-param fail nosuch=1
+	dtmerge_case bad-keyword fail n32=maybe
+else
+	bad dtmerge/params-overlay "cannot build the parameter test overlay: $(cat "$out/params-test.log")"
+fi
+
 # The help `dtoverlay -h NAME` prints: every Pi overlay has an entry in dts-overlays/README
 # (the Raspberry Pi overlays/README format: Name/Info/Load/Params), listing exactly the
 # parameters its __overrides__ define.
