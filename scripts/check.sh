@@ -39,7 +39,7 @@ must modules scripts/build-modules.sh "$kdir"
 moddir="$top/build/kmod/$(basename "$kdir")"
 [ "$mode" = check ] && step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \
 	--sim-symvers "$moddir-tests/Module.symvers" "$moddir/vc-sm-cma.ko" "$moddir/vchiq-test-client.ko"
-[ "$mode" = check ] && step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$(readlink -f "$kdir/source")"
+[ "$mode" = check ] && step host-overlays tests/host/overlays.sh "$top/build/dtbs" "$kdir"
 must guest-programs scripts/guest-build.sh "$kdir" "$top/build/guest-bin"
 
 # The hostile-user boot (tests/guest/hostile.sh): as uid 1000 in group video and as a uid

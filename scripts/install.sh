@@ -10,7 +10,8 @@
 #
 # Installs
 #   lib/modules/<release>/updates/vcsm/{vcsm-cma-heap,vc-sm-cma}.ko
-#   boot/firmware/overlays/vcsm-cma-heap.dtbo (and -pi4, -system when built beside it)
+#   boot/firmware/overlays/vcsm-cma-heap-{pi3,pi4,system}.dtbo, and their entries in the
+#     overlays directory's README (appended to Raspberry Pi's, replacing an earlier vcsm block)
 #   etc/udev/rules.d/99-vcsm.rules
 #   etc/modprobe.d/vcsm.conf, etc/depmod.d/vcsm.conf   (ours replaces the in-tree vc_sm_cma)
 #   usr/bin/vcsm-tool, its man pages (usr/share/man/man1) and bash/zsh/fish completions
@@ -20,7 +21,7 @@
 #                   (default userspace/target/aarch64-unknown-linux-gnu/release/vcsm-tool)
 #   VCSM_TOOL_HOST  a vcsm-tool that runs here, to generate the man pages and completions
 #                   (default: VCSM_TOOL if it runs here, else a host build, made if needed)
-#   VCSM_DTBO       the overlay (default build/dtbs/vcsm-cma-heap.dtbo, built if missing)
+#   VCSM_DTBS       the directory of built overlays (default build/dtbs, built if missing)
 # depmod runs only when DESTDIR is /; otherwise the script says what to run on the target.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,11 +65,17 @@ if [ -z "$host_tool" ]; then
 fi
 "$host_tool" --version >/dev/null 2>&1 || die "$host_tool does not run here (set VCSM_TOOL_HOST)"
 
-dtbo=${VCSM_DTBO:-$top/build/dtbs/vcsm-cma-heap.dtbo}
-if [ -z "${VCSM_DTBO:-}" ] && [ ! -f "$dtbo" ]; then
+# The Raspberry Pi overlays: one per board family (dts-overlays/README).
+overlays=(vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system)
+dtbs=${VCSM_DTBS:-$top/build/dtbs}
+if [ -z "${VCSM_DTBS:-}" ] && [ ! -f "$dtbs/vcsm-cma-heap-pi3.dtbo" ]; then
 	"$top/dts-overlays/build.sh" "$top/build/dtbs" >/dev/null
 fi
-[ -f "$dtbo" ] || die "overlay $dtbo is missing"
+for o in "${overlays[@]}"; do
+	[ -f "$dtbs/$o.dtbo" ] || die "overlay $dtbs/$o.dtbo is missing (dts-overlays/build.sh $dtbs)"
+done
+readme=$top/dts-overlays/README
+[ -f "$readme" ] || die "$readme is missing"
 
 inst() { # inst MODE SRC DEST
 	install -D -m "$1" "$2" "$3"
@@ -79,17 +86,29 @@ echo "installing vcsm for kernel $krel into $destdir"
 for m in "${modules[@]}"; do
 	inst 0644 "$moddir/$m" "$destdir/lib/modules/$krel/updates/vcsm/$m"
 done
-inst 0644 "$dtbo" "$destdir/boot/firmware/overlays/vcsm-cma-heap.dtbo"
-# The Pi 4 variant keeps the pool in the VideoCore's first GiB (for boards with more RAM).
-pi4="$(dirname "$dtbo")/vcsm-cma-heap-pi4.dtbo"
-[ -f "$pi4" ] && inst 0644 "$pi4" "$destdir/boot/firmware/overlays/vcsm-cma-heap-pi4.dtbo"
-# The heaps on the Pi's own system CMA pool (linux,cma) instead of a dedicated one.
-sys="$(dirname "$dtbo")/vcsm-cma-heap-system.dtbo"
-[ -f "$sys" ] && inst 0644 "$sys" "$destdir/boot/firmware/overlays/vcsm-cma-heap-system.dtbo"
+for o in "${overlays[@]}"; do
+	inst 0644 "$dtbs/$o.dtbo" "$destdir/boot/firmware/overlays/$o.dtbo"
+done
 inst 0644 "$top/udev/99-vcsm.rules" "$destdir/etc/udev/rules.d/99-vcsm.rules"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# `dtoverlay -h NAME` reads the overlays directory's one README. Raspberry Pi OS's belongs to
+# its firmware package: our entries are appended to it between two marker lines (an earlier
+# vcsm block is replaced; a firmware upgrade that replaces the README drops them until the
+# next install). Without a README there, ours is installed as it is.
+begin='[ vcsm: the entries from here to the vcsm end marker come from vcsm'"'"'s scripts/install.sh ]'
+end='[ vcsm: end ]'
+target=$destdir/boot/firmware/overlays/README
+if [ -f "$target" ]; then
+	awk -v b="$begin" -v e="$end" '$0 == b { skip = 1 } !skip { print } $0 == e { skip = 0 }' "$target" |
+		sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' > "$tmp/README"
+	{ printf '\n\n%s\n\n\n' "$begin"; sed -n '/^Name:/,$p' "$readme"; printf '\n\n%s\n' "$end"; } >> "$tmp/README"
+	inst 0644 "$tmp/README" "$target"
+else
+	inst 0644 "$readme" "$target"
+fi
 
 # Our vc-sm-cma has the in-tree driver's module name (vc_sm_cma) on purpose: drivers that
 # depend on it (bcm2835-mmal-vchiq) then load ours. A modprobe "blacklist vc_sm_cma" would
@@ -131,5 +150,6 @@ if [ "$(cd "$destdir" && pwd -P)" = / ]; then
 else
 	echo "on the target: depmod -a $krel"
 fi
-echo "then add 'dtoverlay=vcsm-cma-heap-system' (the system CMA pool) or 'dtoverlay=vcsm-cma-heap'"
-echo "(a dedicated pool) to /boot/firmware/config.txt and reboot (Documentation/installing.rst)"
+echo "then add the overlay for the board to /boot/firmware/config.txt ([pi4] dtoverlay=vcsm-cma-heap-pi4,"
+echo "[pi3] dtoverlay=vcsm-cma-heap-pi3, [pi02] dtoverlay=vcsm-cma-heap-system: Documentation/installing.rst)"
+echo "and reboot"

@@ -120,13 +120,19 @@ for h in vcsm-uncached vcsm-cached; do
 		bad "udev/$h-video-0660" "no dma_heap rule giving $h group video mode 0660: '$r'"
 	fi
 done
-if grep -q 'SYMLINK+="dma_heap/vidbuf_cached"' <<<"$(rule_for vcsm-cached)"; then
-	ok udev/vidbuf_cached-is-vcsm-cached
+# Issue 10 D6: no rule names vidbuf_cached (picamera2 and rpicam-apps would allocate every
+# camera buffer from our pool, smaller than the system pool they get by default); the
+# opt-in line for the system-pool overlay stays a comment.
+if grep -q 'vidbuf_cached' <<<"$logical"; then
+	bad udev/no-vidbuf_cached-link "a rule links vidbuf_cached: $(grep vidbuf_cached <<<"$logical")"
 else
-	bad udev/vidbuf_cached-is-vcsm-cached "the vidbuf_cached link is not on the vcsm-cached rule"
+	ok udev/no-vidbuf_cached-link
 fi
-[ "$(grep -c 'vidbuf_cached' <<<"$logical")" = 1 ] && ok udev/one-vidbuf_cached-link ||
-	bad udev/one-vidbuf_cached-link "vidbuf_cached appears on more than one rule"
+if grep -q '^#SUBSYSTEM=="dma_heap", KERNEL=="vcsm-cached", SYMLINK+="dma_heap/vidbuf_cached"' "$rules"; then
+	ok udev/vidbuf_cached-opt-in-documented
+else
+	bad udev/vidbuf_cached-opt-in-documented "no commented opt-in line for the system-pool overlay"
+fi
 
 # ---- scripts/install.sh ----
 
@@ -138,7 +144,10 @@ echo 6.12.0-vcsm-test > "$kdir/include/config/kernel.release"
 echo "stub heap module" > "$moddir/vcsm-cma-heap.ko"
 echo "stub vc-sm-cma module" > "$moddir/vc-sm-cma.ko"
 echo "stub test module" > "$moddir/vpu-sim.ko"
-echo "stub overlay" > "$work/vcsm-cma-heap.dtbo"
+mkdir -p "$work/dtbs"
+for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
+	echo "stub overlay $o" > "$work/dtbs/$o.dtbo"
+done
 printf '#!/bin/sh\nexit 126\n' > "$work/vcsm-tool-aarch64"
 chmod +x "$work/vcsm-tool-aarch64"
 
@@ -150,7 +159,7 @@ fi
 host_tool=$top/userspace/target/debug/vcsm-tool
 
 run_install() { # run_install DESTDIR KDIR MODDIR, with the stubs
-	VCSM_TOOL=$work/vcsm-tool-aarch64 VCSM_TOOL_HOST=$host_tool VCSM_DTBO=$work/vcsm-cma-heap.dtbo \
+	VCSM_TOOL=$work/vcsm-tool-aarch64 VCSM_TOOL_HOST=$host_tool VCSM_DTBS=$work/dtbs \
 		"$top/scripts/install.sh" "$@"
 }
 
@@ -179,7 +188,13 @@ mods=lib/modules/6.12.0-vcsm-test/updates/vcsm
 expect_file $mods/vcsm-cma-heap.ko 644 "$moddir/vcsm-cma-heap.ko"
 expect_file $mods/vc-sm-cma.ko 644 "$moddir/vc-sm-cma.ko"
 [ ! -e "$dest/$mods/vpu-sim.ko" ] && ok install/no-test-modules || bad install/no-test-modules "the test-only vpu-sim.ko was installed"
-expect_file boot/firmware/overlays/vcsm-cma-heap.dtbo 644 "$work/vcsm-cma-heap.dtbo"
+for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
+	expect_file "boot/firmware/overlays/$o.dtbo" 644 "$work/dtbs/$o.dtbo"
+done
+[ ! -e "$dest/boot/firmware/overlays/vcsm-cma-heap.dtbo" ] && ok install/no-board-less-overlay ||
+	bad install/no-board-less-overlay "the old vcsm-cma-heap.dtbo (no board check) was installed"
+# No README in the overlays directory before: ours is installed as it is.
+expect_file boot/firmware/overlays/README 644 "$top/dts-overlays/README"
 expect_file etc/udev/rules.d/99-vcsm.rules 644 "$rules"
 expect_file usr/bin/vcsm-tool 755 "$work/vcsm-tool-aarch64"
 expect_file etc/modprobe.d/vcsm.conf 644
@@ -219,11 +234,32 @@ extra=$(cd "$dest" && find . -type f | grep -vE '^\./(lib/modules/6\.12\.0-vcsm-
 [ -z "$extra" ] && ok install/nothing-else || bad install/nothing-else "unexpected files: $extra"
 
 # The host tool is found without VCSM_TOOL_HOST when the target binary runs here.
-if VCSM_TOOL=$host_tool VCSM_DTBO=$work/vcsm-cma-heap.dtbo "$top/scripts/install.sh" "$work/root2" "$kdir" "$moddir" >"$work/install2.log" 2>&1 &&
+if VCSM_TOOL=$host_tool VCSM_DTBS=$work/dtbs "$top/scripts/install.sh" "$work/root2" "$kdir" "$moddir" >"$work/install2.log" 2>&1 &&
 	[ -f "$work/root2/usr/share/man/man1/vcsm-tool-import.1" ]; then
 	ok install/uses-runnable-target-tool
 else
 	bad install/uses-runnable-target-tool "$(tail -n 3 "$work/install2.log")"
+fi
+
+# A Raspberry Pi OS root already has the firmware's overlays/README: our entries are appended
+# to it once (a second install replaces them), and its own entries stay.
+mkdir -p "$work/root5/boot/firmware/overlays"
+printf 'Introduction\n============\n\nName:   cma\nInfo:   a stand-in for the firmware README\nLoad:   dtoverlay=cma\nParams: <None>\n\n' \
+	> "$work/root5/boot/firmware/overlays/README"
+cp "$work/root5/boot/firmware/overlays/README" "$work/pi-readme"
+if run_install "$work/root5" "$kdir" "$moddir" >"$work/install5.log" 2>&1 &&
+	run_install "$work/root5" "$kdir" "$moddir" >>"$work/install5.log" 2>&1; then
+	r5=$work/root5/boot/firmware/overlays/README
+	why=""
+	[ "$(head -c "$(stat -c %s "$work/pi-readme")" "$r5" | cmp -s - "$work/pi-readme"; echo $?)" = 0 ] ||
+		why="the firmware's entries changed;"
+	for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
+		[ "$(grep -c "^Name:   $o\$" "$r5")" = 1 ] || why="$why $o has $(grep -c "^Name:   $o\$" "$r5") entries;"
+	done
+	[ "$(grep -c '^\[ vcsm: end \]$' "$r5")" = 1 ] || why="$why not one vcsm block;"
+	if [ -z "$why" ]; then ok install/readme-appended-once; else bad install/readme-appended-once "$why"; fi
+else
+	bad install/readme-appended-once "$(tail -n 3 "$work/install5.log")"
 fi
 
 # Failures are reported, with what is missing.

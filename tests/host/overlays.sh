@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the overlays and apply them with fdtoverlay to the device trees they are for: the
-# Raspberry Pi DTBs built from the test kernel's own source, a minimal Pi-like tree, and QEMU
-# virt's generated DTB as tests/qemu/run.sh prepares it. Each application is a test that
-# asserts the resulting nodes and properties; the system-pool overlay must also fail to apply
-# to a tree without the Pi's `cma` label.
-#   tests/host/overlays.sh OUTDIR [KERNEL_SOURCE]
+# Build the overlays and apply them to the device trees they are for: with fdtoverlay to a
+# minimal Pi-like tree and to QEMU virt's generated DTB as tests/qemu/run.sh prepares it
+# (each application asserts the resulting nodes and properties; the system-pool overlay must
+# also fail to apply to a tree without the Pi's `cma` label), and, the way the Raspberry Pi
+# firmware applies them, to the test kernel's Raspberry Pi DTBs rewritten to carry the Pi
+# firmware's facts: the board x RAM x system pool x overlay x parameter matrix of
+# tests/host/pi_matrix.py. Then the README entries `dtoverlay -h` prints.
+#   tests/host/overlays.sh OUTDIR [KDIR]
+# KDIR: the kernel build directory (its Raspberry Pi DTBs, arch/arm64/boot/dts/broadcom/), or
+# a kernel source tree to build them from.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=${1:?usage: overlays.sh OUTDIR [KERNEL_SOURCE]}
-src=${2:-}
+out=${1:?usage: overlays.sh OUTDIR [KDIR]}
+kdir=${2:-}
+# Debian's python3 (python3-libfdt is installed for it), not a pyenv/venv one first on PATH.
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 pass=0 fail=0
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
@@ -160,42 +167,142 @@ else
 	bad virt "qemu-system-aarch64 not installed"
 fi
 
-# Raspberry Pi trees from the kernel source.
-if [ -n "$src" ]; then
-	for b in bcm2711-rpi-4-b bcm2837-rpi-3-b bcm2710-rpi-zero-2-w bcm2837-rpi-zero-2-w bcm2837-rpi-3-b-plus; do
-		dts="$src/arch/arm64/boot/dts/broadcom/$b.dts"
-		[ -f "$dts" ] || continue
-		if ! cpp -nostdinc -undef -x assembler-with-cpp -D__DTS__ -P \
-			-I "$src/scripts/dtc/include-prefixes" -I "$src/arch/arm64/boot/dts/broadcom" \
-			"$dts" 2>"$out/$b.cpp.log" | dtc -q -@ -I dts -O dtb -o "$out/$b.dtb" - 2>"$out/$b.dtc.log"; then
-			bad "$b" "cannot build the DTB from $dts"
-			continue
-		fi
-		before=$(fdtget -l "$out/$b.dtb" /reserved-memory 2>/dev/null | tr '\n' ' ')
-		if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm.dtb" "$out/vcsm-cma-heap.dtbo"; then
-			assert_merged "$b" "$out/$b-vcsm.dtb" "8000000" "$before"
-		else
-			bad "$b" "fdtoverlay failed"
-		fi
-		# The Pi trees have `cma: linux,cma` (bcm283x.dtsi): the system-pool overlay uses it.
-		if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm-system.dtb" "$sys_dtbo"; then
-			assert_system "$b-system" "$out/$b-vcsm-system.dtb"
-		else
-			bad "$b-system" "fdtoverlay failed"
-		fi
-		case $b in bcm2711*)
-			if fdtoverlay -i "$out/$b.dtb" -o "$out/$b-vcsm-pi4.dtb" "$out/vcsm-cma-heap-pi4.dtbo"; then
-				assert_merged "$b-pi4" "$out/$b-vcsm-pi4.dtb" "8000000" "$before"
-				range=$(fdtget -t x "$out/$b-vcsm-pi4.dtb" /reserved-memory/vcsm-cma-pool alloc-ranges 2>&1)
-				if [ "$range" = "0 0 40000000" ]; then ok "$b-pi4-alloc-ranges"
-				else bad "$b-pi4-alloc-ranges" "alloc-ranges is '$range'"; fi
-			else
-				bad "$b-pi4" "fdtoverlay failed"
-			fi ;;
-		esac
-	done
+# The Raspberry Pi matrix (tests/host/pi_matrix.py): the kernel's own Pi DTBs, rewritten by
+# pi_tree.py to carry what the Raspberry Pi firmware hands the kernel, with and without
+# Raspberry Pi OS's system-pool resize, our overlays and parameters applied by dtmerge.py as
+# the firmware applies them, and pi_boot_model.py's reading of the result as 6.12 reads it.
+# Its PASS/FAIL lines count here.
+pi_dtbs=""
+if [ -n "$kdir" ]; then
+	if [ -f "$kdir/arch/arm64/boot/dts/broadcom/bcm2711-rpi-4-b.dtb" ]; then
+		pi_dtbs=$kdir/arch/arm64/boot/dts/broadcom
+	else
+		# A source tree (or a build without DTBs): build the four DTBs from the sources.
+		src=$kdir
+		[ -d "$kdir/source" ] && src=$(readlink -f "$kdir/source")
+		pi_dtbs=$out/pi-dtbs
+		mkdir -p "$pi_dtbs"
+		for b in bcm2837-rpi-3-b bcm2837-rpi-3-a-plus bcm2837-rpi-zero-2-w bcm2711-rpi-4-b bcm2712-rpi-5-b; do
+			dts=$src/arch/arm64/boot/dts/broadcom/$b.dts
+			cpp -nostdinc -undef -x assembler-with-cpp -D__DTS__ -P \
+				-I "$src/scripts/dtc/include-prefixes" -I "$src/arch/arm64/boot/dts/broadcom" \
+				"$dts" 2>"$out/$b.cpp.log" | dtc -q -@ -I dts -O dtb -o "$pi_dtbs/$b.dtb" - 2>"$out/$b.dtc.log" ||
+				bad "pi/$b-dtb" "cannot build $b.dtb from $dts"
+		done
+	fi
+	"$py" "$top/tests/host/pi_matrix.py" --dtbs "$pi_dtbs" --overlays "$out" --work "$out/pi" >"$out/pi-matrix.txt" 2>&1
+	cat "$out/pi-matrix.txt"
+	p=$(grep -c '^PASS ' "$out/pi-matrix.txt") f=$(grep -c '^FAIL ' "$out/pi-matrix.txt")
+	pass=$((pass + p)) fail=$((fail + f))
+	grep -q '^pi-matrix: ' "$out/pi-matrix.txt" || bad pi-matrix "pi_matrix.py did not finish (see $out/pi-matrix.txt)"
 else
-	bad raspberry-pi-dtbs "no kernel source given: the Pi DTBs cannot be built"
+	bad raspberry-pi-dtbs "no kernel directory given: the Raspberry Pi DTBs cannot be found or built"
 fi
+
+# dtmerge.py itself, on a small overlay of every parameter kind the Pi library knows, against
+# the Pi-like tree: what each value does to the merged tree.
+cat > "$out/params-test.dts" <<'DTS'
+/dts-v1/;
+/plugin/;
+/ {
+	fragment@0 { target-path = "/"; __overlay__ { t: params-test { v32 = <7>; b8 = [01]; s = "x"; status = "disabled"; }; }; };
+	fragment@1 { target-path = "/"; __dormant__ { dormant-one { }; }; };
+	fragment@2 { target-path = "/"; __overlay__ { active-two { }; }; };
+	__overrides__ {
+		n32 = <&t>, "v32:0";
+		n8 = <&t>, "b8.0";
+		flag = <&t>, "flag?";
+		noflag = <&t>, "gone!";
+		str = <&t>, "s";
+		st = <&t>, "status";
+		lit = <&t>, "v32:0=", <42>;
+		swap = <0>, "+1-2";
+	};
+};
+DTS
+if dtc -@ -q -I dts -O dtb -o "$out/params-test.dtbo" "$out/params-test.dts" 2>"$out/params-test.log"; then
+	# dtmerge_case NAME EXPECT-RC PARAMS... ; then check with fdtget on $out/params.dtb
+	dtmerge_case() {
+		local name=$1 want=$2 rc
+		shift 2
+		rm -f "$out/params.dtb"
+		"$py" "$top/tests/host/dtmerge.py" "$out/pi-like.dtb" "$out/params.dtb" "$out/params-test.dtbo" "$@" >"$out/params.log" 2>&1
+		rc=$?
+		if [ "$want" = fail ]; then
+			if [ $rc -ne 0 ] && [ ! -e "$out/params.dtb" ]; then ok "dtmerge/$name"; else bad "dtmerge/$name" "accepted $*"; fi
+			return 1
+		fi
+		[ $rc -eq 0 ] || { bad "dtmerge/$name" "refused $*: $(cat "$out/params.log")"; return 1; }
+	}
+	expect_prop() { # NAME PROP TYPE WANT
+		local got
+		got=$(fdtget -t "$3" "$out/params.dtb" /params-test "$2" 2>&1)
+		if [ "$got" = "$4" ]; then ok "dtmerge/$1"; else bad "dtmerge/$1" "$2 is '$got', expected '$4'"; fi
+	}
+	dtmerge_case decimal ok n32=100 && expect_prop decimal v32 u 100
+	dtmerge_case hex ok n32=0x10 && expect_prop hex v32 u 16
+	dtmerge_case octal ok n32=010 && expect_prop octal v32 u 8
+	dtmerge_case truncated ok n32=0x100000005 && expect_prop truncated v32 u 5
+	dtmerge_case empty-is-0 ok n32= && expect_prop empty-is-0 v32 u 0
+	dtmerge_case no-value-is-true ok n32 && expect_prop no-value-is-true v32 u 1
+	dtmerge_case keyword-on ok n32=on && expect_prop keyword-on v32 u 1
+	dtmerge_case byte ok n8=0x1ff && expect_prop byte b8 x ff
+	dtmerge_case literal-ignores-value ok lit=5 && expect_prop literal-ignores-value v32 u 42
+	dtmerge_case string ok str=hello && expect_prop string s s hello
+	dtmerge_case status-boolean ok st=on && expect_prop status-boolean status s okay
+	if dtmerge_case boolean ok flag=yes noflag=no; then
+		fdtget "$out/params.dtb" /params-test flag >/dev/null 2>&1 && fdtget "$out/params.dtb" /params-test gone >/dev/null 2>&1 &&
+			ok dtmerge/booleans || bad dtmerge/booleans "flag? and gone! did not add the properties"
+	fi
+	if dtmerge_case fragment-switch ok swap; then
+		fdtget -l "$out/params.dtb" / | grep -qx dormant-one && ! fdtget -l "$out/params.dtb" / | grep -qx active-two &&
+			ok dtmerge/fragment-switch-applied || bad dtmerge/fragment-switch-applied "+1-2 did not swap the fragments"
+	fi
+	if dtmerge_case no-labels-exported ok; then
+		fdtget "$out/params.dtb" /__symbols__ t >/dev/null 2>&1 && bad dtmerge/no-labels-exported-checked "the overlay's label t is in /__symbols__" ||
+			ok dtmerge/no-labels-exported-checked
+	fi
+	dtmerge_case unit-suffix fail n32=256M
+	dtmerge_case unknown-param fail nosuch=1
+	dtmerge_case bad-keyword fail n32=maybe
+else
+	bad dtmerge/params-overlay "cannot build the parameter test overlay: $(cat "$out/params-test.log")"
+fi
+
+# The help `dtoverlay -h NAME` prints: every Pi overlay has an entry in dts-overlays/README
+# (the Raspberry Pi overlays/README format: Name/Info/Load/Params), listing exactly the
+# parameters its __overrides__ define.
+readme=$top/dts-overlays/README
+for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
+	entry=$(awk -v n="$o" '$1 == "Name:" { on = ($2 == n) } on' "$readme" 2>/dev/null)
+	if [ -z "$entry" ]; then
+		bad "readme/$o" "no 'Name:   $o' entry in dts-overlays/README"
+		continue
+	fi
+	why=""
+	for k in Info: Load: Params:; do grep -q "^$k" <<<"$entry" || why="$why no $k line;"; done
+	grep -q "^Load:   dtoverlay=$o" <<<"$entry" || why="$why Load: does not say dtoverlay=$o;"
+	have=$(fdtget -p "$out/$o.dtbo" /__overrides__ 2>/dev/null | sort | tr '\n' ' ')
+	doc=$(awk '/^Params:/ { p = 1; sub(/^Params: */, ""); if ($1 != "" && $1 != "<None>") print $1; next }
+		p && /^        [^ ]/ { print $1 }' <<<"$entry" | sort | tr '\n' ' ')
+	[ "$have" = "$doc" ] || why="$why parameters in the overlay '$have', in the README '$doc';"
+	if [ -z "$why" ]; then ok "readme/$o"; else bad "readme/$o" "$why"; fi
+done
+
+# The Pi overlays' board check is the first fragment, on a label (a __fixups__ entry), and
+# adds nothing.
+for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4; do
+	f=$out/$o.dtbo
+	if [ "$(fdtget -l "$f" / 2>/dev/null | head -n 1)" = fragment@0 ] &&
+		fdtget -p "$f" /__fixups__ 2>/dev/null | while read -r sym; do fdtget "$f" /__fixups__ "$sym"; done |
+			grep -q '^/fragment@0:target:0$' &&
+		[ -z "$(fdtget -l "$f" /fragment@0/__overlay__ 2>/dev/null)" ] &&
+		[ -z "$(fdtget -p "$f" /fragment@0/__overlay__ 2>/dev/null)" ]; then
+		ok "$o-board-check-first"
+	else
+		bad "$o-board-check-first" "fragment@0 must be an empty fragment targeting a board-only label"
+	fi
+done
+
 echo "overlays: $pass passed, $fail failed"
 [ $fail -eq 0 ]

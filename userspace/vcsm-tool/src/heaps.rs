@@ -259,8 +259,8 @@ pub fn missing_vcsm_note(paths: &Paths, heaps: &[HeapInfo]) -> Option<String> {
         return None;
     }
     let why = if paths.module_loaded(HEAP_MODULE) {
-        "vcsm-cma-heap.ko is loaded but found no pool: is the vcsm-cma-heap overlay applied \
-         (dtoverlay=vcsm-cma-heap in config.txt)? see dmesg"
+        "vcsm-cma-heap.ko is loaded but found no pool: is the board's vcsm-cma-heap overlay \
+         applied (dtoverlay=vcsm-cma-heap-pi4, -pi3 or -system in config.txt)? see dmesg"
     } else {
         "vcsm-cma-heap.ko is not loaded (modprobe vcsm_cma_heap)"
     };
