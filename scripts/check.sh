@@ -97,7 +97,7 @@ hostile_report
 # dma-ranges, the Pi overlay, the simulated VPU under /soc; the firmware bindings answered by
 # QEMU's property mailbox (tests/guest/pi3.sh).
 step qemu-guest-raspi3b tests/qemu/run.sh --machine raspi3b --kdir "$kdir" --modules "$moddir" \
-	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap.dtbo" \
+	--bin "$top/build/guest-bin" --dtbo "$top/build/dtbs/vcsm-cma-heap-pi3.dtbo" \
 	--dtbo "$top/build/dtbs/vpu-sim-pi3.dtbo" --script pi3 --timeout 900 --out "$top/build/qemu-pi3"
 
 echo "make check took $(( $(date +%s) - start )) s; logs in build/logs/"

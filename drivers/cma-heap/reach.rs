@@ -79,7 +79,7 @@ impl Reach {
         };
         if !window.contains_cpu(base, size) {
             pr_err!(
-                "refusing pool {} at {:#x}..{:#x}: the VPU ({}, dma-ranges of {}) reaches only ARM {:#x}..{:#x} ({}); use the vcsm-cma-heap overlay for this board, which keeps the pool in the first GiB (Documentation/installing.rst), or vcsm-cma-heap-system\n",
+                "refusing pool {} at {:#x}..{:#x}: the VPU ({}, dma-ranges of {}) reaches only ARM {:#x}..{:#x} ({}); use the overlay for the board, vcsm-cma-heap-pi4 or vcsm-cma-heap-pi3, which keeps the pool inside it (Documentation/installing.rst), or vcsm-cma-heap-system\n",
                 name,
                 base,
                 base.saturating_add(size),

@@ -80,7 +80,7 @@ heap_far_pool_refused() {
 	base=$(printf '%s\n' "$line" | sed -n 's/.*refusing pool vcsm-far-pool at \(0x[0-9a-f]*\)\.\..*/\1/p')
 	if [ -z "$line" ] || [ -z "$base" ] || [ $((base)) -lt $((0x80000000)) ]; then
 		vcsm_fail heap/far-pool-refused "no refusal line for the pool above the window: '$line'"
-	elif ! printf '%s\n' "$line" | grep -q "reaches only ARM 0x40000000..0x80000000 (dma-ranges); use the vcsm-cma-heap overlay"; then
+	elif ! printf '%s\n' "$line" | grep -q "reaches only ARM 0x40000000..0x80000000 (dma-ranges); use the overlay for the board, vcsm-cma-heap-pi4 or vcsm-cma-heap-pi3"; then
 		vcsm_fail heap/far-pool-refused "the line does not name the window and the overlay: $line"
 	elif grep -q "^region base=$base " "$stats" || ! grep -q '^vpu_window .* reachable=yes$' "$stats"; then
 		cat "$stats"

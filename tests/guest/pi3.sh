@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The Raspberry Pi 3 boot of `make check` (QEMU -M raspi3b, tests/qemu/run.sh --machine
 # raspi3b): the kernel's own Pi 3 B tree with the Pi firmware's dma-ranges, our
-# vcsm-cma-heap overlay and the simulated VPU under /soc. The real raspberrypi-firmware driver
+# vcsm-cma-heap-pi3 overlay and the simulated VPU under /soc. The real raspberrypi-firmware driver
 # talks to QEMU's emulated property mailbox, so the driver's and the heap's firmware bindings get
 # real answers, and every DMA address carries the Pi's own 0xC0000000 VPU alias of ARM
 # physical 0.

@@ -85,13 +85,15 @@ if [ "$mach" = virt ]; then
 	"$here/pi-reserved-memory.sh" "$work/base.dtb"
 else
 	# 1. The device tree: the kernel's own Pi 3 B tree (built with the test kernel), with the
-	#    Pi firmware's dma-ranges (pi3-tree.sh) and our overlays. The firmware's
-	#    revision, board and memory answers come from QEMU's mailbox.
+	#    facts of the firmware's trees (tests/host/pi_tree.py, the tool the host overlay matrix
+	#    uses: /soc's two dma-ranges, the system pool, 64 MiB of gpu_mem as QEMU reports) and
+	#    our overlays. The firmware's revision, board and memory answers come from QEMU's
+	#    mailbox.
 	machine=(-M raspi3b -m 1G)
 	console="console=ttyAMA0 earlycon=pl011,0x3f201000"
 	pidtb="$kdir/arch/arm64/boot/dts/broadcom/bcm2837-rpi-3-b.dtb"
 	[ -f "$pidtb" ] || { echo "run.sh: no $pidtb (the kernel build makes the Pi trees: make dtbs)" >&2; exit 2; }
-	"$here/pi3-tree.sh" "$pidtb" "$work/base.dtb"
+	python3 "$top/tests/host/pi_tree.py" --board pi3b --ram 1G --gpu-mem 64M "$pidtb" "$work/base.dtb"
 fi
 fdtoverlay -i "$work/base.dtb" -o "$work/vcsm.dtb" "${dtbos[@]}"
 
