@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: install what is missing, build, run every host test and the QEMU guest tests
-# (four boots: everything on the dedicated pool; the heaps on the system CMA pool; the
-# hostile-user suite: fuzzer, fault injection, killed processes, unload races; a Raspberry Pi 3
-# B on QEMU raspi3b with the real firmware driver).
+# (five boots: everything on the dedicated pool; the heaps on the system CMA pool; the
+# hostile-user suite: fuzzer, fault injection, killed processes, unload races; the VPU's window
+# with a split range map; a Raspberry Pi 3 B on QEMU raspi3b with the real firmware driver).
 #
 # `scripts/check.sh soak` (`make soak`) runs only the hostile-user boot, longer: VCSM_SOAK_CALLS
 # fuzzer calls (default 2,000,000), VCSM_FUZZ_SEED to replay a seed.
@@ -93,6 +93,11 @@ step qemu-guest-system-pool tests/qemu/run.sh --kdir "$kdir" --modules "$moddir"
 	--script heap-system --timeout 900 --out "$top/build/qemu-system"
 step qemu-guest-hostile hostile
 hostile_report
+# The VPU's window against a DMA layer that does not bounce what lies outside it: the simulated
+# VPU with a second dma-ranges entry for the RAM above its window (tests/guest/window.sh).
+step qemu-guest-window tests/qemu/run.sh --kdir "$kdir" --modules "$moddir" --bin "$top/build/guest-bin" \
+	--dtbo "$top/build/dtbs/vcsm-cma-heap-virt.dtbo" --dtbo "$top/build/dtbs/vpu-sim-virt-split.dtbo" \
+	--script window --timeout 900 --out "$top/build/qemu-window"
 # A Raspberry Pi 3 B (QEMU -M raspi3b): the kernel's own Pi 3 tree with the Pi firmware's
 # dma-ranges, the Pi overlay, the simulated VPU under /soc; the firmware bindings answered by
 # QEMU's property mailbox (tests/guest/pi3.sh).

@@ -48,6 +48,10 @@ static int vcsm_cma_heap_probe(struct platform_device *pdev)
 	ret = vcsm_cma_heap_rust_probe(dev, name, base, size, &state);
 	if (ret) {
 		of_reserved_mem_device_release(dev);
+		/* Shown in /sys/kernel/debug/devices_deferred while it lasts. */
+		if (ret == -EPROBE_DEFER)
+			return dev_err_probe(dev, ret,
+					     "waiting for the Raspberry Pi firmware driver: the VPU's window needs its ARM memory\n");
 		return ret;
 	}
 	platform_set_drvdata(pdev, state);

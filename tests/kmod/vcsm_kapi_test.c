@@ -281,6 +281,8 @@ static const struct file_operations nest_fops = {
 struct scattered {
 	struct page *pages[2];
 	unsigned int n;
+	/* The allocation order of each page (scattered: 1; far: 0 or FAR_ORDER). */
+	unsigned int order;
 };
 
 static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_data_direction dir)
@@ -324,7 +326,7 @@ static void scattered_release(struct dma_buf *buf)
 	unsigned int i;
 
 	for (i = 0; i < sc->n; i++)
-		__free_pages(sc->pages[i], sc->n == 2 ? 1 : 0);
+		__free_pages(sc->pages[i], sc->order);
 	kfree(sc);
 }
 
@@ -373,6 +375,7 @@ static int scattered_fd(void)
 	sc->pages[1] = alloc_pages(GFP_KERNEL | GFP_DMA | __GFP_ZERO, 1);
 	if (sc->pages[1])
 		sc->n = 2;
+	sc->order = 1;
 	if (sc->n != 2) {
 		scattered_release(&(struct dma_buf){ .priv = sc });
 		return -ENOMEM;
@@ -386,33 +389,56 @@ static int scattered_fd(void)
  */
 #define VPU_WINDOW_END 0x80000000ULL
 
-static int far_fd(void)
+/*
+ * Where the page allocator hands out low memory first (with the vpu-sim-virt-split overlay all
+ * of RAM is one DMA zone), single pages may all come from below the window: then 2 MiB blocks
+ * are taken until one lies above it, and the buffer is its first page.
+ */
+#define FAR_ORDER 9
+#define FAR_TRIES 512
+
+static struct page *far_page(unsigned int order, unsigned int tries)
 {
-	struct page *tried[64];
-	struct scattered *sc;
+	struct page **tried, *found = NULL;
 	unsigned int i, n = 0;
 
-	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
-	if (!sc)
-		return -ENOMEM;
-	while (n < ARRAY_SIZE(tried)) {
-		struct page *p = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+	tried = kcalloc(tries, sizeof(*tried), GFP_KERNEL);
+	if (!tried)
+		return NULL;
+	while (n < tries) {
+		struct page *p = alloc_pages(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | __GFP_NORETRY, order);
 
 		if (!p)
 			break;
 		if (page_to_phys(p) >= VPU_WINDOW_END) {
-			sc->pages[0] = p;
-			sc->n = 1;
+			found = p;
 			break;
 		}
 		tried[n++] = p;
 	}
 	for (i = 0; i < n; i++)
-		__free_page(tried[i]);
-	if (!sc->n) {
+		__free_pages(tried[i], order);
+	kfree(tried);
+	return found;
+}
+
+static int far_fd(void)
+{
+	struct scattered *sc;
+
+	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
+	if (!sc)
+		return -ENOMEM;
+	sc->pages[0] = far_page(0, 64);
+	if (!sc->pages[0]) {
+		sc->order = FAR_ORDER;
+		sc->pages[0] = far_page(FAR_ORDER, FAR_TRIES);
+	}
+	if (!sc->pages[0]) {
 		kfree(sc);
 		return -ENOMEM;
 	}
+	sc->n = 1;
 	return test_buf_fd(sc, PAGE_SIZE, "vcsm-kapi-test-far");
 }
 
