@@ -102,6 +102,12 @@ root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,lib/modules,tests,etc}
 cp "$VCSM_CACHE/busybox-arm64/bin/busybox" "$root/bin/busybox"
 cp "$moddir"/*.ko "$root/lib/modules/" 2>/dev/null || true
+# The kernel's own modules (V4L2 test drivers, vchiq, ...), stripped, with modules.dep, so the
+# guest can `modprobe vivid`.
+if [ -s "$kdir/modules.order" ]; then
+	make -s -C "$(readlink -f "$kdir/source")" O="$kdir" "${VCSM_KMAKE_ARGS[@]}" \
+		INSTALL_MOD_PATH="$(cd "$root" && pwd)" INSTALL_MOD_STRIP=1 modules_install >/dev/null
+fi
 find "$bindir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
 cp "$top"/tests/guest/*.sh "$root/tests/"
 : > "$root/tests/env"

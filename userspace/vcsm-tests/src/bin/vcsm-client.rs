@@ -67,6 +67,10 @@ struct Args {
     #[arg(long, default_value_t = 40_000)]
     cycles: u32,
 
+    /// Frames the V4L2 test streams from vivid into the VPU.
+    #[arg(long, default_value_t = 200)]
+    v4l2_frames: u32,
+
     /// Threads and imports per thread of the concurrency test.
     #[arg(long, default_value_t = 8)]
     threads: u32,
@@ -304,6 +308,8 @@ fn bufinfo_count(exp_name: &str) -> Result<usize, String> {
 
 #[path = "vcsm-client/holes.rs"]
 mod holes;
+#[path = "vcsm-client/v4l2.rs"]
+mod v4l2;
 
 struct T<'a> {
     args: &'a Args,
@@ -1077,6 +1083,8 @@ fn run(args: &Args) -> ExitCode {
         ("vcsm/mem-alloc-cma-only", Box::new(holes::t_mem_alloc_cma_only)),
         ("vcsm/pin-caps", Box::new(holes::t_pin_caps)),
         ("vcsm/log-flood", Box::new(holes::t_log_flood)),
+        ("vcsm/v4l2-capture-to-vpu", Box::new(v4l2::t_v4l2_capture_to_vpu)),
+        ("vcsm/v4l2-heap-buffers-into-vivid", Box::new(v4l2::t_v4l2_heap_buffers_into_vivid)),
     ];
     for (id, f) in &tests {
         if !args.only.is_empty() && !args.only.iter().any(|o| id.contains(o.as_str())) {

@@ -1,0 +1,402 @@
+//! The few V4L2 calls the zero-copy tests make: a single-planar capture device with MMAP
+//! buffers exported as dma-bufs (`VIDIOC_EXPBUF`) or with DMABUF buffers from a heap.
+//!
+//! The ioctls are `nix`'s ioctl macros over `#[repr(C)]` mirrors of `linux/videodev2.h`
+//! (64-bit layouts; sizes checked below, and the kernel checks them again: an ioctl number
+//! encodes its argument's size, so a wrong layout gets `ENOTTY`). The maintained V4L2 crates
+//! (`v4l`, `v4l2r`) generate their bindings with bindgen at build time, which would need
+//! libclang and the target's kernel headers when cross-building the static aarch64 guest
+//! programs; nine ioctls do not justify that.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::ptr::NonNull;
+
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+
+/// `V4L2_BUF_TYPE_VIDEO_CAPTURE`.
+pub const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
+/// `V4L2_MEMORY_MMAP`.
+pub const MEMORY_MMAP: u32 = 1;
+/// `V4L2_MEMORY_DMABUF`.
+pub const MEMORY_DMABUF: u32 = 4;
+/// `V4L2_FIELD_NONE`.
+pub const FIELD_NONE: u32 = 1;
+/// `V4L2_CAP_VIDEO_CAPTURE`.
+pub const CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
+/// `V4L2_CAP_STREAMING`.
+pub const CAP_STREAMING: u32 = 0x0400_0000;
+
+/// A V4L2 four-character code.
+pub const fn fourcc(c: &[u8; 4]) -> u32 {
+    (c[0] as u32) | (c[1] as u32) << 8 | (c[2] as u32) << 16 | (c[3] as u32) << 24
+}
+
+/// `V4L2_PIX_FMT_YUYV`.
+pub const PIX_FMT_YUYV: u32 = fourcc(b"YUYV");
+
+/// `struct v4l2_capability`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Capability {
+    pub driver: [u8; 16],
+    pub card: [u8; 32],
+    pub bus_info: [u8; 32],
+    pub version: u32,
+    pub capabilities: u32,
+    pub device_caps: u32,
+    pub reserved: [u32; 3],
+}
+
+/// `struct v4l2_pix_format`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PixFormat {
+    pub width: u32,
+    pub height: u32,
+    pub pixelformat: u32,
+    pub field: u32,
+    pub bytesperline: u32,
+    pub sizeimage: u32,
+    pub colorspace: u32,
+    pub priv_: u32,
+    pub flags: u32,
+    pub ycbcr_enc: u32,
+    pub quantization: u32,
+    pub xfer_func: u32,
+}
+
+/// The union of `struct v4l2_format` (200 bytes, 8-aligned: some members hold pointers).
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct FormatUnion {
+    pub raw: [u8; 200],
+}
+
+/// `struct v4l2_format`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Format {
+    pub type_: u32,
+    pub fmt: FormatUnion,
+}
+
+impl Format {
+    /// A capture format with `pix` in the union.
+    pub fn capture(pix: PixFormat) -> Self {
+        let mut f = Format { type_: BUF_TYPE_VIDEO_CAPTURE, fmt: FormatUnion { raw: [0; 200] } };
+        f.set_pix(pix);
+        f
+    }
+
+    /// The union as a `struct v4l2_pix_format`.
+    pub fn pix(&self) -> PixFormat {
+        // SAFETY: The union is 200 initialised bytes, more than a PixFormat (48), which has
+        // no invalid bit patterns; read_unaligned needs no alignment.
+        unsafe { std::ptr::read_unaligned(self.fmt.raw.as_ptr().cast::<PixFormat>()) }
+    }
+
+    fn set_pix(&mut self, pix: PixFormat) {
+        // SAFETY: As in `pix`, for a write.
+        unsafe { std::ptr::write_unaligned(self.fmt.raw.as_mut_ptr().cast::<PixFormat>(), pix) }
+    }
+}
+
+/// `struct v4l2_requestbuffers`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RequestBuffers {
+    pub count: u32,
+    pub type_: u32,
+    pub memory: u32,
+    pub capabilities: u32,
+    pub flags: u8,
+    pub reserved: [u8; 3],
+}
+
+/// `struct v4l2_timecode`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct Timecode {
+    pub type_: u32,
+    pub flags: u32,
+    pub frames: u8,
+    pub seconds: u8,
+    pub minutes: u8,
+    pub hours: u8,
+    pub userbits: [u8; 4],
+}
+
+/// `struct v4l2_buffer` (single-planar: `m` is the MMAP offset or the DMABUF fd).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Buffer {
+    pub index: u32,
+    pub type_: u32,
+    pub bytesused: u32,
+    pub flags: u32,
+    pub field: u32,
+    pub timestamp: libc::timeval,
+    pub timecode: Timecode,
+    pub sequence: u32,
+    pub memory: u32,
+    /// `m.offset` (MMAP), `m.fd` (DMABUF) in the low 32 bits; 8 bytes for `m.userptr`.
+    pub m: u64,
+    pub length: u32,
+    pub reserved2: u32,
+    pub request_fd: i32,
+}
+
+impl Buffer {
+    /// A capture buffer description for `memory`.
+    pub fn new(index: u32, memory: u32) -> Self {
+        Buffer {
+            index,
+            type_: BUF_TYPE_VIDEO_CAPTURE,
+            bytesused: 0,
+            flags: 0,
+            field: 0,
+            timestamp: libc::timeval { tv_sec: 0, tv_usec: 0 },
+            timecode: Timecode::default(),
+            sequence: 0,
+            memory,
+            m: 0,
+            length: 0,
+            reserved2: 0,
+            request_fd: 0,
+        }
+    }
+}
+
+/// `struct v4l2_exportbuffer`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct ExportBuffer {
+    pub type_: u32,
+    pub index: u32,
+    pub plane: u32,
+    pub flags: u32,
+    pub fd: i32,
+    pub reserved: [u32; 11],
+}
+
+const _: () = assert!(std::mem::size_of::<Capability>() == 104);
+const _: () = assert!(std::mem::size_of::<PixFormat>() == 48);
+const _: () = assert!(std::mem::size_of::<Format>() == 208);
+const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
+const _: () = assert!(std::mem::size_of::<Buffer>() == 88);
+const _: () = assert!(std::mem::offset_of!(Buffer, timestamp) == 24);
+const _: () = assert!(std::mem::offset_of!(Buffer, m) == 64);
+const _: () = assert!(std::mem::size_of::<ExportBuffer>() == 64);
+
+mod ioctls {
+    use super::*;
+    nix::ioctl_read!(querycap, b'V', 0, Capability);
+    nix::ioctl_readwrite!(g_fmt, b'V', 4, Format);
+    nix::ioctl_readwrite!(s_fmt, b'V', 5, Format);
+    nix::ioctl_readwrite!(reqbufs, b'V', 8, RequestBuffers);
+    nix::ioctl_readwrite!(querybuf, b'V', 9, Buffer);
+    nix::ioctl_readwrite!(qbuf, b'V', 15, Buffer);
+    nix::ioctl_readwrite!(expbuf, b'V', 16, ExportBuffer);
+    nix::ioctl_readwrite!(dqbuf, b'V', 17, Buffer);
+    nix::ioctl_write_ptr!(streamon, b'V', 18, libc::c_int);
+    nix::ioctl_write_ptr!(streamoff, b'V', 19, libc::c_int);
+}
+
+fn errno(e: nix::Error) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// An open V4L2 video device.
+pub struct Device {
+    file: File,
+}
+
+impl Device {
+    /// Opens `path` read-write, non-blocking off.
+    pub fn open(path: &str) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).custom_flags(libc::O_CLOEXEC).open(path)?;
+        Ok(Device { file })
+    }
+
+    fn fd(&self) -> libc::c_int {
+        self.file.as_raw_fd()
+    }
+
+    /// `VIDIOC_QUERYCAP`.
+    pub fn querycap(&self) -> io::Result<Capability> {
+        let mut cap = Capability {
+            driver: [0; 16],
+            card: [0; 32],
+            bus_info: [0; 32],
+            version: 0,
+            capabilities: 0,
+            device_caps: 0,
+            reserved: [0; 3],
+        };
+        // SAFETY: `cap` is a live, exclusive `struct v4l2_capability` for the call.
+        unsafe { ioctls::querycap(self.fd(), &mut cap) }.map_err(errno)?;
+        Ok(cap)
+    }
+
+    /// `VIDIOC_S_FMT` of a capture format; returns what the driver chose.
+    pub fn set_format(&self, pix: PixFormat) -> io::Result<PixFormat> {
+        let mut f = Format::capture(pix);
+        // SAFETY: `f` is a live, exclusive `struct v4l2_format` for the call.
+        unsafe { ioctls::s_fmt(self.fd(), &mut f) }.map_err(errno)?;
+        Ok(f.pix())
+    }
+
+    /// `VIDIOC_G_FMT` of the capture format.
+    pub fn format(&self) -> io::Result<PixFormat> {
+        let mut f = Format::capture(PixFormat::default());
+        // SAFETY: As in `set_format`.
+        unsafe { ioctls::g_fmt(self.fd(), &mut f) }.map_err(errno)?;
+        Ok(f.pix())
+    }
+
+    /// `VIDIOC_REQBUFS`: `count` capture buffers of `memory` (0 frees them); returns how many
+    /// the driver gave.
+    pub fn request_buffers(&self, count: u32, memory: u32) -> io::Result<u32> {
+        let mut r = RequestBuffers { count, type_: BUF_TYPE_VIDEO_CAPTURE, memory, ..Default::default() };
+        // SAFETY: `r` is a live, exclusive `struct v4l2_requestbuffers` for the call.
+        unsafe { ioctls::reqbufs(self.fd(), &mut r) }.map_err(errno)?;
+        Ok(r.count)
+    }
+
+    /// `VIDIOC_QUERYBUF` of MMAP buffer `index`.
+    pub fn query_buffer(&self, index: u32) -> io::Result<Buffer> {
+        let mut b = Buffer::new(index, MEMORY_MMAP);
+        // SAFETY: `b` is a live, exclusive `struct v4l2_buffer` for the call (single-planar:
+        // no plane array is read).
+        unsafe { ioctls::querybuf(self.fd(), &mut b) }.map_err(errno)?;
+        Ok(b)
+    }
+
+    /// `VIDIOC_EXPBUF` of MMAP buffer `index`: a dma-buf of it, read-write.
+    pub fn export(&self, index: u32) -> io::Result<OwnedFd> {
+        let mut e = ExportBuffer {
+            type_: BUF_TYPE_VIDEO_CAPTURE,
+            index,
+            flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+            ..Default::default()
+        };
+        // SAFETY: `e` is a live, exclusive `struct v4l2_exportbuffer` for the call.
+        unsafe { ioctls::expbuf(self.fd(), &mut e) }.map_err(errno)?;
+        // SAFETY: The kernel installed a new fd for us.
+        Ok(unsafe { OwnedFd::from_raw_fd(e.fd) })
+    }
+
+    /// `VIDIOC_QBUF` of MMAP buffer `index`.
+    pub fn queue_mmap(&self, index: u32) -> io::Result<()> {
+        let mut b = Buffer::new(index, MEMORY_MMAP);
+        // SAFETY: As in `query_buffer`.
+        unsafe { ioctls::qbuf(self.fd(), &mut b) }.map_err(errno)?;
+        Ok(())
+    }
+
+    /// `VIDIOC_QBUF` of DMABUF buffer `index`, backed by `buf` (`length` bytes).
+    pub fn queue_dmabuf(&self, index: u32, buf: impl AsFd, length: u32) -> io::Result<()> {
+        let mut b = Buffer::new(index, MEMORY_DMABUF);
+        b.m = buf.as_fd().as_raw_fd() as u32 as u64;
+        b.length = length;
+        // SAFETY: As in `query_buffer`; the fd stays open for the call.
+        unsafe { ioctls::qbuf(self.fd(), &mut b) }.map_err(errno)?;
+        Ok(())
+    }
+
+    /// `VIDIOC_DQBUF`: the next filled buffer of `memory` (blocks).
+    pub fn dequeue(&self, memory: u32) -> io::Result<Buffer> {
+        let mut b = Buffer::new(0, memory);
+        // SAFETY: As in `query_buffer`.
+        unsafe { ioctls::dqbuf(self.fd(), &mut b) }.map_err(errno)?;
+        Ok(b)
+    }
+
+    /// `VIDIOC_STREAMON` of the capture queue.
+    pub fn stream_on(&self) -> io::Result<()> {
+        let t = BUF_TYPE_VIDEO_CAPTURE as libc::c_int;
+        // SAFETY: The ioctl reads one int.
+        unsafe { ioctls::streamon(self.fd(), &t) }.map_err(errno)?;
+        Ok(())
+    }
+
+    /// `VIDIOC_STREAMOFF` of the capture queue (returns every buffer to userspace).
+    pub fn stream_off(&self) -> io::Result<()> {
+        let t = BUF_TYPE_VIDEO_CAPTURE as libc::c_int;
+        // SAFETY: The ioctl reads one int.
+        unsafe { ioctls::streamoff(self.fd(), &t) }.map_err(errno)?;
+        Ok(())
+    }
+
+    /// Maps MMAP buffer `b` (from `query_buffer`) read-only.
+    pub fn map(&self, b: &Buffer) -> io::Result<Mapping> {
+        let len = NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: A new shared mapping of the device at the buffer's offset; nothing else is
+        // mapped at the address the kernel picks. The mapping is unmapped by `Mapping::drop`.
+        let ptr = unsafe {
+            mmap(None, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED, &self.file, b.m as u32 as libc::off_t)
+        }
+        .map_err(errno)?;
+        Ok(Mapping { ptr, len: len.get() })
+    }
+}
+
+/// A mapping of a V4L2 MMAP buffer.
+pub struct Mapping {
+    ptr: NonNull<libc::c_void>,
+    len: usize,
+}
+
+impl Mapping {
+    /// The first byte.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr().cast()
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never empty (`map` refuses a zero length).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are a mapping this value owns; nothing uses it after this.
+        let _ = unsafe { munmap(self.ptr, self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_videodev2() {
+        // The numbers of linux/videodev2.h on a 64-bit kernel (size in bits 16-29).
+        assert_eq!(nix::request_code_read!(b'V', 0, std::mem::size_of::<Capability>()) as u32, 0x8068_5600);
+        assert_eq!(nix::request_code_readwrite!(b'V', 5, std::mem::size_of::<Format>()) as u32, 0xc0d0_5605);
+        assert_eq!(nix::request_code_readwrite!(b'V', 8, std::mem::size_of::<RequestBuffers>()) as u32, 0xc014_5608);
+        assert_eq!(nix::request_code_readwrite!(b'V', 9, std::mem::size_of::<Buffer>()) as u32, 0xc058_5609);
+        assert_eq!(nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32, 0xc040_5610);
+        assert_eq!(nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32, 0x4004_5612);
+        assert_eq!(PIX_FMT_YUYV, 0x5659_5559);
+    }
+
+    #[test]
+    fn pix_format_round_trips_through_the_union() {
+        let pix = PixFormat { width: 640, height: 480, pixelformat: PIX_FMT_YUYV, field: FIELD_NONE, ..Default::default() };
+        let f = Format::capture(pix);
+        let back = f.pix();
+        assert_eq!((back.width, back.height, back.pixelformat, back.field), (640, 480, PIX_FMT_YUYV, FIELD_NONE));
+        assert_eq!(f.type_, BUF_TYPE_VIDEO_CAPTURE);
+    }
+}
