@@ -7,18 +7,22 @@
 use super::*;
 use vcsm_tests::v4l2::{self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV};
 
-/// vivid with one capture node and dma-contig buffers (module options).
-const VIVID_OPTS: [&str; 4] = ["n_devs=1", "node_types=0x1", "allocators=1", "num_inputs=1"];
+/// vivid with one capture node (module options); `allocators=1` gives dma-contig buffers,
+/// `allocators=0` vmalloc ones.
+const VIVID_OPTS: [&str; 3] = ["n_devs=1", "node_types=0x1", "num_inputs=1"];
+const DMA_CONTIG: &str = "allocators=1";
+const VMALLOC: &str = "allocators=0";
 const BUFFERS: u32 = 4;
 
 /// Loads vivid for the test and unloads it on drop.
 struct Vivid;
 
 impl Vivid {
-    fn load() -> Result<Vivid, String> {
+    fn load(allocator: &str) -> Result<Vivid, String> {
         let out = std::process::Command::new("modprobe")
             .arg("vivid")
             .args(VIVID_OPTS)
+            .arg(allocator)
             .output()
             .ctx("run modprobe")?;
         if !out.status.success() {
@@ -57,8 +61,8 @@ fn bus_of(phys: u64) -> Result<u64, String> {
 }
 
 /// vivid loaded, its capture node open and set to 640x480 YUYV.
-fn open_vivid() -> Result<(Vivid, String, v4l2::Device, PixFormat), String> {
-    let vivid = Vivid::load()?;
+fn open_vivid(allocator: &str) -> Result<(Vivid, String, v4l2::Device, PixFormat), String> {
+    let vivid = Vivid::load(allocator)?;
     let node = Vivid::capture_node()?;
     let vid = v4l2::Device::open(&node).ctx(&node)?;
     let cap = vid.querycap().ctx("VIDIOC_QUERYCAP")?;
@@ -129,7 +133,7 @@ struct Slot {
 
 pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
     let frames = t.args.v4l2_frames;
-    let (_vivid, node, vid, fmt) = open_vivid()?;
+    let (_vivid, node, vid, fmt) = open_vivid(DMA_CONTIG)?;
     let n = vid.request_buffers(BUFFERS, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
     if n < 2 {
         return Err(format!("vivid gave {n} buffers"));
@@ -222,7 +226,7 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
     let frames = (t.args.v4l2_frames / heaps.len() as u32).max(1);
     let mut report = Vec::new();
     for heap in heaps {
-        let (vivid, node, vid, fmt) = open_vivid()?;
+        let (vivid, node, vid, fmt) = open_vivid(DMA_CONTIG)?;
         let len = u64::from(fmt.sizeimage).next_multiple_of(4096);
         let n = vid.request_buffers(BUFFERS, v4l2::MEMORY_DMABUF).ctx("VIDIOC_REQBUFS DMABUF")?;
         if n < 2 {
@@ -273,4 +277,96 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
     }
     info("vcsm/v4l2-heap-buffers-into-vivid", &report.join("; "));
     Ok(())
+}
+
+/// vivid's buffers are exported, imported, and checksummed once each (returns the slots and
+/// each buffer's checksum); the buffers are left queued.
+fn import_all(t: &T, vid: &v4l2::Device, n: u32) -> Result<Vec<Slot>, String> {
+    let mut slots = Vec::new();
+    for i in 0..n {
+        let b = vid.query_buffer(i).ctx("VIDIOC_QUERYBUF")?;
+        let map = vid.map(&b).ctx("mmap a V4L2 buffer")?;
+        let dmabuf = DmaBuf::from_fd(vid.export(i).ctx("VIDIOC_EXPBUF")?);
+        let imp = t.dev.import(&dmabuf).ctx("import a vivid buffer")?;
+        vid.queue_mmap(i).ctx("VIDIOC_QBUF")?;
+        slots.push(Slot { map, imp });
+    }
+    Ok(slots)
+}
+
+/// vivid's coherent allocations in the DMA-API table (its live frame memory).
+fn vivid_allocations() -> Result<usize, String> {
+    Ok(dma_api_entries()?.iter().filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent")).count())
+}
+
+/// The stream stops while the VPU holds every frame: STREAMOFF, REQBUFS 0, the V4L2 file and
+/// the imports closed, all with RELEASED pending. vivid's memory must stay allocated and intact
+/// (the VPU still reads each frame's checksum) until the VPU lets go, and then all be freed.
+pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
+    let (vivid, _node, vid, _fmt) = open_vivid(DMA_CONTIG)?;
+    let n = vid.request_buffers(BUFFERS, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
+    let slots = import_all(t, &vid, n)?;
+    vid.stream_on().ctx("VIDIOC_STREAMON")?;
+    for _ in 0..2 * n {
+        let b = vid.dequeue(MEMORY_MMAP).ctx("VIDIOC_DQBUF")?;
+        vid.queue_mmap(b.index).ctx("VIDIOC_QBUF")?;
+    }
+    vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
+    // What each buffer holds now, and the VPU takes a reference to every one.
+    let mut held = Vec::new();
+    for s in &slots {
+        // SAFETY: The mapping is live; the stream is off, so nothing writes the buffer.
+        let cpu = unsafe { vcsm_tests::pattern_checksum_raw(s.map.as_ptr(), s.map.len()) };
+        sim_write("hold", &format!("{:#x}", s.imp.vc_handle))?;
+        held.push((s.imp.vc_handle, cpu));
+    }
+    let before = vivid_allocations()?;
+    drop(slots);
+    vid.request_buffers(0, MEMORY_MMAP).ctx("VIDIOC_REQBUFS 0")?;
+    drop(vid);
+    // Everything on the Linux side is closed; the VPU still holds the frames.
+    let st = DrvState::read()?;
+    let still = vivid_allocations()?;
+    let result = (|| {
+        if st.bufs.len() != held.len() || still != before || still < held.len() {
+            return Err(format!(
+                "with the VPU holding {} frames: the driver lists {} buffers, vivid has {still} allocations (had {before})",
+                held.len(),
+                st.bufs.len()
+            ));
+        }
+        for (h, cpu) in &held {
+            let vpu = vpu_checksum(*h)?;
+            if vpu != *cpu {
+                return Err(format!("held frame {h:#x}: VPU reads {vpu:#x}, it held {cpu:#x}: the memory changed"));
+            }
+        }
+        Ok(())
+    })();
+    for (h, _) in &held {
+        let _ = sim_write("drop", &format!("{h:#x}"));
+    }
+    result?;
+    wait_idle(3000)?;
+    let after = vivid_allocations()?;
+    drop(vivid);
+    if after != 0 {
+        return Err(format!("{after} vivid allocations left after the VPU released every frame"));
+    }
+    info(
+        "vcsm/v4l2-vpu-holds-frames",
+        &format!("{} frames held by the VPU across STREAMOFF, REQBUFS 0 and close: memory kept and intact, freed after RELEASED", held.len()),
+    );
+    Ok(())
+}
+
+/// A V4L2 buffer that is not physically contiguous (vivid with vmalloc buffers) is refused.
+pub(super) fn t_v4l2_vmalloc_refused(t: &T) -> Result<(), String> {
+    let (_vivid, _node, vid, _fmt) = open_vivid(VMALLOC)?;
+    vid.request_buffers(2, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
+    let dmabuf = DmaBuf::from_fd(vid.export(0).ctx("VIDIOC_EXPBUF of a vmalloc buffer")?);
+    expect_errno(t.dev.import(&dmabuf), &[libc::EINVAL], "import of a vmalloc V4L2 buffer")?;
+    drop(dmabuf);
+    vid.request_buffers(0, MEMORY_MMAP).ctx("VIDIOC_REQBUFS 0")?;
+    wait_idle(1000)
 }
