@@ -13,6 +13,14 @@
  * what it wraps, not nest); then map the last one into the kernel and for a device. Reading
  * gives "ok depth N handle 0x..." or "FAIL: why".
  *
+ * debugfs vcsm-kapi-test/port: a zero-copy MMAL port as bcm2835-mmal-vchiq keeps one, per open
+ * file. Writing "submit FD" submits the buffer whose dma-buf is FD: the first submission of a
+ * dma-buf imports it (vc_sm_cma_import_dmabuf) and keeps the import with the buffer; every
+ * submission puts vc_sm_cma_int_handle into a (simulated) MMAL buffer header. Reading gives
+ * that header, "header data=0x<vc_handle> length=<n> imports=<k> submits=<m>", or "FAIL: why".
+ * Closing the file (also when the process dies) is buffer cleanup: every import is freed with
+ * vc_sm_cma_free and its dma-buf reference dropped.
+ *
  * debugfs vcsm-kapi-test/scattered: reading it gives the reader a new dma-buf fd ("fd N") of
  * two separate pages, which maps as two DMA segments: a buffer vc-sm-cma must refuse.
  *
@@ -276,6 +284,140 @@ static const struct file_operations nest_fops = {
 	.llseek = default_llseek,
 };
 
+/* ---- a zero-copy MMAL port ---- */
+
+#define PORT_BUFFERS 32
+
+/* One buffer of the port: its dma-buf (a reference of ours) and its import. */
+struct port_buffer {
+	struct dma_buf *dmabuf;
+	void *vcsm;
+};
+
+struct port {
+	struct mutex lock;
+	struct port_buffer bufs[PORT_BUFFERS];
+	unsigned int n, submits;
+	/* The last MMAL buffer header "sent". */
+	u32 data, length;
+	char result[128];
+};
+
+static int port_open(struct inode *inode, struct file *file)
+{
+	struct port *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	mutex_init(&p->lock);
+	strscpy(p->result, "none\n", sizeof(p->result));
+	file->private_data = p;
+	return 0;
+}
+
+/* mmal_vchi_buffer_cleanup for every buffer of the port. */
+static int port_release(struct inode *inode, struct file *file)
+{
+	struct port *p = file->private_data;
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++) {
+		if (vc_sm_cma_free(p->bufs[i].vcsm))
+			pr_err("vcsm-kapi-test: port cleanup: vc_sm_cma_free failed\n");
+		dma_buf_put(p->bufs[i].dmabuf);
+	}
+	mutex_destroy(&p->lock);
+	kfree(p);
+	return 0;
+}
+
+static void port_submit(struct port *p, int fd)
+{
+	struct port_buffer *b = NULL;
+	struct dma_buf *dmabuf;
+	unsigned int i;
+	int ret;
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf)) {
+		snprintf(p->result, sizeof(p->result), "FAIL: dma_buf_get(%d): %ld\n", fd, PTR_ERR(dmabuf));
+		return;
+	}
+	for (i = 0; i < p->n; i++) {
+		if (p->bufs[i].dmabuf == dmabuf) {
+			b = &p->bufs[i];
+			break;
+		}
+	}
+	if (b) {
+		/* Known buffer: its import is reused, as the MMAL port reuses buffer->vcsm_handle. */
+		dma_buf_put(dmabuf);
+	} else {
+		if (p->n == PORT_BUFFERS) {
+			dma_buf_put(dmabuf);
+			snprintf(p->result, sizeof(p->result), "FAIL: more than %d buffers\n", PORT_BUFFERS);
+			return;
+		}
+		b = &p->bufs[p->n];
+		ret = vc_sm_cma_import_dmabuf(dmabuf, &b->vcsm);
+		if (ret) {
+			dma_buf_put(dmabuf);
+			snprintf(p->result, sizeof(p->result), "FAIL: import: %d\n", ret);
+			return;
+		}
+		b->dmabuf = dmabuf;
+		p->n++;
+	}
+	p->data = vc_sm_cma_int_handle(b->vcsm);
+	p->length = dmabuf->size;
+	p->submits++;
+	if (!p->data)
+		snprintf(p->result, sizeof(p->result), "FAIL: vc_sm_cma_int_handle is 0\n");
+	else
+		snprintf(p->result, sizeof(p->result), "header data=%#x length=%u imports=%u submits=%u\n",
+			 p->data, p->length, p->n, p->submits);
+}
+
+static ssize_t port_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	struct port *p = file->private_data;
+	char cmd[32];
+	int fd;
+
+	if (len >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, len))
+		return -EFAULT;
+	cmd[len] = '\0';
+	if (sscanf(cmd, "submit %d", &fd) != 1)
+		return -EINVAL;
+	mutex_lock(&p->lock);
+	port_submit(p, fd);
+	mutex_unlock(&p->lock);
+	return len;
+}
+
+static ssize_t port_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	struct port *p = file->private_data;
+	ssize_t ret;
+
+	/* The result at offset 0 (read it with pread at 0 after each submit). */
+	mutex_lock(&p->lock);
+	ret = simple_read_from_buffer(ubuf, len, ppos, p->result, strlen(p->result));
+	mutex_unlock(&p->lock);
+	return ret;
+}
+
+static const struct file_operations port_fops = {
+	.owner = THIS_MODULE,
+	.open = port_open,
+	.release = port_release,
+	.read = port_read,
+	.write = port_write,
+	.llseek = default_llseek,
+};
+
 /* ---- a dma-buf of two separate pages ---- */
 
 struct scattered {
@@ -470,6 +612,7 @@ static int __init kapi_init(void)
 	kapi_dir = debugfs_create_dir("vcsm-kapi-test", NULL);
 	debugfs_create_file("run", 0600, kapi_dir, kapi_result, &kapi_fops);
 	debugfs_create_file("nest", 0600, kapi_dir, nest_result, &nest_fops);
+	debugfs_create_file("port", 0600, kapi_dir, NULL, &port_fops);
 	debugfs_create_file("scattered", 0400, kapi_dir, NULL, &scattered_fops);
 	debugfs_create_file("far", 0400, kapi_dir, (void *)1, &scattered_fops);
 	return 0;

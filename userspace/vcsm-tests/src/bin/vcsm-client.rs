@@ -1087,6 +1087,7 @@ fn run(args: &Args) -> ExitCode {
         ("vcsm/v4l2-heap-buffers-into-vivid", Box::new(v4l2::t_v4l2_heap_buffers_into_vivid)),
         ("vcsm/v4l2-vpu-holds-frames", Box::new(v4l2::t_v4l2_vpu_holds_frames)),
         ("vcsm/v4l2-vmalloc-refused", Box::new(v4l2::t_v4l2_vmalloc_refused)),
+        ("vcsm/v4l2-kernel-port", Box::new(v4l2::t_v4l2_kernel_port)),
     ];
     for (id, f) in &tests {
         if !args.only.is_empty() && !args.only.iter().any(|o| id.contains(o.as_str())) {

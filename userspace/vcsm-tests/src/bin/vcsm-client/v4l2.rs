@@ -370,3 +370,137 @@ pub(super) fn t_v4l2_vmalloc_refused(t: &T) -> Result<(), String> {
     vid.request_buffers(0, MEMORY_MMAP).ctx("VIDIOC_REQBUFS 0")?;
     wait_idle(1000)
 }
+
+const PORT: &str = "/sys/kernel/debug/vcsm-kapi-test/port";
+
+/// A zero-copy MMAL port of the test module (`vcsm-kapi-test/port`): buffers are submitted by
+/// dma-buf fd, imported by the module through `vc_sm_cma_import_dmabuf` on first submission,
+/// and freed with `vc_sm_cma_free` when the port is closed.
+struct Port {
+    file: File,
+}
+
+impl Port {
+    fn open() -> Result<Port, String> {
+        Ok(Port { file: OpenOptions::new().read(true).write(true).open(PORT).ctx(PORT)? })
+    }
+
+    /// Submits the buffer of `fd`; returns the MMAL header's `data` (the VPU handle) and the
+    /// module's import and submission counts.
+    fn submit(&mut self, fd: RawFd) -> Result<(u32, u64, u64), String> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all(format!("submit {fd}").as_bytes()).ctx("submit to the port")?;
+        let mut buf = [0u8; 128];
+        let n = self.file.read_at(&mut buf, 0).ctx("read the port")?;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let kv: HashMap<String, String> = kv_pairs(text.trim());
+        let get = |k: &str| kv.get(k).and_then(|v| parse_u64(v));
+        match (text.starts_with("header "), get("data"), get("imports"), get("submits")) {
+            (true, Some(data), Some(imports), Some(submits)) => Ok((data as u32, imports, submits)),
+            _ => Err(format!("port: {}", text.trim())),
+        }
+    }
+}
+
+/// Streams `frames` frames of `vid` through `port` as bcm2835-codec's zero-copy input would:
+/// each dequeued buffer is submitted by its exported dma-buf, and the VPU checksums the frame
+/// through the handle in the MMAL header. Returns the port's import count.
+fn stream_through_port(vid: &v4l2::Device, slots: &[(v4l2::Mapping, OwnedFd)], port: &mut Port, frames: u32) -> Result<u64, String> {
+    let mut imports = 0;
+    for f in 0..frames {
+        let b = vid.dequeue(MEMORY_MMAP).ctx("VIDIOC_DQBUF")?;
+        let (map, fd) = slots.get(b.index as usize).ok_or_else(|| format!("DQBUF gave index {}", b.index))?;
+        let (handle, n, submits) = port.submit(fd.as_raw_fd())?;
+        if submits != u64::from(f) + 1 {
+            return Err(format!("frame {f}: the port counted {submits} submissions"));
+        }
+        // SAFETY: The mapping is live; vivid does not write the buffer until it is queued again.
+        let cpu = unsafe { vcsm_tests::pattern_checksum_raw(map.as_ptr(), map.len()) };
+        let vpu = vpu_checksum(handle)?;
+        if cpu != vpu {
+            return Err(format!("frame {f}: the VPU read {vpu:#x} through the MMAL header's handle {handle:#x}, the CPU {cpu:#x}"));
+        }
+        imports = n;
+        vid.queue_mmap(b.index).ctx("VIDIOC_QBUF")?;
+    }
+    Ok(imports)
+}
+
+/// vivid's MMAP buffers, mapped and exported, all queued.
+fn mapped_and_exported(vid: &v4l2::Device, n: u32) -> Result<Vec<(v4l2::Mapping, OwnedFd)>, String> {
+    let mut slots = Vec::new();
+    for i in 0..n {
+        let b = vid.query_buffer(i).ctx("VIDIOC_QUERYBUF")?;
+        let map = vid.map(&b).ctx("mmap a V4L2 buffer")?;
+        let fd = vid.export(i).ctx("VIDIOC_EXPBUF")?;
+        vid.queue_mmap(i).ctx("VIDIOC_QBUF")?;
+        slots.push((map, fd));
+    }
+    Ok(slots)
+}
+
+/// The kernel path of bcm2835-mmal-vchiq's zero-copy ports, driven by vivid's vb2 queue:
+/// one `vc_sm_cma_import_dmabuf` per buffer at its first submission, `vc_sm_cma_int_handle` in
+/// every MMAL header, `vc_sm_cma_free` at buffer cleanup; then a process that dies with
+/// SIGKILL mid-stream, its port and V4L2 queue open: its cleanup frees everything.
+pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
+    let frames = (t.args.v4l2_frames / 2).max(8);
+    let (vivid, node, vid, _fmt) = open_vivid(DMA_CONTIG)?;
+    let n = vid.request_buffers(BUFFERS, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
+    let slots = mapped_and_exported(&vid, n)?;
+    let mut port = Port::open()?;
+    vid.stream_on().ctx("VIDIOC_STREAMON")?;
+    let imports = stream_through_port(&vid, &slots, &mut port, frames)?;
+    if imports != u64::from(n) || DrvState::read()?.bufs.len() != n as usize {
+        return Err(format!("{n} buffers: the port made {imports} imports, the driver lists {}", DrvState::read()?.bufs.len()));
+    }
+    vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
+    // Buffer cleanup: the port's imports are freed.
+    drop(port);
+    drop(slots);
+    vid.request_buffers(0, MEMORY_MMAP).ctx("VIDIOC_REQBUFS 0")?;
+    drop(vid);
+    wait_idle(3000)?;
+
+    // A process killed mid-stream.
+    // SAFETY: fork in a test program; the child only makes system calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err("fork".into());
+    }
+    if pid == 0 {
+        let code = (|| -> Result<(), String> {
+            let vid = v4l2::Device::open(&node).ctx(&node)?;
+            let n = vid.request_buffers(BUFFERS, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
+            let slots = mapped_and_exported(&vid, n)?;
+            let mut port = Port::open()?;
+            vid.stream_on().ctx("VIDIOC_STREAMON")?;
+            stream_through_port(&vid, &slots, &mut port, 6)?;
+            // SAFETY: Kills this process, with everything open and streaming.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            Ok(())
+        })();
+        if let Err(e) = code {
+            eprintln!("child: {e}");
+        }
+        // SAFETY: Ends the child without running the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    let mut status = 0;
+    // SAFETY: Waits for our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if !(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL) {
+        return Err(format!("the child did not die by SIGKILL mid-stream (status {status:#x})"));
+    }
+    wait_idle(3000)?;
+    let left = vivid_allocations()?;
+    drop(vivid);
+    if left != 0 {
+        return Err(format!("{left} vivid allocations left after the killed process's cleanup"));
+    }
+    info(
+        "vcsm/v4l2-kernel-port",
+        &format!("{frames} frames through a zero-copy port from {node}: {n} imports (one per buffer), the VPU read every frame through the MMAL header's handle; a process killed mid-stream left nothing"),
+    );
+    Ok(())
+}
