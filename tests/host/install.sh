@@ -215,7 +215,7 @@ else
 fi
 
 pages=$(ls "$dest/usr/share/man/man1" 2>/dev/null | wc -l)
-[ "$pages" = 11 ] && ok install/man-pages || bad install/man-pages "$pages man pages, expected 11"
+[ "$pages" = 12 ] && ok install/man-pages || bad install/man-pages "$pages man pages, expected 12"
 if grep -q '^\.TH vcsm-tool 1' "$dest/usr/share/man/man1/vcsm-tool.1" 2>/dev/null &&
 	grep -q '^\.SH "EXIT STATUS"' "$dest/usr/share/man/man1/vcsm-tool.1"; then
 	ok install/man-page-content

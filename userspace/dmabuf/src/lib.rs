@@ -17,6 +17,7 @@ pub mod meminfo;
 pub mod size;
 pub mod stats;
 pub mod uapi;
+pub mod v4l2;
 
 pub use buf::DmaBuf;
 pub use errno::{describe_errno, describe_io_error, errno_name};

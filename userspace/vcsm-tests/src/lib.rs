@@ -307,8 +307,6 @@ pub fn sim_knobs_default() -> Result<(), String> {
 #[path = "../../../tests/kmod/support/pattern.rs"]
 mod vpu_pattern;
 
-pub mod v4l2;
-
 /// Writes the VPU's pattern of `seed` over `len` bytes at `dst`.
 ///
 /// # Safety

@@ -13,7 +13,7 @@ use dmabuf::{describe_io_error, DmaBuf};
 use crate::bench;
 use crate::bufops::{self, Readback};
 use crate::cli::{
-    AllocArgs, AllocVpuArgs, BenchArgs, BufferSource, Cli, Command, CompletionsArgs, FillArgs, HeapsArgs,
+    AllocArgs, AllocVpuArgs, BenchArgs, BufferSource, Cli, Command, CompletionsArgs, FillArgs, HeapsArgs, StreamArgs,
     ImportArgs, ManArgs, OutputArgs, StatusArgs, VerifyArgs,
 };
 use crate::error::{op_error, Error, Op, Result};
@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let paths = Paths::from_env();
     match cli.command {
         Command::Heaps(a) => cmd_heaps(&paths, &a),
+        Command::Stream(a) => cmd_stream(&paths, &a),
         Command::Alloc(a) => cmd_alloc(&paths, &a),
         Command::Import(a) => cmd_import(&paths, &a),
         Command::AllocVpu(a) => cmd_alloc_vpu(&paths, &a),
@@ -404,6 +405,30 @@ fn cmd_bench(paths: &Paths, a: &BenchArgs) -> Result<()> {
         out(&format!("{}\n", report.to_json().to_json()));
     } else {
         out(&report.render());
+    }
+    Ok(())
+}
+
+fn cmd_stream(paths: &Paths, a: &StreamArgs) -> Result<()> {
+    let (width, height, fourcc) = a.format;
+    let cfg = crate::stream::Config {
+        device: a.device.clone(),
+        heap: a.heap.clone(),
+        frames: a.frames,
+        width,
+        height,
+        fourcc,
+        buffers: a.buffers,
+    };
+    let progress = !a.no_progress && !a.output.json && bench::stderr_is_tty();
+    let report = crate::stream::run(paths, &cfg, progress)?;
+    if a.output.json {
+        out(&format!("{}\n", report.to_json().to_json()));
+    } else {
+        out(&report.render());
+    }
+    if report.mismatches > 0 {
+        return Err(Error::failed(format!("{} frames differed between the CPU and the VPU", report.mismatches)));
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub mod paths;
 pub mod pattern;
 pub mod source;
 pub mod status;
+pub mod stream;
 pub mod vcsm;
 
 #[cfg(test)]

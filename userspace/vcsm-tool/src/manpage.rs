@@ -157,6 +157,7 @@ mod tests {
                 "vcsm-tool-verify.1",
                 "vcsm-tool-status.1",
                 "vcsm-tool-bench.1",
+                "vcsm-tool-stream.1",
                 "vcsm-tool-man.1",
                 "vcsm-tool-completions.1",
             ]

@@ -5,7 +5,7 @@
 //! address and compared with the CPU's checksum over the V4L2 mapping.
 
 use super::*;
-use vcsm_tests::v4l2::{self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV};
+use dmabuf::v4l2::{self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV};
 
 /// vivid with one capture node (module options); `allocators=1` gives dma-contig buffers,
 /// `allocators=0` vmalloc ones.

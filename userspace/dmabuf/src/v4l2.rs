@@ -1,4 +1,4 @@
-//! The few V4L2 calls the zero-copy tests make: a single-planar capture device with MMAP
+//! The few V4L2 calls zero-copy pipelines make (vcsm-tool stream, the guest tests): a single-planar capture device with MMAP
 //! buffers exported as dma-bufs (`VIDIOC_EXPBUF`) or with DMABUF buffers from a heap.
 //!
 //! The ioctls are `nix`'s ioctl macros over `#[repr(C)]` mirrors of `linux/videodev2.h`
