@@ -140,13 +140,10 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
     }
     // Each buffer: mapped, exported, imported once; the VPU's address must be the very memory
     // vivid allocated (no bounce buffer, no copy).
-    let mut slots = Vec::new();
-    for i in 0..n {
-        let b = vid.query_buffer(i).ctx("VIDIOC_QUERYBUF")?;
-        let map = vid.map(&b).ctx("mmap a V4L2 buffer")?;
-        let dmabuf = DmaBuf::from_fd(vid.export(i).ctx("VIDIOC_EXPBUF")?);
-        let imp = t.dev.import(&dmabuf).ctx("import a vivid buffer")?;
-        let phys = check_same_memory(imp.dma_addr, u64::from(b.length))?;
+    let slots = import_all(t, &vid, n)?;
+    for (i, slot) in slots.iter().enumerate() {
+        let (imp, length) = (&slot.imp, slot.map.len() as u64);
+        let phys = check_same_memory(imp.dma_addr, length)?;
         let bus = bus_of(phys)?;
         if imp.dma_addr != bus {
             return Err(format!(
@@ -154,17 +151,14 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
                 imp.dma_addr
             ));
         }
-        if imp.size < u64::from(b.length) {
-            return Err(format!("buffer {i}: import of {} bytes, V4L2 buffer {}", imp.size, b.length));
+        if imp.size < length {
+            return Err(format!("buffer {i}: import of {} bytes, V4L2 buffer {length}", imp.size));
         }
         let st = DrvState::read()?;
         let exporter = st.by_handle(imp.vc_handle).map(|l| l.get("exporter").to_owned()).unwrap_or_default();
         if exporter != "videobuf2_dma_contig" && exporter != "vb2_dma_contig" {
             return Err(format!("buffer {i}: exporter '{exporter}', not videobuf2-dma-contig"));
         }
-        drop(dmabuf);
-        vid.queue_mmap(i).ctx("VIDIOC_QBUF")?;
-        slots.push(Slot { map, imp });
     }
     let imports = DrvState::read()?.bufs.len();
     vid.stream_on().ctx("VIDIOC_STREAMON")?;
@@ -299,6 +293,18 @@ fn vivid_allocations() -> Result<usize, String> {
     Ok(dma_api_entries()?.iter().filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent")).count())
 }
 
+/// The driver and the VPU hold nothing any more and vivid has freed every frame (`when`
+/// says after what); unloads vivid.
+fn all_freed(vivid: Vivid, when: &str) -> Result<(), String> {
+    wait_idle(3000)?;
+    let left = vivid_allocations()?;
+    drop(vivid);
+    if left != 0 {
+        return Err(format!("{left} vivid allocations left after {when}"));
+    }
+    Ok(())
+}
+
 /// The stream stops while the VPU holds every frame: STREAMOFF, REQBUFS 0, the V4L2 file and
 /// the imports closed, all with RELEASED pending. vivid's memory must stay allocated and intact
 /// (the VPU still reads each frame's checksum) until the VPU lets go, and then all be freed.
@@ -347,12 +353,7 @@ pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
         let _ = sim_write("drop", &format!("{h:#x}"));
     }
     result?;
-    wait_idle(3000)?;
-    let after = vivid_allocations()?;
-    drop(vivid);
-    if after != 0 {
-        return Err(format!("{after} vivid allocations left after the VPU released every frame"));
-    }
+    all_freed(vivid, "the VPU released every frame")?;
     info(
         "vcsm/v4l2-vpu-holds-frames",
         &format!("{} frames held by the VPU across STREAMOFF, REQBUFS 0 and close: memory kept and intact, freed after RELEASED", held.len()),
@@ -492,12 +493,7 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
     if !(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL) {
         return Err(format!("the child did not die by SIGKILL mid-stream (status {status:#x})"));
     }
-    wait_idle(3000)?;
-    let left = vivid_allocations()?;
-    drop(vivid);
-    if left != 0 {
-        return Err(format!("{left} vivid allocations left after the killed process's cleanup"));
-    }
+    all_freed(vivid, "the killed process's cleanup")?;
     info(
         "vcsm/v4l2-kernel-port",
         &format!("{frames} frames through a zero-copy port from {node}: {n} imports (one per buffer), the VPU read every frame through the MMAL header's handle; a process killed mid-stream left nothing"),
