@@ -79,10 +79,15 @@ fn hex(v: &str) -> Option<u64> {
     u64::from_str_radix(v.strip_prefix("0x")?, 16).ok()
 }
 
+/// The value of `key=value` in the first line of `text` that starts with `word` and a space.
+fn line_field<'a>(text: &'a str, word: &str, key: &str) -> Option<&'a str> {
+    let line = text.lines().find(|l| l.strip_prefix(word).is_some_and(|r| r.starts_with(' ')))?;
+    line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
 /// `cpu_base` and `cpu_end` of a `vpu_window` line.
 fn parse_window(text: &str) -> Option<(u64, u64)> {
-    let line = text.lines().find(|l| l.starts_with("vpu_window "))?;
-    let field = |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+    let field = |key| line_field(text, "vpu_window", key);
     Some((hex(field("cpu_base")?)?, hex(field("cpu_end")?)?))
 }
 
@@ -133,8 +138,7 @@ pub struct HeapInfo {
 
 /// `base` and `size` of the `region` line of the heap module's statistics.
 fn parse_region(stats: &str) -> Option<(u64, u64)> {
-    let line = stats.lines().find(|l| l.starts_with("region "))?;
-    let field = |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+    let field = |key| line_field(stats, "region", key);
     let base = field("base")?;
     let base = u64::from_str_radix(base.strip_prefix("0x").unwrap_or(base), 16).ok()?;
     let size = field("size")?.parse().ok()?;

@@ -101,6 +101,8 @@ fn sim_checksum(paths: &Paths, h: u32) -> Result<u32> {
 struct Slot {
     buf: dmabuf::DmaBuf,
     imp: Imported,
+    /// The CPU's mapping, made once, where frames are checked.
+    map: Option<dmabuf::Mapping>,
 }
 
 /// Runs the stream. `progress` shows a bar on stderr.
@@ -126,15 +128,20 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
     let len = u64::from(fmt.sizeimage).div_ceil(page) * page;
     let heap = crate::source::open_heap(paths, &cfg.heap)?;
     let vcsm = Vcsm::open(paths)?;
+    let verify = paths.join(SIM_CHECKSUM).exists();
     let n = vid.request_buffers(cfg.buffers, MEMORY_DMABUF).map_err(|e| v4l2_err("VIDIOC_REQBUFS", e))?;
     let mut slots = Vec::new();
     for i in 0..n {
         let buf = heap.allocate(len).map_err(|e| Error::failed(format!("{}: allocate {len} bytes: {}", cfg.heap, describe_io_error(&e))))?;
         let imp = vcsm.import(buf.as_fd())?;
+        let map = if verify {
+            Some(buf.mmap(0, len as usize, Prot::READ).map_err(|e| Error::failed(format!("mmap: {}", describe_io_error(&e))))?)
+        } else {
+            None
+        };
         vid.queue_dmabuf(i, &buf, len as u32).map_err(|e| v4l2_err("VIDIOC_QBUF", e))?;
-        slots.push(Slot { buf, imp });
+        slots.push(Slot { buf, imp, map });
     }
-    let verify = paths.join(SIM_CHECKSUM).exists();
     vid.stream_on().map_err(|e| v4l2_err("VIDIOC_STREAMON", e))?;
     let start = Instant::now();
     let (mut verified, mut mismatches, mut busy) = (0u32, 0u32, Duration::ZERO);
@@ -143,12 +150,11 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
         let b = vid.dequeue(MEMORY_DMABUF).map_err(|e| v4l2_err("VIDIOC_DQBUF", e))?;
         let t0 = Instant::now();
         let slot = slots.get(b.index as usize).ok_or_else(|| Error::failed(format!("{device}: DQBUF gave buffer {}", b.index)))?;
-        if verify {
-            let map = slot.buf.mmap(0, len as usize, Prot::READ).map_err(|e| Error::failed(format!("mmap: {}", describe_io_error(&e))))?;
+        if let Some(map) = &slot.map {
             let sync = |flags| slot.buf.sync(flags).map_err(|e| Error::failed(format!("DMA_BUF_IOCTL_SYNC: {}", describe_io_error(&e))));
             sync(DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ)?;
             // SAFETY: The buffer is dequeued: the device does not write it until it is queued
-            // again, and nothing else maps it.
+            // again, after this slice is gone, and nothing else writes it.
             let bytes = unsafe { map.as_slice() }.ok_or_else(|| Error::failed("mmap without PROT_READ"))?;
             let cpu = fnv1a32(bytes);
             sync(DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ)?;
