@@ -297,12 +297,21 @@ impl Vcsm {
         let exporter = smem::name_from_bytes(src.exp_name().as_bytes());
         let exporter = NameFmt(&exporter);
         let map = self.maps.get(&src, &self.dev).inspect_err(|e| {
-            if *e != ENODEV {
+            if *e == EIO {
+                // What the DMA layer returns when it has no address for the buffer that the
+                // vchiq device can use: outside the VPU's window and too big to bounce.
                 pr_limited!(
                     pr_err,
-                    "import: cannot attach or map a {} buffer for the VPU: {:?}\n",
+                    "import: cannot map a {}-byte {} buffer for the VPU (EIO): the DMA layer has no bus address the VPU can use for it (a buffer outside the VPU's window is bounced only when small, and then refused); allocate it from a heap inside the window (vcsm-uncached, vcsm-cached, linux,cma)\n",
+                    src.size(),
+                    exporter
+                );
+            } else if *e != ENODEV {
+                pr_limited!(
+                    pr_err,
+                    "import: cannot attach or map a {} buffer for the VPU: errno {}\n",
                     exporter,
-                    e
+                    -e.to_errno()
                 );
             }
         })?;

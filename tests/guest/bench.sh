@@ -21,3 +21,17 @@ for t in 1 4; do
 	vcsm_check "bench/import-free-1M-${t}thread" vcsm-tool bench --what import --size 1M \
 		--iters 200 --threads $t --no-progress
 done
+
+# The per-frame import cost of a streaming pipeline: a ring of frame buffers imported on every
+# frame (as bcm2835-isp imports its lens-shading table each time it is set) against each buffer
+# imported once and reused (MMAL's zero-copy ports, vcsm-tool stream). 1080p and 12 MP YUV420
+# frames (1920x1080 and 4056x3040, the HQ camera's full resolution), both heaps; the 12 MP ring
+# holds 2 frames so that it fits the 64 MiB system pool next to the DMA atomic pools.
+for f in 1080p:3110400:4 12mp:18495360:2; do
+	name=${f%%:*}
+	rest=${f#*:}
+	for h in vcsm-uncached vcsm-cached; do
+		vcsm_check "bench/frames-$name-$h" vcsm-tool bench --what frames --size "${rest%%:*}" \
+			--buffers "${rest#*:}" --iters 100 --heap "$h" --no-progress
+	done
+done

@@ -346,6 +346,11 @@ t_bench() {
 	tool_ok bench --what heap --heap vcsm-cached --size 1M --iters 10 || return 1
 	printf "%s\n" "$TOOL_OUT" | grep -q '^heap-alloc  *10 ' || { tool_why "bench heap: $TOOL_OUT"; return 1; }
 	tool_rc 3 bench --what heap --heap no-such-heap || return 1
+	tool_ok bench --what frames --size 1M --buffers 2 --iters 10 --no-progress || return 1
+	printf "%s\n" "$TOOL_OUT" | grep -q '^import-every-frame  *10 ' &&
+		printf "%s\n" "$TOOL_OUT" | grep -q '^import-once-reuse  *10 ' &&
+		printf "%s\n" "$TOOL_OUT" | grep -q '^per frame: importing every frame costs [0-9.]* us, importing once and reusing [0-9.]* us' ||
+		{ tool_why "bench frames: $TOOL_OUT"; return 1; }
 	# Nothing left behind.
 	vcsm_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" || { cat "$TOOL_STATE"; tool_why "buffers left after the benchmarks"; return 1; }
 }

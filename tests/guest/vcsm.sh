@@ -124,6 +124,8 @@ t_vc_dmesg() {
 		{ vc_why "no kernel log line for a non-contiguous import"; return 1; }
 	vc_dmesg_has "outside the VPU's reach (its DMA mapping is a bounce buffer" ||
 		{ vc_why "no kernel log line for a bounced import"; return 1; }
+	vc_dmesg_has "import: cannot map a 2097152-byte vcsm-kapi-test-far-frame buffer for the VPU (EIO): the DMA layer has no bus address the VPU can use" ||
+		{ vc_why "no kernel log line for a V4L2 frame buffer too big to bounce (v4l2-outside-window)"; return 1; }
 	vc_dmesg_has "no reply from the VPU to Import" ||
 		{ vc_why "no kernel log line for the timeout"; return 1; }
 }

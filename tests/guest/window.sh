@@ -6,7 +6,9 @@
 #
 # - window/range-map: the driver's window is the RAM entry, not the second one;
 # - vcsm-client vcsm/out-of-vpu-reach: a page above the window is refused with EINVAL;
-# - window/refused-by-window: by the window check (its line, refused_outside=1), not by a bounce;
+# - vcsm-client vcsm/v4l2-outside-window: vivid captures into a 2 MiB buffer above the window;
+#   its import is refused with EINVAL, the in-window buffer next to it streams;
+# - window/refused-by-window: by the window check (its lines, refused_outside=2), not by a bounce;
 # - imports and MEM_ALLOC inside the window still work;
 # - then unload and kmemleak.
 . /tests/lib.sh
@@ -29,7 +31,9 @@ t_w_refused() {
 		{ dmesg | tail -n 5; vc_why "no window refusal line for the far page"; return 1; }
 	! vc_dmesg_has "outside the VPU's reach (its DMA mapping is a bounce buffer" ||
 		{ vc_why "the far page was bounced: the split dma-ranges did not apply"; return 1; }
-	[ "$(vc_kv refused_outside)" = 1 ] || { vc_why "refused_outside=$(vc_kv refused_outside), want 1"; return 1; }
+	vc_dmesg_has "import: 2097152 bytes at bus address 0x[0-9a-f]* are outside the VPU's window" ||
+		{ vc_why "no window refusal line for the far V4L2 frame buffer"; return 1; }
+	[ "$(vc_kv refused_outside)" = 2 ] || { vc_why "refused_outside=$(vc_kv refused_outside), want 2 (the far page and the far frame)"; return 1; }
 }
 
 vcsm_kmemleak_clear
@@ -37,7 +41,7 @@ vc_test load t_vc_load || exit 0
 w_test range-map t_w_range_map
 insmod /lib/modules/vcsm-kapi-test.ko || vcsm_fail window/kapi-test "insmod vcsm-kapi-test failed"
 vcsm-client --only vcsm/out-of-vpu-reach --only vcsm/import-uncached --only vcsm/mem-alloc \
-	--only vcsm/kernel-api
+	--only vcsm/kernel-api --only vcsm/v4l2-outside-window
 w_test refused-by-window t_w_refused
 rmmod vcsm_kapi_test
 vc_test unload t_vc_unload

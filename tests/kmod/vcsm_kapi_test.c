@@ -27,12 +27,17 @@
  * debugfs vcsm-kapi-test/far: the same for one page above the first GiB of RAM, outside the
  * simulated VPU's window: mapping it for the VPU bounces it through swiotlb, which vc-sm-cma
  * must refuse too.
+ *
+ * debugfs vcsm-kapi-test/far-frame: a physically contiguous 2 MiB buffer above the window, with
+ * a kernel mapping (vmap), big enough for a 640x480 frame: a V4L2 driver (vivid, dma-contig)
+ * can capture into it as a DMABUF buffer, as a camera would into memory the VPU cannot reach.
  */
 #include <linux/debugfs.h>
 #include <linux/dma-buf.h>
 #include <linux/err.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
+#include <linux/iosys-map.h>
 #include <linux/slab.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
@@ -425,6 +430,8 @@ struct scattered {
 	unsigned int n;
 	/* The allocation order of each page (scattered: 1; far: 0 or FAR_ORDER). */
 	unsigned int order;
+	/* The bytes of each page's block in the buffer (PAGE_SIZE, or the whole far-frame block). */
+	size_t seg;
 };
 
 static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_data_direction dir)
@@ -441,7 +448,7 @@ static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_d
 	if (ret)
 		goto free;
 	for_each_sgtable_sg(sgt, sg, i)
-		sg_set_page(sg, sc->pages[i], PAGE_SIZE, 0);
+		sg_set_page(sg, sc->pages[i], sc->seg, 0);
 	ret = dma_map_sgtable(att->dev, sgt, dir, 0);
 	if (ret)
 		goto table;
@@ -472,10 +479,22 @@ static void scattered_release(struct dma_buf *buf)
 	kfree(sc);
 }
 
+/* The kernel mapping of a one-block buffer (its linear map): how vb2 drivers write frames. */
+static int scattered_vmap(struct dma_buf *buf, struct iosys_map *map)
+{
+	struct scattered *sc = buf->priv;
+
+	if (sc->n != 1)
+		return -EINVAL;
+	iosys_map_set_vaddr(map, page_address(sc->pages[0]));
+	return 0;
+}
+
 static const struct dma_buf_ops scattered_ops = {
 	.map_dma_buf = scattered_map,
 	.unmap_dma_buf = scattered_unmap,
 	.release = scattered_release,
+	.vmap = scattered_vmap,
 };
 
 /* Exports @sc as a dma-buf of @size bytes and installs it as an fd of the current process. */
@@ -518,6 +537,7 @@ static int scattered_fd(void)
 	if (sc->pages[1])
 		sc->n = 2;
 	sc->order = 1;
+	sc->seg = PAGE_SIZE;
 	if (sc->n != 2) {
 		scattered_release(&(struct dma_buf){ .priv = sc });
 		return -ENOMEM;
@@ -581,7 +601,27 @@ static int far_fd(void)
 		return -ENOMEM;
 	}
 	sc->n = 1;
+	sc->seg = PAGE_SIZE;
 	return test_buf_fd(sc, PAGE_SIZE, "vcsm-kapi-test-far");
+}
+
+/* One FAR_ORDER block (2 MiB) above the window, all of it the buffer. */
+static int far_frame_fd(void)
+{
+	struct scattered *sc;
+
+	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
+	if (!sc)
+		return -ENOMEM;
+	sc->order = FAR_ORDER;
+	sc->pages[0] = far_page(FAR_ORDER, FAR_TRIES);
+	if (!sc->pages[0]) {
+		kfree(sc);
+		return -ENOMEM;
+	}
+	sc->n = 1;
+	sc->seg = PAGE_SIZE << FAR_ORDER;
+	return test_buf_fd(sc, sc->seg, "vcsm-kapi-test-far-frame");
 }
 
 static ssize_t scattered_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
@@ -591,7 +631,16 @@ static ssize_t scattered_read(struct file *file, char __user *ubuf, size_t len, 
 
 	if (*ppos)
 		return 0;
-	fd = file->f_inode->i_private ? far_fd() : scattered_fd();
+	switch ((uintptr_t)file->f_inode->i_private) {
+	case 2:
+		fd = far_frame_fd();
+		break;
+	case 1:
+		fd = far_fd();
+		break;
+	default:
+		fd = scattered_fd();
+	}
 	if (fd < 0)
 		return fd;
 	snprintf(text, sizeof(text), "fd %d\n", fd);
@@ -615,6 +664,7 @@ static int __init kapi_init(void)
 	debugfs_create_file("port", 0600, kapi_dir, NULL, &port_fops);
 	debugfs_create_file("scattered", 0400, kapi_dir, NULL, &scattered_fops);
 	debugfs_create_file("far", 0400, kapi_dir, (void *)1, &scattered_fops);
+	debugfs_create_file("far-frame", 0400, kapi_dir, (void *)2, &scattered_fops);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
-//! The few V4L2 calls zero-copy pipelines make (vcsm-tool stream, the guest tests): a single-planar capture device with MMAP
-//! buffers exported as dma-bufs (`VIDIOC_EXPBUF`) or with DMABUF buffers from a heap.
+//! The few V4L2 calls zero-copy pipelines make (vcsm-tool stream, the guest tests): single-planar
+//! queues, capture with MMAP buffers exported as dma-bufs (`VIDIOC_EXPBUF`) or DMABUF buffers from
+//! a heap, and a mem2mem codec's two queues (OUTPUT takes the frames, CAPTURE gives the result).
 //!
 //! The ioctls are `nix`'s ioctl macros over `#[repr(C)]` mirrors of `linux/videodev2.h`
 //! (64-bit layouts; sizes checked below, and the kernel checks them again: an ioctl number
@@ -19,6 +20,8 @@ use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
 /// `V4L2_BUF_TYPE_VIDEO_CAPTURE`.
 pub const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
+/// `V4L2_BUF_TYPE_VIDEO_OUTPUT` (a mem2mem device's input queue).
+pub const BUF_TYPE_VIDEO_OUTPUT: u32 = 2;
 /// `V4L2_MEMORY_MMAP`.
 pub const MEMORY_MMAP: u32 = 1;
 /// `V4L2_MEMORY_DMABUF`.
@@ -27,6 +30,8 @@ pub const MEMORY_DMABUF: u32 = 4;
 pub const FIELD_NONE: u32 = 1;
 /// `V4L2_CAP_VIDEO_CAPTURE`.
 pub const CAP_VIDEO_CAPTURE: u32 = 0x0000_0001;
+/// `V4L2_CAP_VIDEO_M2M` (single-planar memory-to-memory).
+pub const CAP_VIDEO_M2M: u32 = 0x0000_8000;
 /// `V4L2_CAP_STREAMING`.
 pub const CAP_STREAMING: u32 = 0x0400_0000;
 
@@ -37,6 +42,8 @@ pub const fn fourcc(c: &[u8; 4]) -> u32 {
 
 /// `V4L2_PIX_FMT_YUYV`.
 pub const PIX_FMT_YUYV: u32 = fourcc(b"YUYV");
+/// `V4L2_PIX_FMT_FWHT`: vicodec's compressed format (a fast Walsh-Hadamard transform codec).
+pub const PIX_FMT_FWHT: u32 = fourcc(b"FWHT");
 
 /// `struct v4l2_capability`.
 #[repr(C)]
@@ -87,7 +94,12 @@ pub struct Format {
 impl Format {
     /// A capture format with `pix` in the union.
     pub fn capture(pix: PixFormat) -> Self {
-        let mut f = Format { type_: BUF_TYPE_VIDEO_CAPTURE, fmt: FormatUnion { raw: [0; 200] } };
+        Format::of(BUF_TYPE_VIDEO_CAPTURE, pix)
+    }
+
+    /// A format of queue `type_` with `pix` in the union.
+    pub fn of(type_: u32, pix: PixFormat) -> Self {
+        let mut f = Format { type_, fmt: FormatUnion { raw: [0; 200] } };
         f.set_pix(pix);
         f
     }
@@ -153,9 +165,14 @@ pub struct Buffer {
 impl Buffer {
     /// A capture buffer description for `memory`.
     pub fn new(index: u32, memory: u32) -> Self {
+        Buffer::of(BUF_TYPE_VIDEO_CAPTURE, index, memory)
+    }
+
+    /// A buffer description of queue `type_` for `memory`.
+    pub fn of(type_: u32, index: u32, memory: u32) -> Self {
         Buffer {
             index,
-            type_: BUF_TYPE_VIDEO_CAPTURE,
+            type_,
             bytesused: 0,
             flags: 0,
             field: 0,
@@ -183,7 +200,51 @@ pub struct ExportBuffer {
     pub reserved: [u32; 11],
 }
 
+/// `V4L2_EVENT_SOURCE_CHANGE`: a decoder found the stream's format (or a change of it).
+pub const EVENT_SOURCE_CHANGE: u32 = 5;
+/// `V4L2_EVENT_SRC_CH_RESOLUTION`.
+pub const EVENT_SRC_CH_RESOLUTION: u32 = 1;
+
+/// `struct v4l2_event_subscription`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct EventSubscription {
+    pub type_: u32,
+    pub id: u32,
+    pub flags: u32,
+    pub reserved: [u32; 5],
+}
+
+/// `struct v4l2_event` (the union as raw bytes; 8-aligned, it holds 64-bit members).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Event {
+    pub type_: u32,
+    pub u: EventUnion,
+    pub pending: u32,
+    pub sequence: u32,
+    pub timestamp: libc::timespec,
+    pub id: u32,
+    pub reserved: [u32; 8],
+}
+
+/// The union of `struct v4l2_event`.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct EventUnion {
+    pub data: [u8; 64],
+}
+
+impl Event {
+    /// `u.src_change.changes` of a source-change event.
+    pub fn src_changes(&self) -> u32 {
+        u32::from_ne_bytes([self.u.data[0], self.u.data[1], self.u.data[2], self.u.data[3]])
+    }
+}
+
 const _: () = assert!(std::mem::size_of::<Capability>() == 104);
+const _: () = assert!(std::mem::size_of::<EventSubscription>() == 32);
+const _: () = assert!(std::mem::size_of::<Event>() == 136);
 const _: () = assert!(std::mem::size_of::<PixFormat>() == 48);
 const _: () = assert!(std::mem::size_of::<Format>() == 208);
 const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
@@ -204,6 +265,8 @@ mod ioctls {
     nix::ioctl_readwrite!(dqbuf, b'V', 17, Buffer);
     nix::ioctl_write_ptr!(streamon, b'V', 18, libc::c_int);
     nix::ioctl_write_ptr!(streamoff, b'V', 19, libc::c_int);
+    nix::ioctl_read!(dqevent, b'V', 89, Event);
+    nix::ioctl_write_ptr!(subscribe_event, b'V', 90, EventSubscription);
 }
 
 fn errno(e: nix::Error) -> io::Error {
@@ -244,7 +307,12 @@ impl Device {
 
     /// `VIDIOC_S_FMT` of a capture format; returns what the driver chose.
     pub fn set_format(&self, pix: PixFormat) -> io::Result<PixFormat> {
-        let mut f = Format::capture(pix);
+        self.set_format_of(BUF_TYPE_VIDEO_CAPTURE, pix)
+    }
+
+    /// `VIDIOC_S_FMT` of queue `type_`; returns what the driver chose.
+    pub fn set_format_of(&self, type_: u32, pix: PixFormat) -> io::Result<PixFormat> {
+        let mut f = Format::of(type_, pix);
         // SAFETY: `f` is a live, exclusive `struct v4l2_format` for the call.
         unsafe { ioctls::s_fmt(self.fd(), &mut f) }.map_err(errno)?;
         Ok(f.pix())
@@ -252,8 +320,13 @@ impl Device {
 
     /// `VIDIOC_G_FMT` of the capture format.
     pub fn format(&self) -> io::Result<PixFormat> {
-        let mut f = Format::capture(PixFormat::default());
-        // SAFETY: As in `set_format`.
+        self.format_of(BUF_TYPE_VIDEO_CAPTURE)
+    }
+
+    /// `VIDIOC_G_FMT` of queue `type_`.
+    pub fn format_of(&self, type_: u32) -> io::Result<PixFormat> {
+        let mut f = Format::of(type_, PixFormat::default());
+        // SAFETY: As in `set_format_of`.
         unsafe { ioctls::g_fmt(self.fd(), &mut f) }.map_err(errno)?;
         Ok(f.pix())
     }
@@ -261,7 +334,12 @@ impl Device {
     /// `VIDIOC_REQBUFS`: `count` capture buffers of `memory` (0 frees them); returns how many
     /// the driver gave.
     pub fn request_buffers(&self, count: u32, memory: u32) -> io::Result<u32> {
-        let mut r = RequestBuffers { count, type_: BUF_TYPE_VIDEO_CAPTURE, memory, ..Default::default() };
+        self.request_buffers_of(BUF_TYPE_VIDEO_CAPTURE, count, memory)
+    }
+
+    /// `VIDIOC_REQBUFS` of queue `type_`.
+    pub fn request_buffers_of(&self, type_: u32, count: u32, memory: u32) -> io::Result<u32> {
+        let mut r = RequestBuffers { count, type_, memory, ..Default::default() };
         // SAFETY: `r` is a live, exclusive `struct v4l2_requestbuffers` for the call.
         unsafe { ioctls::reqbufs(self.fd(), &mut r) }.map_err(errno)?;
         Ok(r.count)
@@ -298,19 +376,45 @@ impl Device {
         Ok(())
     }
 
-    /// `VIDIOC_QBUF` of DMABUF buffer `index`, backed by `buf` (`length` bytes).
+    /// `VIDIOC_QBUF` of DMABUF capture buffer `index`, backed by `buf` (`length` bytes).
     pub fn queue_dmabuf(&self, index: u32, buf: impl AsFd, length: u32) -> io::Result<()> {
-        let mut b = Buffer::new(index, MEMORY_DMABUF);
+        self.queue_dmabuf_of(BUF_TYPE_VIDEO_CAPTURE, index, buf, length, 0)
+    }
+
+    /// `VIDIOC_QBUF` of DMABUF buffer `index` of queue `type_`, backed by `buf` (`length`
+    /// bytes), of which `bytesused` hold data (an OUTPUT queue's payload; 0 for CAPTURE).
+    pub fn queue_dmabuf_of(&self, type_: u32, index: u32, buf: impl AsFd, length: u32, bytesused: u32) -> io::Result<()> {
+        let mut b = Buffer::of(type_, index, MEMORY_DMABUF);
         b.m = buf.as_fd().as_raw_fd() as u32 as u64;
         b.length = length;
+        b.bytesused = bytesused;
+        b.field = FIELD_NONE;
         // SAFETY: As in `query_buffer`; the fd stays open for the call.
         unsafe { ioctls::qbuf(self.fd(), &mut b) }.map_err(errno)?;
         Ok(())
     }
 
-    /// `VIDIOC_DQBUF`: the next filled buffer of `memory` (blocks).
+    /// `VIDIOC_DQBUF`: the next filled capture buffer of `memory` (blocks).
     pub fn dequeue(&self, memory: u32) -> io::Result<Buffer> {
-        let mut b = Buffer::new(0, memory);
+        self.dequeue_of(BUF_TYPE_VIDEO_CAPTURE, memory)
+    }
+
+    /// Waits up to `ms` milliseconds for a buffer to dequeue on queue `type_` (`poll`: POLLIN
+    /// for CAPTURE, POLLOUT for OUTPUT); `ETIMEDOUT` if none came.
+    pub fn wait_buffer(&self, type_: u32, ms: u16) -> io::Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let want = if type_ == BUF_TYPE_VIDEO_OUTPUT { PollFlags::POLLOUT } else { PollFlags::POLLIN };
+        let mut fds = [PollFd::new(self.file.as_fd(), want)];
+        if poll(&mut fds, ms).map_err(errno)? == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+        }
+        Ok(())
+    }
+
+    /// `VIDIOC_DQBUF` of queue `type_` (blocks): a filled CAPTURE buffer, or an OUTPUT buffer
+    /// the device is done with.
+    pub fn dequeue_of(&self, type_: u32, memory: u32) -> io::Result<Buffer> {
+        let mut b = Buffer::of(type_, 0, memory);
         // SAFETY: As in `query_buffer`.
         unsafe { ioctls::dqbuf(self.fd(), &mut b) }.map_err(errno)?;
         Ok(b)
@@ -318,7 +422,12 @@ impl Device {
 
     /// `VIDIOC_STREAMON` of the capture queue.
     pub fn stream_on(&self) -> io::Result<()> {
-        let t = BUF_TYPE_VIDEO_CAPTURE as libc::c_int;
+        self.stream_on_of(BUF_TYPE_VIDEO_CAPTURE)
+    }
+
+    /// `VIDIOC_STREAMON` of queue `type_`.
+    pub fn stream_on_of(&self, type_: u32) -> io::Result<()> {
+        let t = type_ as libc::c_int;
         // SAFETY: The ioctl reads one int.
         unsafe { ioctls::streamon(self.fd(), &t) }.map_err(errno)?;
         Ok(())
@@ -326,10 +435,49 @@ impl Device {
 
     /// `VIDIOC_STREAMOFF` of the capture queue (returns every buffer to userspace).
     pub fn stream_off(&self) -> io::Result<()> {
-        let t = BUF_TYPE_VIDEO_CAPTURE as libc::c_int;
+        self.stream_off_of(BUF_TYPE_VIDEO_CAPTURE)
+    }
+
+    /// `VIDIOC_STREAMOFF` of queue `type_`.
+    pub fn stream_off_of(&self, type_: u32) -> io::Result<()> {
+        let t = type_ as libc::c_int;
         // SAFETY: The ioctl reads one int.
         unsafe { ioctls::streamoff(self.fd(), &t) }.map_err(errno)?;
         Ok(())
+    }
+
+    /// `VIDIOC_SUBSCRIBE_EVENT` to events of `type_`.
+    pub fn subscribe_event(&self, type_: u32) -> io::Result<()> {
+        let sub = EventSubscription { type_, ..Default::default() };
+        // SAFETY: The ioctl reads one `struct v4l2_event_subscription`.
+        unsafe { ioctls::subscribe_event(self.fd(), &sub) }.map_err(errno)?;
+        Ok(())
+    }
+
+    /// Waits up to `ms` milliseconds for an event (`poll`: POLLPRI); `ETIMEDOUT` if none came.
+    pub fn wait_event(&self, ms: u16) -> io::Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLPRI)];
+        if poll(&mut fds, ms).map_err(errno)? == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+        }
+        Ok(())
+    }
+
+    /// `VIDIOC_DQEVENT`: the next pending event (blocks until there is one).
+    pub fn dequeue_event(&self) -> io::Result<Event> {
+        let mut ev = Event {
+            type_: 0,
+            u: EventUnion { data: [0; 64] },
+            pending: 0,
+            sequence: 0,
+            timestamp: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            id: 0,
+            reserved: [0; 8],
+        };
+        // SAFETY: `ev` is a live, exclusive `struct v4l2_event` for the call.
+        unsafe { ioctls::dqevent(self.fd(), &mut ev) }.map_err(errno)?;
+        Ok(ev)
     }
 
     /// Maps MMAP buffer `b` (from `query_buffer`) read-only.
@@ -389,6 +537,9 @@ mod tests {
         assert_eq!(nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32, 0xc040_5610);
         assert_eq!(nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32, 0x4004_5612);
         assert_eq!(PIX_FMT_YUYV, 0x5659_5559);
+        assert_eq!(PIX_FMT_FWHT, 0x5448_5746);
+        assert_eq!(nix::request_code_read!(b'V', 89, std::mem::size_of::<Event>()) as u32, 0x8088_5659);
+        assert_eq!(nix::request_code_write!(b'V', 90, std::mem::size_of::<EventSubscription>()) as u32, 0x4020_565a);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `vcsm-tool bench`: latency and rate of import/free (`VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`
 //! and closing the wrapper, which sends FREE), alloc/free (`VC_SM_CMA_IOCTL_MEM_ALLOC` and
-//! close) and, as a baseline, dma-heap alloc/free, from one or several threads at once.
+//! close) and, as a baseline, dma-heap alloc/free, from one or several threads at once; and the
+//! per-frame import cost of a streaming pipeline (`--what frames`): a ring of frame buffers
+//! imported on every frame (bcm2835-isp's lens-shading table, imported each time it is set)
+//! against imported once and reused (MMAL's zero-copy ports, vcsm-tool stream).
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -26,6 +29,9 @@ pub enum What {
     Alloc,
     /// DMA_HEAP_IOCTL_ALLOC from --heap, then close (no VPU involved: the baseline).
     Heap,
+    /// A ring of --buffers frame buffers of --size from --heap: each frame imported and freed
+    /// again (import every frame), against each buffer imported once, on first use, and reused.
+    Frames,
 }
 
 impl What {
@@ -35,6 +41,7 @@ impl What {
             What::Import => ["import", "free"],
             What::Alloc => ["alloc", "free"],
             What::Heap => ["heap-alloc", "close"],
+            What::Frames => ["import-every-frame", "import-once-reuse"],
         }
     }
 
@@ -43,6 +50,7 @@ impl What {
             What::Import => "import",
             What::Alloc => "alloc",
             What::Heap => "heap",
+            What::Frames => "frames",
         }
     }
 }
@@ -59,6 +67,8 @@ pub struct Config {
     pub threads: usize,
     /// The heap the import source buffers (or the baseline's buffers) come from.
     pub heap: String,
+    /// Frame buffers in the ring of `--what frames` (a camera queue's depth).
+    pub buffers: usize,
 }
 
 /// The result of a run.
@@ -119,6 +129,15 @@ impl Report {
             ]);
         }
         out.push_str(&t.render());
+        if c.what == What::Frames {
+            let (every, once) = (self.ops[0].1.mean, self.ops[1].1.mean);
+            out.push_str(&format!(
+                "per frame: importing every frame costs {every:.1} us, importing once and reusing {once:.2} us ({:.0}x less); at 30 fps importing every frame takes {:.2}% of each 33.3 ms frame interval\n",
+                if once > 0.0 { every / once } else { f64::INFINITY },
+                every / 33_333.3 * 100.0
+            ));
+            return out;
+        }
         out.push_str(&format!(
             "rate: {:.0} {}+{} per second ({:.3} s wall)\n",
             self.rate(),
@@ -176,6 +195,46 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// One thread of `--what frames`: `cfg.iters` frames over a ring of `cfg.buffers` buffers,
+/// first importing and freeing each frame's buffer (after `cfg.warmup` untimed frames), then
+/// importing each buffer on its first frame and reusing the import; the one-time imports and
+/// the final frees are counted in the frames where they happen.
+fn frames_worker(cfg: &Config, paths: &Paths, dev: &Vcsm, done: &AtomicUsize, stop: &AtomicBool) -> Result<Samples> {
+    let ring = (0..cfg.buffers).map(|_| alloc_from_heap(paths, &cfg.heap, cfg.size)).collect::<Result<Vec<_>>>()?;
+    let mut every = Vec::with_capacity(cfg.iters);
+    for i in 0..cfg.warmup + cfg.iters {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let t0 = Instant::now();
+        let imported = dev.import(ring[i % cfg.buffers].as_fd())?;
+        drop(imported);
+        if i >= cfg.warmup {
+            every.push(micros(t0.elapsed()));
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let mut once = Vec::with_capacity(cfg.iters);
+    let mut handles: Vec<Option<crate::vcsm::Imported>> = (0..cfg.buffers).map(|_| None).collect();
+    for i in 0..cfg.iters {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let t0 = Instant::now();
+        let slot = &mut handles[i % cfg.buffers];
+        if slot.is_none() {
+            *slot = Some(dev.import(ring[i % cfg.buffers].as_fd())?);
+        }
+        // The frame's message to the VPU carries the handle (MMAL's buffer header).
+        std::hint::black_box(slot.as_ref().map(|h| h.vc_handle));
+        if i + 1 == cfg.iters {
+            handles.clear();
+        }
+        once.push(micros(t0.elapsed()));
+    }
+    Ok((every, once))
+}
+
 /// One thread's iterations. `done` counts finished timed iterations; `stop` is set by a
 /// failing thread so the others finish early.
 fn worker(
@@ -188,6 +247,9 @@ fn worker(
     let mut first = Vec::with_capacity(cfg.iters);
     let mut second = Vec::with_capacity(cfg.iters);
     let need_dev = || dev.ok_or_else(|| Error::failed("bench: no /dev/vcsm-cma handle (a vcsm-tool bug)"));
+    if cfg.what == What::Frames {
+        return frames_worker(cfg, paths, need_dev()?, done, stop);
+    }
     // The import source: one buffer per thread, imported over and over.
     let source = match cfg.what {
         What::Import => Some(alloc_from_heap(paths, &cfg.heap, cfg.size)?),
@@ -230,7 +292,7 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
         return Err(Error::usage("bench: --threads and --iters must be at least 1"));
     }
     let dev = match cfg.what {
-        What::Import | What::Alloc => Some(Vcsm::open(paths)?),
+        What::Import | What::Alloc | What::Frames => Some(Vcsm::open(paths)?),
         What::Heap => None,
     };
     let total = cfg.iters * cfg.threads;
@@ -300,7 +362,7 @@ mod tests {
     }
 
     fn cfg(what: What) -> Config {
-        Config { what, size: 4096, iters: 3, warmup: 1, threads: 2, heap: "vcsm-uncached".into() }
+        Config { what, size: 4096, iters: 3, warmup: 1, threads: 2, heap: "vcsm-uncached".into(), buffers: 4 }
     }
 
     #[test]
@@ -327,6 +389,24 @@ mod tests {
         assert!(r.rate().is_nan());
         assert!(r.render().starts_with("bench alloc: 4 KiB buffers, 2 threads x 3 iterations\n"));
         assert!(r.to_json().to_json().contains(r#""heap":null"#));
+    }
+
+    #[test]
+    fn frames_report_compares_the_two_patterns() {
+        let every = Summary::of(&[100.0, 300.0]).unwrap();
+        let once = Summary::of(&[0.0, 4.0]).unwrap();
+        let r = Report {
+            config: cfg(What::Frames),
+            ops: [("import-every-frame", every), ("import-once-reuse", once)],
+            wall: Duration::from_millis(1),
+        };
+        let text = r.render();
+        assert!(text.starts_with("bench frames: 4 KiB buffers, 2 threads x 3 iterations, heap vcsm-uncached\n"), "{text}");
+        assert!(
+            text.ends_with("per frame: importing every frame costs 200.0 us, importing once and reusing 2.00 us (100x less); at 30 fps importing every frame takes 0.60% of each 33.3 ms frame interval\n"),
+            "{text}"
+        );
+        assert!(r.to_json().to_json().contains(r#""ops":{"import-every-frame":{"count":2,"p50_us":"#));
     }
 
     #[test]

@@ -416,9 +416,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: u32,
 
-    /// The heap source buffers come from (import, heap).
+    /// The heap source buffers come from (import, heap, frames).
     #[arg(long, value_name = "NAME", default_value = "vcsm-uncached")]
     pub heap: String,
+
+    /// Frame buffers in the ring of --what frames (a camera queue's depth).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub buffers: u32,
 
     /// No progress bar, even on a terminal.
     #[arg(long)]

@@ -395,6 +395,7 @@ fn cmd_bench(paths: &Paths, a: &BenchArgs) -> Result<()> {
         warmup: a.warmup as usize,
         threads: a.threads as usize,
         heap: a.heap.clone(),
+        buffers: a.buffers as usize,
     };
     if cfg.what == bench::What::Alloc && u32::try_from(cfg.size).is_err() {
         return Err(Error::usage("bench --what alloc: VC_SM_CMA_IOCTL_MEM_ALLOC sizes are at most 4G - 1"));

@@ -1088,6 +1088,8 @@ fn run(args: &Args) -> ExitCode {
         ("vcsm/v4l2-vpu-holds-frames", Box::new(v4l2::t_v4l2_vpu_holds_frames)),
         ("vcsm/v4l2-vmalloc-refused", Box::new(v4l2::t_v4l2_vmalloc_refused)),
         ("vcsm/v4l2-kernel-port", Box::new(v4l2::t_v4l2_kernel_port)),
+        ("vcsm/v4l2-codec", Box::new(v4l2::t_v4l2_codec)),
+        ("vcsm/v4l2-outside-window", Box::new(v4l2::t_v4l2_outside_window)),
     ];
     for (id, f) in &tests {
         if !args.only.is_empty() && !args.only.iter().any(|o| id.contains(o.as_str())) {

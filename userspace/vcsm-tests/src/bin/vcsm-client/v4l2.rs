@@ -500,3 +500,363 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
     );
     Ok(())
 }
+
+/// vicodec's nodes: its stateful encoder and decoder (`/sys/class/video4linux/*/name`).
+fn vicodec_nodes() -> Result<(String, String), String> {
+    let dir = "/sys/class/video4linux";
+    let (mut enc, mut dec) = (None, None);
+    for e in fs::read_dir(dir).ctx(dir)?.flatten() {
+        let node = format!("/dev/{}", e.file_name().to_string_lossy());
+        match fs::read_to_string(e.path().join("name")).unwrap_or_default().trim() {
+            "stateful-encoder" => enc = Some(node),
+            "stateful-decoder" => dec = Some(node),
+            _ => {}
+        }
+    }
+    match (enc, dec) {
+        (Some(e), Some(d)) => Ok((e, d)),
+        _ => Err("vicodec registered no stateful-encoder/stateful-decoder nodes".into()),
+    }
+}
+
+/// Loads vicodec (single-planar queues, as our V4L2 wrapper speaks) and unloads it on drop.
+struct Vicodec;
+
+impl Vicodec {
+    fn load() -> Result<Vicodec, String> {
+        let out = std::process::Command::new("modprobe").args(["vicodec", "multiplanar=0"]).output().ctx("run modprobe")?;
+        if !out.status.success() {
+            return Err(format!("modprobe vicodec failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Vicodec)
+    }
+}
+
+impl Drop for Vicodec {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rmmod").arg("vicodec").status();
+    }
+}
+
+/// One heap buffer of a pipeline stage: allocated, mapped for the CPU, imported into the VPU.
+struct StageBuf {
+    buf: DmaBuf,
+    map: dmabuf::Mapping,
+    imp: Imported,
+    len: u32,
+}
+
+fn stage_bufs(t: &T, heap: &Heap, n: u32, len: u32) -> Result<Vec<StageBuf>, String> {
+    let len = len.next_multiple_of(4096);
+    (0..n)
+        .map(|_| {
+            let buf = heap.allocate(u64::from(len)).with_ctx(|| format!("allocate {len} bytes from {}", heap.name()))?;
+            let map = buf.mmap(0, len as usize, Prot::READ).ctx("mmap a heap buffer")?;
+            let imp = t.dev.import(&buf).ctx("import a heap buffer")?;
+            Ok(StageBuf { buf, map, imp, len })
+        })
+        .collect()
+}
+
+/// DQBUF of queue `type_` of `dev` once a buffer is ready, within 10 s (a codec that stops
+/// answering fails the test instead of hanging the suite).
+fn dq(dev: &v4l2::Device, type_: u32, what: &str) -> Result<v4l2::Buffer, String> {
+    dev.wait_buffer(type_, 10_000).with_ctx(|| format!("wait for {what}"))?;
+    dev.dequeue_of(type_, v4l2::MEMORY_DMABUF).with_ctx(|| format!("VIDIOC_DQBUF from {what}"))
+}
+
+/// Checks that `f` (what the driver chose for `what` of `node`) is `want`'s size and format.
+fn format_is(node: &str, what: &str, f: PixFormat, want: PixFormat) -> Result<PixFormat, String> {
+    if (f.width, f.height, f.pixelformat) != (want.width, want.height, want.pixelformat) || f.sizeimage == 0 {
+        return Err(format!("{node} {what}: asked for {want:?}, got {f:?}"));
+    }
+    Ok(f)
+}
+
+/// `n` DMABUF buffers on queue `type_` of `node`.
+fn request_dmabufs(dev: &v4l2::Device, node: &str, type_: u32, n: u32) -> Result<(), String> {
+    let got = dev.request_buffers_of(type_, n, v4l2::MEMORY_DMABUF).with_ctx(|| format!("VIDIOC_REQBUFS DMABUF of {node}"))?;
+    if got != n {
+        return Err(format!("{node} took {got} DMABUF buffers, not {n}"));
+    }
+    Ok(())
+}
+
+/// A vicodec node opened as a streaming single-planar mem2mem device, its OUTPUT queue
+/// formatted as `from` (returned as the driver chose it).
+fn open_codec(node: &str, from: PixFormat) -> Result<(v4l2::Device, PixFormat), String> {
+    use v4l2::{BUF_TYPE_VIDEO_OUTPUT as OUT, CAP_VIDEO_M2M};
+    let dev = v4l2::Device::open(node).ctx(node)?;
+    let cap = dev.querycap().ctx("VIDIOC_QUERYCAP")?;
+    if cap.device_caps & (CAP_VIDEO_M2M | CAP_STREAMING) != CAP_VIDEO_M2M | CAP_STREAMING {
+        return Err(format!("{node} is not a streaming single-planar mem2mem device (caps {:#x})", cap.device_caps));
+    }
+    dev.set_format_of(OUT, from).with_ctx(|| format!("VIDIOC_S_FMT OUTPUT of {node}"))?;
+    let out = format_is(node, "OUTPUT", dev.format_of(OUT).ctx("VIDIOC_G_FMT OUTPUT")?, from)?;
+    Ok((dev, out))
+}
+
+/// The stateful decoder's start (the V4L2 stateful decoder interface): its OUTPUT queue
+/// streaming, the first bitstream buffer `index` (`buf`, `bytesused` of it) queued, the driver
+/// parses the header and signals SOURCE_CHANGE; the CAPTURE queue is then formatted as `want`
+/// (same size and subsampling as the stream), given `out`'s buffers and started.
+fn start_decoder(dec: &v4l2::Device, node: &str, first: (u32, &StageBuf, u32), want: PixFormat, out: &[StageBuf]) -> Result<PixFormat, String> {
+    use v4l2::{BUF_TYPE_VIDEO_CAPTURE as CAP, EVENT_SOURCE_CHANGE, EVENT_SRC_CH_RESOLUTION};
+    let (index, buf, bytesused) = first;
+    dec.queue_dmabuf_of(v4l2::BUF_TYPE_VIDEO_OUTPUT, index, &buf.buf, buf.len, bytesused).ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
+    dec.wait_event(10_000).ctx("wait for the decoder's SOURCE_CHANGE event")?;
+    let ev = dec.dequeue_event().ctx("VIDIOC_DQEVENT of the decoder")?;
+    if ev.type_ != EVENT_SOURCE_CHANGE || ev.src_changes() & EVENT_SRC_CH_RESOLUTION == 0 {
+        return Err(format!("the decoder's first event is type {} changes {:#x}, not a resolution change", ev.type_, ev.src_changes()));
+    }
+    let found = dec.format_of(CAP).ctx("VIDIOC_G_FMT CAPTURE of the decoder")?;
+    if (found.width, found.height) != (want.width, want.height) {
+        return Err(format!("the decoder found a {}x{} stream, the encoder was given {}x{}", found.width, found.height, want.width, want.height));
+    }
+    let fmt = format_is(node, "CAPTURE", dec.set_format(want).ctx("VIDIOC_S_FMT CAPTURE of the decoder")?, want)?;
+    request_dmabufs(dec, node, CAP, out.len() as u32)?;
+    for (i, d) in out.iter().enumerate() {
+        dec.queue_dmabuf(i as u32, &d.buf, d.len).ctx("VIDIOC_QBUF DMABUF to the decoder's CAPTURE")?;
+    }
+    dec.stream_on().ctx("VIDIOC_STREAMON CAPTURE of the decoder")?;
+    Ok(fmt)
+}
+
+/// Peak signal-to-noise ratio of `b` against `a` in dB (8-bit samples; infinite when equal).
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let se: u64 = a.iter().zip(b).map(|(x, y)| (i64::from(*x) - i64::from(*y)).pow(2) as u64).sum();
+    if se == 0 {
+        return f64::INFINITY;
+    }
+    let mse = se as f64 / a.len().min(b.len()) as f64;
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+/// The FWHT stream's frame header starts with its two magic words, 0x4f4f4f4f and 0xffffffff.
+const FWHT_MAGIC: [u8; 8] = [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
+/// Decoded frames must come back at least this close to vivid's (FWHT is lossy; at vicodec's
+/// default quantisation vivid's test pattern decodes at about 40 dB, and a frame decoded from
+/// the wrong buffer, or not decoded at all, is far below 20).
+const MIN_PSNR_DB: f64 = 30.0;
+
+/// A mem2mem stage as bcm2835-codec sees it, with vicodec (a real V4L2 stateful codec) in its
+/// place: vivid captures into vcsm-uncached buffers (DMABUF), the VPU checksums each frame,
+/// the same buffer is queued to vicodec's encoder (DMABUF OUTPUT), the encoder writes the FWHT
+/// bitstream into another vcsm-uncached buffer (DMABUF CAPTURE) that the VPU checksums too, that
+/// buffer goes as it is into vicodec's decoder (DMABUF OUTPUT), which decodes into a
+/// vcsm-cached buffer (DMABUF CAPTURE, read by the CPU inside DMA_BUF_IOCTL_SYNC); the decoded
+/// frame is compared with vivid's. No byte is copied between the stages.
+pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
+    use v4l2::{BUF_TYPE_VIDEO_OUTPUT as OUT, MEMORY_DMABUF as DMABUF, PIX_FMT_FWHT};
+    let frames = (t.args.v4l2_frames / 4).max(12);
+    let cached = t.cached.as_ref().unwrap_or(&t.heap);
+    let (vivid, node, vid, raw) = open_vivid(DMA_CONTIG)?;
+    let _vicodec = Vicodec::load()?;
+    let (enc_node, dec_node) = vicodec_nodes()?;
+    let fwht = PixFormat { pixelformat: PIX_FMT_FWHT, ..raw };
+    let raw_in = PixFormat { bytesperline: 0, sizeimage: 0, ..raw };
+    // The encoder: raw frames in (OUTPUT), the bitstream out (CAPTURE).
+    let (enc, _) = open_codec(&enc_node, raw_in)?;
+    let coded = format_is(&enc_node, "CAPTURE", enc.set_format(PixFormat { sizeimage: 0, bytesperline: 0, ..fwht }).ctx("VIDIOC_S_FMT CAPTURE")?, fwht)?;
+    request_dmabufs(&enc, &enc_node, OUT, BUFFERS)?;
+    request_dmabufs(&enc, &enc_node, v4l2::BUF_TYPE_VIDEO_CAPTURE, 2)?;
+    // The decoder: the bitstream in; its CAPTURE queue is set up from the stream's header.
+    let (dec, dec_in) = open_codec(&dec_node, PixFormat { sizeimage: coded.sizeimage, bytesperline: 0, ..fwht })?;
+    request_dmabufs(&dec, &dec_node, OUT, 2)?;
+    dec.subscribe_event(v4l2::EVENT_SOURCE_CHANGE).ctx("VIDIOC_SUBSCRIBE_EVENT SOURCE_CHANGE")?;
+    let n = vid.request_buffers(BUFFERS, DMABUF).ctx("VIDIOC_REQBUFS DMABUF")?;
+    let frames_in = stage_bufs(t, &t.heap, n, raw.sizeimage)?;
+    let bitstream = stage_bufs(t, &t.heap, 2, coded.sizeimage.max(dec_in.sizeimage))?;
+    let out = stage_bufs(t, cached, 2, raw.sizeimage)?;
+    for (i, b) in frames_in.iter().enumerate() {
+        vid.queue_dmabuf(i as u32, &b.buf, b.len).ctx("VIDIOC_QBUF DMABUF to vivid")?;
+    }
+    for (i, c) in bitstream.iter().enumerate() {
+        enc.queue_dmabuf(i as u32, &c.buf, c.len).ctx("VIDIOC_QBUF DMABUF to the encoder's CAPTURE")?;
+    }
+    let imports = DrvState::read()?.bufs.len();
+    enc.stream_on_of(OUT).ctx("VIDIOC_STREAMON OUTPUT of the encoder")?;
+    enc.stream_on().ctx("VIDIOC_STREAMON CAPTURE of the encoder")?;
+    dec.stream_on_of(OUT).ctx("VIDIOC_STREAMON OUTPUT of the decoder")?;
+    let mut decoding = false;
+    vid.stream_on().ctx("VIDIOC_STREAMON of vivid")?;
+    let start = Instant::now();
+    let (mut coded_bytes, mut worst, mut best) = (0u64, f64::INFINITY, 0.0f64);
+    for f in 0..frames {
+        // The camera's frame, as the VPU sees it.
+        let b = dq(&vid, v4l2::BUF_TYPE_VIDEO_CAPTURE, "vivid")?;
+        let a = frames_in.get(b.index as usize).ok_or_else(|| format!("vivid gave index {}", b.index))?;
+        let cpu = with_cpu_access(&a.buf, DMA_BUF_SYNC_READ, || Ok(map_checksum(&a.map)))?;
+        let vpu = vpu_checksum(a.imp.vc_handle)?;
+        if cpu != vpu {
+            return Err(format!("frame {f}: the VPU read {vpu:#x} of vivid's frame, the CPU {cpu:#x}"));
+        }
+        // Encode it where it lies.
+        enc.queue_dmabuf_of(OUT, b.index, &a.buf, a.len, b.bytesused).ctx("VIDIOC_QBUF to the encoder's OUTPUT")?;
+        let c = dq(&enc, v4l2::BUF_TYPE_VIDEO_CAPTURE, "the encoder's CAPTURE")?;
+        let done = dq(&enc, OUT, "the encoder's OUTPUT")?;
+        if done.index != b.index {
+            return Err(format!("frame {f}: the encoder gave back OUTPUT buffer {}, not {}", done.index, b.index));
+        }
+        let cb = bitstream.get(c.index as usize).ok_or_else(|| format!("the encoder gave index {}", c.index))?;
+        // SAFETY: Nothing writes the bitstream buffer while the slice lives: the encoder is
+        // done with it and it is queued nowhere.
+        let head = unsafe { cb.map.as_slice() }.map(|s| s[..8].to_vec()).unwrap_or_default();
+        if c.bytesused == 0 || c.bytesused >= raw.sizeimage || head != FWHT_MAGIC {
+            return Err(format!("frame {f}: the encoder wrote {} bytes starting {head:02x?}, not an FWHT frame", c.bytesused));
+        }
+        coded_bytes += u64::from(c.bytesused);
+        // The VPU reads the bitstream as bcm2835-codec's output port would hand it on.
+        let cpu = map_checksum(&cb.map);
+        let vpu = vpu_checksum(cb.imp.vc_handle)?;
+        if cpu != vpu {
+            return Err(format!("frame {f}: the VPU read {vpu:#x} of the bitstream, the CPU {cpu:#x}"));
+        }
+        // Decode the bitstream buffer as it is.
+        if decoding {
+            dec.queue_dmabuf_of(OUT, c.index, &cb.buf, cb.len, c.bytesused).ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
+        } else {
+            start_decoder(&dec, &dec_node, (c.index, cb, c.bytesused), raw_in, &out)?;
+            decoding = true;
+        }
+        let d = dq(&dec, v4l2::BUF_TYPE_VIDEO_CAPTURE, "the decoder's CAPTURE")?;
+        dq(&dec, OUT, "the decoder's OUTPUT")?;
+        let db = out.get(d.index as usize).ok_or_else(|| format!("the decoder gave index {}", d.index))?;
+        if d.bytesused != raw.sizeimage {
+            return Err(format!("frame {f}: decoded {} bytes, a frame is {}", d.bytesused, raw.sizeimage));
+        }
+        let len = raw.sizeimage as usize;
+        let q = with_cpu_access(&db.buf, DMA_BUF_SYNC_READ, || {
+            with_cpu_access(&a.buf, DMA_BUF_SYNC_READ, || {
+                // SAFETY: Neither buffer is queued to any device while the slices live.
+                let (x, y) = unsafe { (a.map.as_slice(), db.map.as_slice()) };
+                match (x, y) {
+                    (Some(x), Some(y)) => Ok(psnr(&x[..len], &y[..len])),
+                    _ => Err("a heap mapping is not readable".to_string()),
+                }
+            })
+        })?;
+        if q < MIN_PSNR_DB {
+            return Err(format!("frame {f}: decoded at {q:.1} dB against vivid's frame (need {MIN_PSNR_DB} dB)"));
+        }
+        (worst, best) = (worst.min(q), best.max(q));
+        // Recycle: the raw frame back to vivid, the bitstream to the encoder, the picture to
+        // the decoder.
+        vid.queue_dmabuf(b.index, &a.buf, a.len).ctx("VIDIOC_QBUF DMABUF to vivid")?;
+        enc.queue_dmabuf(c.index, &cb.buf, cb.len).ctx("VIDIOC_QBUF to the encoder's CAPTURE")?;
+        dec.queue_dmabuf(d.index, &db.buf, db.len).ctx("VIDIOC_QBUF to the decoder's CAPTURE")?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    vid.stream_off().ctx("VIDIOC_STREAMOFF of vivid")?;
+    for d in [&enc, &dec] {
+        d.stream_off_of(OUT).ctx("VIDIOC_STREAMOFF OUTPUT")?;
+        d.stream_off().ctx("VIDIOC_STREAMOFF CAPTURE")?;
+    }
+    let now = DrvState::read()?.bufs.len();
+    let total = frames_in.len() + bitstream.len() + out.len();
+    if imports != total || now != total {
+        return Err(format!("{total} buffers, {imports} imports before streaming, {now} after"));
+    }
+    for (d, what) in [(&vid, "vivid"), (&enc, "the encoder"), (&dec, "the decoder")] {
+        d.request_buffers(0, DMABUF).with_ctx(|| format!("VIDIOC_REQBUFS 0 of {what}"))?;
+    }
+    for d in [&enc, &dec] {
+        d.request_buffers_of(OUT, 0, DMABUF).ctx("VIDIOC_REQBUFS 0 OUTPUT")?;
+    }
+    drop((frames_in, bitstream, out, enc, dec, vid));
+    all_freed(vivid, "the codec stage stopped")?;
+    info(
+        "vcsm/v4l2-codec",
+        &format!(
+            "{frames} frames {}x{} YUYV from {node} -> VPU -> vicodec encoder {enc_node} -> VPU -> decoder {dec_node} in {secs:.1} s ({:.1} fps), DMABUF on both queues of both, no copy; \
+             FWHT {:.1} KiB/frame ({:.1}:1), decoded PSNR {worst:.1}..{best:.1} dB, every VPU checksum = CPU's; {total} buffers imported once each",
+            raw.width,
+            raw.height,
+            f64::from(frames) / secs,
+            coded_bytes as f64 / f64::from(frames) / 1024.0,
+            f64::from(raw.sizeimage) * f64::from(frames) / coded_bytes as f64,
+        ),
+    );
+    Ok(())
+}
+
+const FAR_FRAME: &str = "/sys/kernel/debug/vcsm-kapi-test/far-frame";
+
+/// A camera buffer the VPU cannot reach: vivid captures into a contiguous 2 MiB buffer above the
+/// VPU's window (the test module's `far-frame`, as a DMABUF buffer) next to a vcsm-uncached
+/// buffer. vivid fills both for every frame; the import of the far one is refused (the VPU would
+/// read someone else's memory at that bus address): EINVAL from the driver's window check where
+/// the DMA layer maps the buffer directly (the window boot's split range map), EIO where the DMA
+/// layer cannot map it for the VPU at all (one dma-ranges entry, as on a Pi 4: 2 MiB is too big
+/// to bounce). The other buffer is imported once and the VPU reads every frame in it; nothing is
+/// left afterwards.
+pub(super) fn t_v4l2_outside_window(t: &T) -> Result<(), String> {
+    use v4l2::MEMORY_DMABUF as DMABUF;
+    let (vivid, node, vid, fmt) = open_vivid(DMA_CONTIG)?;
+    let far = super::test_buf(FAR_FRAME)?;
+    let far_len = far.size().ctx("size of the far buffer")?;
+    let near = stage_bufs(t, &t.heap, 1, fmt.sizeimage)?.pop().ok_or("no heap buffer")?;
+    if far_len < u64::from(fmt.sizeimage) {
+        return Err(format!("the far buffer has {far_len} bytes, a frame {}", fmt.sizeimage));
+    }
+    if vid.request_buffers(2, DMABUF).ctx("VIDIOC_REQBUFS DMABUF")? != 2 {
+        return Err("vivid took fewer than 2 DMABUF buffers".into());
+    }
+    let refused_before = DrvState::read()?.num("refused_outside");
+    // The pipeline imports each buffer once, before streaming, as MMAL does.
+    let errno = match t.dev.import(&far) {
+        Ok(_) => return Err("a V4L2 buffer above the VPU's window was imported".into()),
+        Err(e) => e.raw_os_error().unwrap_or(0),
+    };
+    let refused = DrvState::read()?.num("refused_outside");
+    let how = match errno {
+        libc::EINVAL if refused == refused_before.wrapping_add(1) => "EINVAL from the driver's window check (refused_outside +1)",
+        libc::EIO if refused == refused_before => "EIO: the DMA layer has no address for it that the VPU can use (too big to bounce)",
+        _ => {
+            return Err(format!(
+                "import of a V4L2 buffer above the VPU's window: errno {errno}, refused_outside {refused_before} -> {refused}; want EINVAL by the window check or EIO from the DMA layer"
+            ))
+        }
+    };
+    vid.queue_dmabuf(0, &far, far_len as u32).ctx("VIDIOC_QBUF the far buffer")?;
+    vid.queue_dmabuf(1, &near.buf, near.len).ctx("VIDIOC_QBUF the heap buffer")?;
+    vid.stream_on().ctx("VIDIOC_STREAMON")?;
+    let (mut far_frames, mut near_frames) = (0, 0);
+    for f in 0..12 {
+        let b = vid.dequeue(DMABUF).ctx("VIDIOC_DQBUF")?;
+        if b.bytesused != fmt.sizeimage {
+            return Err(format!("frame {f}: {} bytes used, format says {}", b.bytesused, fmt.sizeimage));
+        }
+        if b.index == 0 {
+            far_frames += 1;
+            vid.queue_dmabuf(0, &far, far_len as u32).ctx("VIDIOC_QBUF the far buffer")?;
+        } else {
+            let cpu = with_cpu_access(&near.buf, DMA_BUF_SYNC_READ, || Ok(map_checksum(&near.map)))?;
+            let vpu = vpu_checksum(near.imp.vc_handle)?;
+            if cpu != vpu {
+                return Err(format!("frame {f}: VPU checksum {vpu:#x} of the heap buffer, CPU {cpu:#x}"));
+            }
+            near_frames += 1;
+            vid.queue_dmabuf(1, &near.buf, near.len).ctx("VIDIOC_QBUF the heap buffer")?;
+        }
+    }
+    vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
+    vid.request_buffers(0, DMABUF).ctx("VIDIOC_REQBUFS 0")?;
+    if far_frames == 0 || near_frames == 0 {
+        return Err(format!("vivid filled the far buffer {far_frames} times and the heap buffer {near_frames} times"));
+    }
+    let st = DrvState::read()?;
+    if st.bufs.len() != 1 {
+        return Err(format!("the driver lists {} buffers, want only the heap buffer's import", st.bufs.len()));
+    }
+    drop((near, far, vid));
+    all_freed(vivid, "the stream with a far buffer")?;
+    if bufinfo_count("vcsm-kapi-test-far-frame")? != 0 {
+        return Err("the far buffer is still alive".into());
+    }
+    info(
+        "vcsm/v4l2-outside-window",
+        &format!("{node}: a 640x480 frame buffer above the VPU's window: import refused, {how}; vivid filled it {far_frames} times and the in-window heap buffer {near_frames} times, every one of those checked by the VPU; nothing left"),
+    );
+    Ok(())
+}
