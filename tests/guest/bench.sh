@@ -1,18 +1,62 @@
 # SPDX-License-Identifier: GPL-2.0
-# `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps, and
-# the import+free round trip of vc-sm-cma against the simulated VPU (1 and 4 threads).
+# `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps,
+# cold (our pool off) and warm (the pool on), the import round trip of vc-sm-cma next to the
+# raw SMEM round trip, and a streaming pipeline's per-frame import cost, all in one boot.
 # The baseline is the in-kernel CMA heap, linux,cma: the Pi's system pool, which is also where
 # our heaps allocate with the vcsm-cma-heap-system overlay that scripts/bench.sh boots by
-# default (VCSM_BENCH_POOL=dedicated: a pool of their own).
+# default (VCSM_BENCH_POOL=dedicated: a pool of their own). The host turns the BENCH-JSON lines
+# into build/bench/ (scripts/bench-report.py).
 . /tests/lib.sh
 . /tests/heap.sh
 
+POOL_MAX=/sys/module/vcsm_cma_heap/parameters/pool_max_kb
+HEAP_STATS=/sys/kernel/debug/vcsm-cma-heap/stats
+ALL_HEAPS="--heap vcsm-uncached --heap vcsm-cached --heap linux,cma --heap system --baseline linux,cma"
+
 heap_load || exit 1
-vcsm_check bench/heaps heap-bench --heap vcsm-uncached --heap vcsm-cached --heap linux,cma \
-	--heap system --baseline linux,cma
+# Cold: every allocation of our heaps goes to CMA and zeroes on the caller's thread, as
+# linux,cma's does.
+vcsm_run bench/pool-param
+if [ -w "$POOL_MAX" ] && echo 0 > "$POOL_MAX"; then
+	vcsm_pass bench/pool-param
+else
+	vcsm_fail bench/pool-param "no writable $POOL_MAX: the heap has no pool"
+fi
+# shellcheck disable=SC2086 # ALL_HEAPS is a list of arguments
+vcsm_check bench/heaps-cold heap-bench --label cold --json $ALL_HEAPS
+# Warm: the pool on at its default cap, one size at a time from an empty pool (a stream that
+# starts at a new resolution), the warm-up allocations filling it.
+if [ -w "$POOL_MAX" ]; then
+	for size in 4K 1M 8M 12M; do
+		echo 0 > "$POOL_MAX"
+		echo -1 > "$POOL_MAX"
+		# shellcheck disable=SC2086
+		vcsm_check "bench/heaps-warm-$size" heap-bench --label warm --json --size "$size" $ALL_HEAPS
+	done
+	sed 's/^/@@VCSM BENCH-STATS /' "$HEAP_STATS"
+fi
+
+# The raw SMEM round trip of this boot (the vchiq test client's ping: one IMPORT message and
+# its reply, timed in the kernel), the floor under the driver's import round trip below.
+vcsm_run bench/smem-ping
+if insmod /lib/modules/vpu-sim.ko && insmod /lib/modules/vchiq-test-client.ko; then
+	i=0
+	while ! grep -q '^version_acked 1' /sys/kernel/debug/vchiq-test-client/state 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if smem-ping --threads 1 --threads 2 --threads 4 --iters 300; then
+		vcsm_pass bench/smem-ping
+	else
+		vcsm_fail bench/smem-ping "smem-ping failed"
+	fi
+	rmmod vchiq_test_client
+else
+	vcsm_fail bench/smem-ping "insmod vpu-sim or vchiq-test-client failed"
+fi
 
 vcsm_run bench/vcsm-load
-if insmod /lib/modules/vpu-sim.ko && insmod /lib/modules/vc-sm-cma.ko; then
+if insmod /lib/modules/vc-sm-cma.ko; then
 	i=0
 	while [ ! -c /dev/vcsm-cma ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 fi
@@ -20,6 +64,18 @@ if [ -c /dev/vcsm-cma ]; then vcsm_pass bench/vcsm-load; else vcsm_fail bench/vc
 for t in 1 4; do
 	vcsm_check "bench/import-free-1M-${t}thread" vcsm-tool bench --what import --size 1M \
 		--iters 200 --threads $t --no-progress
+done
+# The import round trip of a 4 KiB buffer (the ping's size) at 1, 2 and 4 threads, as JSON for
+# the host's report: the driver's cost on top of the one message it must send.
+for t in 1 2 4; do
+	vcsm_run "bench/import-4K-${t}thread"
+	if out=$(vcsm-tool bench --what import --size 4K --iters 300 --threads $t --no-progress --json); then
+		echo "@@VCSM BENCH-JSON import threads=$t $out"
+		vcsm_pass "bench/import-4K-${t}thread"
+	else
+		echo "$out"
+		vcsm_fail "bench/import-4K-${t}thread" "vcsm-tool bench failed"
+	fi
 done
 
 # The per-frame import cost of a streaming pipeline: a ring of frame buffers imported on every

@@ -146,6 +146,25 @@ t_handles() {
 	[ "$(vs_value "$VS/state" handles)" = 0 ] || { vs_why "handles left after FREE of everything"; return 1; }
 }
 
+# The raw round trip the benchmark compares the driver's import with: `ping N` times N
+# IMPORT round trips (send to reply) and frees each buffer; two writers at once are both
+# counted; `reset` forgets the samples; nothing is left once the RELEASEDs are in.
+t_ping() {
+	echo reset > "$VC/ping" || { vs_why "ping reset refused"; return 1; }
+	[ "$(cat "$VC/ping")" = "count 0" ] || { vs_why "after reset: $(cat "$VC/ping")"; return 1; }
+	echo 20 > "$VC/ping" &
+	echo 15 > "$VC/ping" || { vs_why "ping 15 failed"; return 1; }
+	wait $! || { vs_why "ping 20 failed"; return 1; }
+	line=$(cat "$VC/ping")
+	case "$line" in
+	"count 35 p50_ns "[1-9]*" p99_ns "[1-9]*" mean_ns "[1-9]*) ;;
+	*) vs_why "after 20 + 15 round trips: '$line'"; return 1 ;;
+	esac
+	echo "$line"
+	if echo 0 > "$VC/ping" 2>/dev/null; then vs_why "ping 0 accepted"; return 1; fi
+	vcsm_until 30 vs_no_buffers || { cat "$VC/state"; vs_why "buffers left after the pings"; return 1; }
+}
+
 t_release_after_last_ref() {
 	vs_import 1 0x4000 || return 1
 	k=$(vs_last_kids) h=$(vs_buf "$k" handle)
@@ -599,6 +618,7 @@ vpusim_tests() {
 	vs_test load t_load || return
 	vs_test connect t_connect
 	vs_test import-handles t_handles
+	vs_test ping t_ping
 	vs_test released-after-last-vpu-ref t_release_after_last_ref
 	vs_test release-delay t_release_delay
 	vs_test reply-delay t_reply_delay

@@ -20,6 +20,7 @@
 //! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
 //! | `mem_reply` | how to answer the next VC_MEM_REQUEST: `normal`, or wrong on purpose (below) | the mode |
 //! | `connected_callbacks` | `N`: register N counting connected callbacks; `reenter`: one that calls `vchiq_add_connected_callback` itself (deadlocks, as on VCHIQ) | `registered R run C` |
+//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
 //! | `state` | | counters, reply order, buffers |
 //!
 //! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
@@ -210,6 +211,9 @@ extern "C" fn reentering_connected() {
 const MAX_VPU_ALLOC: u32 = 16 << 20;
 /// The largest `import` COUNT.
 const MAX_IMPORT_COUNT: u32 = 16;
+/// The most round trips of one `ping` write, and kept samples.
+const MAX_PINGS: u32 = 10_000;
+const MAX_PING_SAMPLES: usize = 100_000;
 /// How long `remove` waits for RELEASED of freed buffers.
 const REMOVE_WAIT_MS: i64 = 2000;
 
@@ -340,6 +344,8 @@ struct State {
     /// Callbacks registered through `connected_callbacks`.
     callbacks_registered: u64,
     counters: Counters,
+    /// Nanoseconds of each `ping` round trip since the last reset.
+    ping_ns: KVec<u64>,
 }
 
 /// What the service callback, the message work and debugfs share.
@@ -778,6 +784,73 @@ impl Shared {
         Ok(())
     }
 
+    /// `ping N`: N timed IMPORT round trips, each buffer freed after its reply.
+    fn ping(&self, n: u32) -> Result {
+        const SIZE: u32 = bindings::PAGE_SIZE as u32;
+        let svc = self.service()?;
+        for _ in 0..n {
+            let mem = Mem::alloc(&self.dev, SIZE as usize)?;
+            let addr = mem.bus_addr()?;
+            let t0 = Ktime::ktime_get();
+            let kid = self.import_one(&svc, Some(mem), addr, SIZE)?;
+            let mut g = self.state.lock();
+            let deadline = now_ms() + i64::from(g.timeout_ms);
+            loop {
+                let waiting = g
+                    .buffers
+                    .get(&kid)
+                    .is_some_and(|b| b.state == BufState::Waiting);
+                let left = deadline - now_ms();
+                if !waiting || left <= 0 || kernel::current!().signal_pending() {
+                    break;
+                }
+                let _ = self
+                    .changed
+                    .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
+            }
+            let ns = (Ktime::ktime_get() - t0).to_ns();
+            let state = g.buffers.get(&kid).map(|b| b.state);
+            if state != Some(BufState::Mapped) {
+                if let Some(b) = g.buffers.get_mut(&kid) {
+                    if b.state == BufState::Waiting {
+                        b.state = BufState::TimedOut;
+                    }
+                }
+                pr_err!("ping: IMPORT {} got no accepting reply\n", kid);
+                return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+            }
+            if g.ping_ns.len() < MAX_PING_SAMPLES {
+                g.ping_ns.push(ns.max(0) as u64, GFP_KERNEL)?;
+            }
+            drop(g);
+            self.free(kid)?;
+        }
+        Ok(())
+    }
+
+    fn show_ping(&self, out: &mut Text) -> Result {
+        let mut v = {
+            let g = self.state.lock();
+            let mut v = KVec::with_capacity(g.ping_ns.len(), GFP_KERNEL)?;
+            v.extend_from_slice(&g.ping_ns, GFP_KERNEL)?;
+            v
+        };
+        v.sort_unstable();
+        let n = v.len();
+        if n == 0 {
+            return out.fmt(format_args!("count 0\n"));
+        }
+        let at = |q: usize| v[((n - 1) * q + 50) / 100];
+        let mean = v.iter().sum::<u64>() / n as u64;
+        out.fmt(format_args!(
+            "count {} p50_ns {} p99_ns {} mean_ns {}\n",
+            n,
+            at(50),
+            at(99),
+            mean
+        ))
+    }
+
     /// `free KID`.
     fn free(&self, kid: u32) -> Result {
         let svc = self.service()?;
@@ -913,8 +986,9 @@ const TIMEOUT: usize = 6;
 const DRAIN: usize = 7;
 const MEM_REPLY: usize = 8;
 const CONNECTED_CALLBACKS: usize = 9;
+const PING: usize = 10;
 
-const FILES: [File; 10] = [
+const FILES: [File; 11] = [
     File {
         name: c_str!("state"),
         mode: 0o444,
@@ -965,6 +1039,11 @@ const FILES: [File; 10] = [
         mode: 0o644,
         id: CONNECTED_CALLBACKS,
     },
+    File {
+        name: c_str!("ping"),
+        mode: 0o644,
+        id: PING,
+    },
 ];
 
 struct ClientControl(Arc<Shared>);
@@ -993,6 +1072,7 @@ impl Control for ClientControl {
         match file {
             STATE => s.show_state(out),
             IMPORT | IMPORT_RAW => s.show_last_import(out),
+            PING => s.show_ping(out),
             CHECKSUM => match s.state.lock().last_checksum {
                 Some((kid, sum)) => out.fmt(format_args!("kid {} checksum {:#010x}\n", kid, sum)),
                 None => out.fmt(format_args!("none\n")),
@@ -1053,6 +1133,17 @@ impl Control for ClientControl {
             FREE => {
                 let [kid] = words::<1>("free", input, "expected KID")?;
                 s.free(kid)
+            }
+            PING => {
+                if input == "reset" {
+                    s.state.lock().ping_ns = KVec::new();
+                    return Ok(());
+                }
+                let [n] = words::<1>("ping", input, "expected N or reset")?;
+                if n == 0 || n > MAX_PINGS {
+                    return Err(bad("ping", input, "N is 1..10000"));
+                }
+                s.ping(n)
             }
             FILL => {
                 let [kid, seed] = words::<2>("fill", input, "expected KID SEED")?;
@@ -1151,6 +1242,7 @@ impl vchiq::Driver for Client {
                     waiting: RBTree::new(),
                     reply_order: KVec::new(),
                     last_import: KVec::new(),
+                    ping_ns: KVec::new(),
                     last_checksum: None,
                     mem_reply: MemReply::Normal,
                     callbacks_registered: 0,

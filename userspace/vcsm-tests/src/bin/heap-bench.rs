@@ -11,12 +11,14 @@
 //! result:
 //!
 //! ```text
-//! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> ready_p50_us=<u> free_p50_us=<z> ratio_p50=<r> ratio_ready_p50=<q>
+//! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> ready_p50_us=<u> free_p50_us=<z> ratio_p50=<r> ratio_ready_p50=<q> [label=<l>]
 //! @@VCSM BENCH-ERROR heap=<h> size=<bytes|-> error=<reason>
 //! ```
 //!
 //! `ratio_p50` is this heap's alloc p50 over the baseline's for the same size, `ratio_ready_p50`
-//! the same for "ready" (`NaN` if the baseline has no result). Exits 1 if any heap or size
+//! the same for "ready" (`NaN` if the baseline has no result). `--label` names the run (e.g.
+//! `cold`, `warm`); `--json` adds one `@@VCSM BENCH-JSON heap {...}` line per heap and size with
+//! every sample, for the host's report (scripts/bench-report.py). Exits 1 if any heap or size
 //! could not be measured.
 
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use dmabuf::{describe_io_error, format_size, page_size, Heap, Prot, Summary};
+use serde::Serialize;
 use vcsm_tests::{emit, one_line};
 
 const KIB: u64 = 1 << 10;
@@ -47,10 +50,42 @@ struct Args {
     /// Untimed allocations before the timed ones.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     warmup: u32,
+
+    /// Measure only this size (bytes, K/M suffixes; repeatable) [default: 4K, 1M, 8M and 12M].
+    #[arg(long = "size", value_name = "SIZE", value_parser = parse_size)]
+    sizes: Vec<u64>,
+
+    /// A name for this run in the result lines (e.g. cold, warm).
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
+
+    /// Also print every sample as JSON (`@@VCSM BENCH-JSON heap {...}` lines).
+    #[arg(long)]
+    json: bool,
 }
 
-/// Sizes and their default iteration counts.
-const SIZES: [(u64, u32); 3] = [(4 * KIB, 200), (MIB, 200), (8 * MIB, 40)];
+/// Sizes and their default iteration counts: a page, 1 MiB, 8 MiB and a 12 MP frame (12 MiB).
+const SIZES: [(u64, u32); 4] = [(4 * KIB, 200), (MIB, 200), (8 * MIB, 40), (12 * MIB, 30)];
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    match dmabuf::parse_size(s) {
+        Ok(0) => Err("the size must not be 0".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One heap and size, every sample (µs), for `--json`.
+#[derive(Serialize)]
+struct JsonResult<'a> {
+    label: Option<&'a str>,
+    heap: &'a str,
+    size: u64,
+    baseline: &'a str,
+    alloc_us: Vec<f64>,
+    ready_us: Vec<f64>,
+    free_us: Vec<f64>,
+}
 
 struct Measurement {
     heap: String,
@@ -146,7 +181,12 @@ fn main() -> ExitCode {
         }
     }
     let mut results: Vec<Measurement> = Vec::new();
-    for (size, default_iters) in SIZES {
+    let sizes: Vec<(u64, u32)> = if args.sizes.is_empty() {
+        SIZES.to_vec()
+    } else {
+        args.sizes.iter().map(|&s| (s, SIZES.iter().find(|(z, _)| *z >= s).map_or(30, |(_, n)| *n))).collect()
+    };
+    for (size, default_iters) in sizes {
         let iters = args.iters.unwrap_or(default_iters);
         for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup)) {
             // iters >= 1 (enforced by the argument parser) and durations are never NaN.
@@ -157,6 +197,24 @@ fn main() -> ExitCode {
                     _ => Err("no samples".to_owned()),
                 }
             };
+            if args.json {
+                if let Ok(samples) = &res {
+                    let take = |f: fn(&Sample) -> f64| samples.iter().map(f).map(|x| (x * 10.0).round() / 10.0).collect();
+                    let j = JsonResult {
+                        label: args.label.as_deref(),
+                        heap: name,
+                        size,
+                        baseline: &args.baseline,
+                        alloc_us: take(|s| s.alloc),
+                        ready_us: take(|s| s.ready),
+                        free_us: take(|s| s.free),
+                    };
+                    match serde_json::to_string(&j) {
+                        Ok(text) => emit(&format!("@@VCSM BENCH-JSON heap {text}")),
+                        Err(e) => error_line(name, Some(size), &format!("json: {e}")),
+                    }
+                }
+            }
             match res.and_then(summarize) {
                 Ok((alloc, ready, free)) => {
                     results.push(Measurement { heap: name.clone(), size, alloc, ready, free })
@@ -196,8 +254,16 @@ fn main() -> ExitCode {
             ratio_ready
         ));
         lines.push(format!(
-            "@@VCSM BENCH heap={} size={} alloc_p50_us={:.1} alloc_p99_us={:.1} ready_p50_us={:.1} free_p50_us={:.1} ratio_p50={:.3} ratio_ready_p50={:.3}",
-            r.heap, r.size, r.alloc.p50, r.alloc.p99, r.ready.p50, r.free.p50, ratio_alloc, ratio_ready
+            "@@VCSM BENCH heap={} size={} alloc_p50_us={:.1} alloc_p99_us={:.1} ready_p50_us={:.1} free_p50_us={:.1} ratio_p50={:.3} ratio_ready_p50={:.3}{}",
+            r.heap,
+            r.size,
+            r.alloc.p50,
+            r.alloc.p99,
+            r.ready.p50,
+            r.free.p50,
+            ratio_alloc,
+            ratio_ready,
+            args.label.as_deref().map(|l| format!(" label={l}")).unwrap_or_default()
         ));
     }
     for line in &lines {
