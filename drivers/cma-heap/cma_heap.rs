@@ -23,13 +23,19 @@
 //! vcsm-uncached allocs=10 cleans=7
 //! vcsm-cached allocs=3
 //! vpu_window cpu_base=0x40000000 cpu_end=0x80000000 bus_base=0xc0000000 size=1073741824 source=dma-ranges reachable=yes
+//! pool buffers=1 bytes=1048576 max=33554432 dirty=0 zeroing=0 hits=3 misses=2 zeroed_bg_bytes=3145728 ...
 //! ```
+//!
+//! Freed buffers go to a pool (`pool.rs`), are zeroed and cleaned there by a background
+//! worker, and serve the next allocation of the same size; the `pool` line shows it
+//! (Documentation/heap.rst explains every counter).
 //!
 //! At probe the region must lie inside the VPU's window (`reach.rs`); a region the VPU cannot
 //! reach is refused.
 //!
 //! `allocs` counts successful allocations since the heaps were added; `cleans` counts uncached
-//! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped).
+//! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped: by its
+//! first mapping, or before it was handed out for a buffer from the pool).
 
 use core::{
     ffi::{c_int, c_void},
