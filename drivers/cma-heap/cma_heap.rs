@@ -23,19 +23,25 @@
 //! vcsm-uncached allocs=10 cleans=7
 //! vcsm-cached allocs=3
 //! vpu_window cpu_base=0x40000000 cpu_end=0x80000000 bus_base=0xc0000000 size=1073741824 source=dma-ranges reachable=yes
+//! pool buffers=1 bytes=1048576 max=33554432 dirty=0 zeroing=0 hits=3 misses=2 zeroed_bg_bytes=3145728 ...
 //! ```
+//!
+//! Freed buffers go to a pool (`pool.rs`), are zeroed and cleaned there by a background
+//! worker, and serve the next allocation of the same size; the `pool` line shows it
+//! (Documentation/heap.rst explains every counter).
 //!
 //! At probe the region must lie inside the VPU's window (`reach.rs`); a region the VPU cannot
 //! reach is refused.
 //!
 //! `allocs` counts successful allocations since the heaps were added; `cleans` counts uncached
-//! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped).
+//! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped: by its
+//! first mapping, or before it was handed out for a buffer from the pool).
 
 use core::{
     ffi::{c_int, c_void},
     fmt::Write,
     ptr::NonNull,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
@@ -69,8 +75,10 @@ mod vpu_window;
 #[allow(dead_code)] // Shared with vc-sm-cma, which reads its device's range map instead.
 mod vpu_ranges;
 
+mod pool;
 mod reach;
 
+use pool::{Pool, PooledPages};
 use reach::Reach;
 
 use kext::{
@@ -80,6 +88,7 @@ use kext::{
     dma_heap::{HeapOps, Registration},
     miscdev::this_module,
     ratelimit::{current_killed, pr_limited},
+    shrinker::Shrinker,
 };
 
 module! {
@@ -92,11 +101,32 @@ module! {
 
 /// The C side of the module (`cma_heap_shim.c`).
 mod shim {
-    use core::ffi::c_int;
+    use core::ffi::{c_int, c_uint};
+
+    mod ffi {
+        use core::ffi::{c_int, c_uint};
+
+        extern "C" {
+            pub(super) fn vcsm_cma_heap_pool_max_kb() -> c_int;
+            pub(super) fn vcsm_cma_heap_pool_idle_ms() -> c_uint;
+        }
+    }
 
     extern "C" {
         pub(crate) fn vcsm_cma_heap_driver_register() -> c_int;
         pub(crate) fn vcsm_cma_heap_driver_unregister();
+    }
+
+    /// The module parameter `pool_max_kb` (-1: the default cap, 0: no pool).
+    pub(crate) fn pool_max_kb() -> i32 {
+        // SAFETY: Reads a module parameter; always safe.
+        unsafe { ffi::vcsm_cma_heap_pool_max_kb() }
+    }
+
+    /// The module parameter `pool_idle_ms` (0: no idle trimming).
+    pub(crate) fn pool_idle_ms() -> c_uint {
+        // SAFETY: Reads a module parameter; always safe.
+        unsafe { ffi::vcsm_cma_heap_pool_idle_ms() }
     }
 }
 
@@ -134,6 +164,8 @@ struct Region {
     cleans: AtomicUsize,
     /// Whether the VPU reaches the region (checked at probe).
     reach: Reach,
+    /// Freed buffers, zeroed in the background for the next allocation of their size.
+    pool: Arc<Pool>,
 }
 
 impl Region {
@@ -164,14 +196,34 @@ impl HeapOps for CmaHeap {
             );
             return Err(ENOMEM);
         }
+        let t0 = pool::now_ns();
+        // A pooled buffer is zeroed and cleaned (pool.rs), so either heap can take it: the
+        // uncached heap's first mapping owes it no clean, the cached heap maps it cached.
+        let pages = len.div_ceil(kernel::page::PAGE_SIZE);
+        if let Some(mut mem) = region.pool.take(pages) {
+            if self.cached {
+                mem.set_cached();
+            }
+            let buf = self.export(PooledPages::new(mem, region.pool.clone(), true), len, fd_flags);
+            region.pool.account_alloc(true, pool::now_ns().saturating_sub(t0));
+            return buf;
+        }
         // The cached heap's CPU mappings are cached and every device mapping of it does the
         // cache maintenance (see `map_attrs`), so its zeroes are never cleaned to memory as
         // such. The uncached heap's are cleaned once, by the first mapping of any kind (`mmap`,
         // `vmap`, `map`), before anything can access the memory around the CPU caches.
-        let mem = if self.cached {
-            ContigPages::alloc_cached(&region.dev, len)
-        } else {
-            ContigPages::alloc_clean_on_map(&region.dev, len)
+        let fresh = || {
+            if self.cached {
+                ContigPages::alloc_cached(&region.dev, len)
+            } else {
+                ContigPages::alloc_clean_on_map(&region.dev, len)
+            }
+        };
+        // Pooled buffers hold CMA that this allocation may need: return them all and try once
+        // more, so that the pool never fails an allocation that would succeed without it.
+        let mem = match fresh() {
+            Err(e) if e == ENOMEM && !current_killed() && region.pool.drain() > 0 => fresh(),
+            r => r,
         };
         let exhausted = |e: Error| {
             if current_killed() {
@@ -194,18 +246,30 @@ impl HeapOps for CmaHeap {
         if !region.contains(mem.phys_addr(), len) {
             return Err(exhausted(ENOMEM));
         }
+        let buf = self.export(PooledPages::new(mem, region.pool.clone(), false), len, fd_flags);
+        region.pool.account_alloc(false, pool::now_ns().saturating_sub(t0));
+        buf
+    }
+}
+
+impl CmaHeap {
+    /// Wraps `mem` in a buffer and exports it as a dma-buf of `len` bytes.
+    fn export(&self, mem: PooledPages, len: usize, fd_flags: u32) -> Result<DmaBuf> {
+        let region = &self.region;
         let buffer = KBox::pin_init(
             try_pin_init!(CmaBuffer {
                 region: region.clone(),
                 cached: self.cached,
                 mem,
+                cleaned: AtomicBool::new(false),
                 inner <- new_mutex!(BufferInner { attachments: RBTree::new() }, "CmaBuffer::inner"),
             }),
             GFP_KERNEL,
         )?;
         region.used.fetch_add(len, Ordering::Relaxed);
         region.buffers.fetch_add(1, Ordering::Relaxed);
-        // On failure the buffer is dropped, which undoes the accounting above.
+        // On failure the buffer is dropped, which undoes the accounting above (and gives its
+        // pages to the pool).
         let buf = dma_buf::export(buffer, len, fd_flags, self.name, &THIS_MODULE)?;
         let allocs = if self.cached {
             &region.cached_allocs
@@ -227,7 +291,10 @@ struct BufferInner {
 struct CmaBuffer {
     region: Arc<Region>,
     cached: bool,
-    mem: ContigPages,
+    /// The pages; dropping them (after this buffer's `drop`) gives them to the pool.
+    mem: PooledPages,
+    /// Whether this uncached buffer was counted in `cleans` (its first mapping).
+    cleaned: AtomicBool,
     #[pin]
     inner: Mutex<BufferInner>,
 }
@@ -250,10 +317,23 @@ struct CmaAttachment {
 
 impl CmaBuffer {
     /// Before an access around the CPU caches (write-combined CPU mapping, device mapping
-    /// without cache maintenance): cleans an uncached buffer's zeroes to memory, once.
+    /// without cache maintenance): makes sure an uncached buffer's zeroes are in memory.
+    ///
+    /// A fresh buffer's are cleaned here, by its first mapping. A buffer from the pool had
+    /// them cleaned by the pool's worker before it was handed out (`ContigPages::scrub`), so
+    /// nothing is left to clean. Either way the buffer is counted once in `cleans` (buffers
+    /// mapped with their zeroes cleaned to memory), and a pooled one also in the pool's
+    /// `clean_reused`.
     fn prepare_uncached_access(&self) {
-        if !self.cached && self.mem.prepare_uncached_access() {
+        if self.cached {
+            return;
+        }
+        self.mem.prepare_uncached_access();
+        if !self.cleaned.swap(true, Ordering::AcqRel) {
             self.region.cleans.fetch_add(1, Ordering::Relaxed);
+            if self.mem.reused {
+                self.mem.pool().account_clean_reused();
+            }
         }
     }
 
@@ -359,6 +439,16 @@ impl Show for Region {
         );
         let _ = writeln!(m, "vcsm-cached allocs={}", n(&self.cached_allocs));
         let _ = writeln!(m, "vpu_window {}", self.reach);
+        let p = self.pool.snapshot();
+        let _ = write!(
+            m,
+            "pool buffers={} bytes={} max={} dirty={} zeroing={}",
+            p.buffers, p.bytes, p.max, p.dirty, p.zeroing
+        );
+        for (name, value) in self.pool.counters() {
+            let _ = write!(m, " {}={}", name, value);
+        }
+        let _ = writeln!(m);
         Ok(())
     }
 }
@@ -387,13 +477,17 @@ struct HeapDevice {
     _cached: Registration<CmaHeap>,
     // Statistics only: the heaps work without them.
     _debug: Option<DebugFiles>,
+    // Returns pooled buffers under memory pressure.
+    shrinker: Shrinker<Pool>,
 }
 
 impl HeapDevice {
-    fn new(dev: ARef<Device>, name: &CStr, base: u64, size: u64) -> Result<Self> {
+    fn new(dev: ARef<Device>, name: &CStr, base: u64, size: u64, pool_max: Option<u64>) -> Result<Self> {
         let reach = Reach::probe(&name, base, size)?;
         // The VideoCore addresses 32 bits (and the Pi's dma-ranges restrict it further).
         dma::set_mask_and_coherent(&dev, 32)?;
+        let pool = Pool::new(size, pool_max)?;
+        let shrinker = Shrinker::register(c_str!("vcsm-cma-heap-pool"), pool.clone())?;
         let region = Arc::new(
             Region {
                 dev,
@@ -405,6 +499,7 @@ impl HeapDevice {
                 cached_allocs: AtomicUsize::new(0),
                 cleans: AtomicUsize::new(0),
                 reach,
+                pool,
             },
             GFP_KERNEL,
         )?;
@@ -433,6 +528,7 @@ impl HeapDevice {
             uncached,
             _cached: cached,
             _debug: debug,
+            shrinker,
         })
     }
 }
@@ -445,6 +541,9 @@ impl Drop for HeapDevice {
             region.buffers.load(Ordering::Relaxed),
             region.used.load(Ordering::Relaxed)
         );
+        // Every buffer is gone (each pins the module); the pooled pages go back to CMA and the
+        // worker is stopped before the module's code can go.
+        self.shrinker.data().shutdown();
     }
 }
 
@@ -460,13 +559,15 @@ pub unsafe extern "C" fn vcsm_cma_heap_rust_probe(
     name: *const core::ffi::c_char,
     base: u64,
     size: u64,
+    pool_max: u64,
     state: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: The driver core holds a reference to `dev` during probe.
     let dev = unsafe { Device::get_device(dev) };
     // SAFETY: `name` is a NUL-terminated string valid for the call (safety requirements).
     let name = unsafe { CStr::from_char_ptr(name) };
-    match HeapDevice::new(dev, name, base, size).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
+    let pool_max = (pool_max != u64::MAX).then_some(pool_max);
+    match HeapDevice::new(dev, name, base, size, pool_max).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
         Ok(hd) => {
             // SAFETY: `state` is valid for writes by the safety requirements.
             unsafe { *state = KBox::into_raw(hd).cast() };

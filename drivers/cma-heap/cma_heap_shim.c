@@ -4,6 +4,7 @@
  * reserved-memory (CMA) region, module metadata the 6.12 `module!` macro cannot express.
  */
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/of.h>
 #include <linux/of_reserved_mem.h>
 #include <linux/platform_device.h>
@@ -11,6 +12,30 @@
 #include "cma_heap_shim.h"
 
 MODULE_IMPORT_NS(DMA_BUF);
+
+/*
+ * The pool of freed buffers (pool.rs). Read on every use, so writes take effect at once; the
+ * pool's worker applies a lowered cap (0 empties it) within a second.
+ */
+static int pool_max_kb = -1;
+module_param(pool_max_kb, int, 0644);
+MODULE_PARM_DESC(pool_max_kb,
+		 "Most memory the pool of freed, pre-zeroed buffers may keep, in KiB (-1: the heap node's vcsm,pool-max-bytes, else a quarter of the region; 0: no pool)");
+
+static unsigned int pool_idle_ms = 10000;
+module_param(pool_idle_ms, uint, 0644);
+MODULE_PARM_DESC(pool_idle_ms,
+		 "Pooled buffers unused for this long go back to CMA, in ms (default 10000; 0: only the cap and memory pressure return them)");
+
+int vcsm_cma_heap_pool_max_kb(void)
+{
+	return READ_ONCE(pool_max_kb);
+}
+
+unsigned int vcsm_cma_heap_pool_idle_ms(void)
+{
+	return READ_ONCE(pool_idle_ms);
+}
 
 static int vcsm_cma_heap_region(struct device *dev, const char **name, u64 *base, u64 *size)
 {
@@ -34,7 +59,7 @@ static int vcsm_cma_heap_probe(struct platform_device *pdev)
 	struct device *dev = &pdev->dev;
 	void *state;
 	const char *name;
-	u64 base, size;
+	u64 base, size, pool_max = U64_MAX;
 	int ret;
 
 	ret = vcsm_cma_heap_region(dev, &name, &base, &size);
@@ -45,7 +70,9 @@ static int vcsm_cma_heap_probe(struct platform_device *pdev)
 	if (ret)
 		return dev_err_probe(dev, ret,
 				     "memory-region is not a usable CMA pool (needs compatible \"shared-dma-pool\" and \"reusable\")\n");
-	ret = vcsm_cma_heap_rust_probe(dev, name, base, size, &state);
+	/* Optional: the pool's default cap (U64_MAX: none given). */
+	of_property_read_u64(dev->of_node, "vcsm,pool-max-bytes", &pool_max);
+	ret = vcsm_cma_heap_rust_probe(dev, name, base, size, pool_max, &state);
 	if (ret) {
 		of_reserved_mem_device_release(dev);
 		/* Shown in /sys/kernel/debug/devices_deferred while it lasts. */

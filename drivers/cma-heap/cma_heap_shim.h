@@ -11,14 +11,19 @@ struct device;
 int vcsm_cma_heap_driver_register(void);
 void vcsm_cma_heap_driver_unregister(void);
 
+/* The pool's module parameters pool_max_kb and pool_idle_ms (pool.rs). */
+int vcsm_cma_heap_pool_max_kb(void);
+unsigned int vcsm_cma_heap_pool_idle_ms(void);
+
 /*
  * Implemented in Rust: set up the heaps of @dev, whose CMA region (from its
  * memory-region, the reserved-memory node @name) spans [@base, @base + @size), if the VPU
- * can reach it. On success *@state is the per-device state handed back to
- * vcsm_cma_heap_rust_remove(). -EPROBE_DEFER while the firmware is not bound yet.
+ * can reach it. @pool_max is the node's vcsm,pool-max-bytes (U64_MAX: absent). On success
+ * *@state is the per-device state handed back to vcsm_cma_heap_rust_remove().
+ * -EPROBE_DEFER while the firmware is not bound yet.
  */
 int vcsm_cma_heap_rust_probe(struct device *dev, const char *name, u64 base, u64 size,
-			     void **state);
+			     u64 pool_max, void **state);
 void vcsm_cma_heap_rust_remove(void *state);
 
 #endif /* VCSM_CMA_HEAP_SHIM_H */

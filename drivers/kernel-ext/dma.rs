@@ -181,6 +181,42 @@ impl ContigPages {
         self.dirty.swap(false, Ordering::AcqRel)
     }
 
+    /// Zeroes the pages again and cleans them to memory, for reuse by a new owner: afterwards
+    /// they are as [`ContigPages::alloc`] returns them (zeroed, no dirty line over them), fit
+    /// for write-combined mappings and for devices that skip CPU syncs, whatever the pages were
+    /// allocated as and whatever their last owner wrote through cached mappings.
+    ///
+    /// Like [`Drop`], this must only be called once every mapping and device access of the
+    /// pages has ended (`&mut self`: no other user of this value exists).
+    pub(crate) fn scrub(&mut self) {
+        // SAFETY: By the type invariant the range was allocated for `self.dev` with this page,
+        // DMA address and size; the caller's exclusive ownership means nothing else uses it.
+        unsafe {
+            ext::kext_zero_and_clean_contig(
+                raw(&self.dev).cast(),
+                self.page.as_ptr().cast(),
+                self.dma_addr,
+                self.size,
+            )
+        };
+        // INVARIANT: The zeroes were cleaned to the point of coherency above, and nothing has
+        // written through a cached mapping since (exclusive ownership).
+        self.cached = false;
+        *self.dirty.get_mut() = false;
+    }
+
+    /// Makes pages that [`ContigPages::scrub`] (or [`ContigPages::alloc`]) left clean into
+    /// pages of [`ContigPages::alloc_cached`]'s kind: mapped cached only from now on.
+    pub(crate) fn set_cached(&mut self) {
+        self.cached = true;
+    }
+
+    /// Whether a clean is still owed before an access around the CPU caches (pages that are
+    /// not [`ContigPages::alloc_cached`]'s kind and were not cleaned yet).
+    pub(crate) fn needs_clean(&self) -> bool {
+        !self.cached && self.dirty.load(Ordering::Acquire)
+    }
+
     /// Size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size

@@ -40,6 +40,9 @@ fns+='|dma_buf_(map_attachment|unmap_attachment|vmap|vunmap)'
 # above) and the opaque firmware type it passes around.
 types+='|rpi_firmware|kext_dma_range|kext_vpu_dt'
 
+# Delayed work and shrinkers (workqueue.rs, shrinker.rs): opaque handles of the kext_ glue.
+types+='|kext_dwork|kext_shrinker'
+
 # The saved flags use paths relative to the kernel build directory.
 cd "$kdir"
 "$bindgen" "$here/ext_bindings.h" \

@@ -12,8 +12,12 @@
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 #include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
+#include <linux/highmem.h>
+#include <linux/workqueue.h>
 
 #include "kext_shim.h"
 
@@ -169,4 +173,127 @@ u64 kext_now_ms(void)
 bool kext_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+void kext_zero_and_clean_contig(struct device *dev, struct page *page, dma_addr_t addr,
+				size_t size)
+{
+	unsigned long i, n = size >> PAGE_SHIFT;
+
+	for (i = 0; i < n; i++) {
+		clear_highpage(nth_page(page, i));
+		cond_resched();
+	}
+	dma_sync_single_for_device(dev, addr, size, DMA_BIDIRECTIONAL);
+}
+
+struct kext_dwork {
+	struct delayed_work dw;
+	void (*fn)(void *data);
+	void *data;
+};
+
+static void kext_dwork_fn(struct work_struct *work)
+{
+	struct kext_dwork *w = container_of(to_delayed_work(work), struct kext_dwork, dw);
+
+	if (w->data)
+		w->fn(w->data);
+}
+
+struct kext_dwork *kext_dwork_alloc(void (*fn)(void *data))
+{
+	struct kext_dwork *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_DELAYED_WORK(&w->dw, kext_dwork_fn);
+	w->fn = fn;
+	return w;
+}
+
+void kext_dwork_set_data(struct kext_dwork *w, void *data)
+{
+	WRITE_ONCE(w->data, data);
+}
+
+bool kext_dwork_queue(struct kext_dwork *w, unsigned int ms)
+{
+	return queue_delayed_work(system_unbound_wq, &w->dw, msecs_to_jiffies(ms));
+}
+
+bool kext_dwork_mod(struct kext_dwork *w, unsigned int ms)
+{
+	return mod_delayed_work(system_unbound_wq, &w->dw, msecs_to_jiffies(ms));
+}
+
+void kext_dwork_cancel(struct kext_dwork *w)
+{
+	cancel_delayed_work_sync(&w->dw);
+}
+
+void kext_dwork_free(struct kext_dwork *w)
+{
+	cancel_delayed_work_sync(&w->dw);
+	kfree(w);
+}
+
+struct kext_shrinker {
+	struct shrinker *s;
+	unsigned long (*count)(void *data);
+	unsigned long (*scan)(void *data, unsigned long nr);
+	void *data;
+};
+
+static unsigned long kext_shrinker_count(struct shrinker *s, struct shrink_control *sc)
+{
+	struct kext_shrinker *ks = s->private_data;
+
+	return ks->count(ks->data);
+}
+
+static unsigned long kext_shrinker_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	struct kext_shrinker *ks = s->private_data;
+	unsigned long freed = ks->scan(ks->data, sc->nr_to_scan);
+
+	if (freed != SHRINK_STOP)
+		sc->nr_scanned = freed;
+	return freed;
+}
+
+struct kext_shrinker *kext_shrinker_register(const char *name,
+					     unsigned long (*count)(void *data),
+					     unsigned long (*scan)(void *data, unsigned long nr),
+					     void *data)
+{
+	struct kext_shrinker *ks = kzalloc(sizeof(*ks), GFP_KERNEL);
+
+	if (!ks)
+		return NULL;
+	ks->s = shrinker_alloc(0, "%s", name);
+	if (!ks->s) {
+		kfree(ks);
+		return NULL;
+	}
+	ks->count = count;
+	ks->scan = scan;
+	ks->data = data;
+	ks->s->count_objects = kext_shrinker_count;
+	ks->s->scan_objects = kext_shrinker_scan;
+	ks->s->private_data = ks;
+	shrinker_register(ks->s);
+	return ks;
+}
+
+void kext_shrinker_free(struct kext_shrinker *ks)
+{
+	/* Returns once no callback runs; none starts afterwards. */
+	shrinker_free(ks->s);
+	kfree(ks);
+}
+
+unsigned long kext_shrink_stop(void)
+{
+	return SHRINK_STOP;
 }

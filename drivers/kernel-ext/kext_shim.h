@@ -73,4 +73,42 @@ bool kext_fatal_signal_pending(void);
 /* Milliseconds since boot, at jiffy resolution (ratelimit.rs). */
 u64 kext_now_ms(void);
 
+/*
+ * Zero @size bytes (a multiple of the page size) of contiguous pages from @page through the
+ * kernel's cacheable mapping, page by page (clear_highpage), and clean the lines to the point
+ * of coherency for @dev (dma_sync_single_for_device), so no dirty line remains over them.
+ */
+void kext_zero_and_clean_contig(struct device *dev, struct page *page, dma_addr_t addr,
+				size_t size);
+
+/*
+ * A delayed work item on system_unbound_wq whose callback is @fn(@data) (workqueue.rs
+ * DelayedWork). kext_dwork_queue() queues it to run after @ms milliseconds unless it is
+ * already pending; kext_dwork_mod() moves a pending one to @ms from now. kext_dwork_cancel()
+ * waits until it is neither pending nor running (cancel_delayed_work_sync), and
+ * kext_dwork_free() does the same and frees it.
+ */
+struct kext_dwork;
+struct kext_dwork *kext_dwork_alloc(void (*fn)(void *data));
+void kext_dwork_set_data(struct kext_dwork *w, void *data);
+bool kext_dwork_queue(struct kext_dwork *w, unsigned int ms);
+bool kext_dwork_mod(struct kext_dwork *w, unsigned int ms);
+void kext_dwork_cancel(struct kext_dwork *w);
+void kext_dwork_free(struct kext_dwork *w);
+
+/*
+ * A registered shrinker (shrinker.rs): shrinker_alloc() + shrinker_register() with callbacks
+ * @count(@data), the number of freeable objects, and @scan(@data, @nr), which frees up to @nr
+ * and returns how many it freed (or SHRINK_STOP). kext_shrinker_free() unregisters it and
+ * returns once no callback runs any more.
+ */
+struct kext_shrinker;
+struct kext_shrinker *kext_shrinker_register(const char *name,
+					     unsigned long (*count)(void *data),
+					     unsigned long (*scan)(void *data, unsigned long nr),
+					     void *data);
+void kext_shrinker_free(struct kext_shrinker *ks);
+/* SHRINK_STOP, for scan callbacks that cannot make progress now. */
+unsigned long kext_shrink_stop(void);
+
 #endif /* VCSM_KEXT_SHIM_H */

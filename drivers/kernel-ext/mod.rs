@@ -16,5 +16,6 @@ pub(crate) mod dma_buf_import;
 pub(crate) mod fd;
 pub(crate) mod miscdev;
 pub(crate) mod workqueue;
+pub(crate) mod shrinker;
 pub(crate) mod module_ref;
 pub(crate) mod ratelimit;

@@ -16,6 +16,8 @@ heap_load() {
 		fi
 	done
 	ls -l /dev/dma_heap/
+	# CMA used with the heaps loaded, holding nothing and nothing pooled (heap/pool/unload).
+	vcsm_cma_used > /tmp/heap-cma-base
 	vcsm_pass heap/load
 }
 
@@ -100,7 +102,197 @@ heap_tests() {
 	heap-tests $args --exhaust --cma-area vcsm-cma-pool
 	# The kernel's own dmabuf-heaps selftest on our heaps, with vgem as the importing device.
 	selftest_dmabuf_heap
+	heap_pool_tests
 	heap_unload_rules
+}
+
+# ---- the pool of freed buffers (drivers/cma-heap/pool.rs) ----------------------------------
+
+HSTATS=/sys/kernel/debug/vcsm-cma-heap/stats
+HPARAM=/sys/module/vcsm_cma_heap/parameters
+
+# pool_kv KEY: KEY=... of the stats file's `pool` line.
+pool_kv() {
+	awk -v k="$1" '$1 == "pool" { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$HSTATS"
+}
+# uc_kv KEY: KEY=... of the `vcsm-uncached` line.
+uc_kv() {
+	awk -v k="$1" '$1 == "vcsm-uncached" { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$HSTATS"
+}
+# heap_pool_pages: pages the pool holds (the CMA pages it keeps for reuse).
+heap_pool_pages() { echo $(( $(pool_kv bytes) / 4096 )); }
+pool_settled() { [ "$(pool_kv dirty)" = 0 ] && [ "$(pool_kv zeroing)" = 0 ]; }
+pool_empty() { [ "$(pool_kv buffers)" = 0 ] && [ "$(pool_kv bytes)" = 0 ]; }
+pool_line() { grep '^pool ' "$HSTATS"; }
+# pool_reset: empty the pool (cap 0, then the default again) and wait until it is.
+pool_reset() {
+	echo 0 > "$HPARAM/pool_max_kb"
+	vcsm_until 50 pool_empty
+	rc=$?
+	echo -1 > "$HPARAM/pool_max_kb"
+	return $rc
+}
+
+# 1. A freed buffer is zeroed by the worker and handed to the next allocation of its size.
+pool_t_hit() {
+	for h in $HEAPS; do
+		pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+		heap-tests --pool-loop "$h" --size 1048576 --iters 1 || { HP_WHY="first allocation failed"; return 1; }
+		vcsm_until 50 pool_settled || { pool_line; HP_WHY="the worker did not zero the freed buffer"; return 1; }
+		h0=$(pool_kv hits); bg0=$(pool_kv zeroed_bg_bytes); b0=$(pool_kv buffers)
+		# The second round checks that every byte reads zero before writing.
+		heap-tests --pool-loop "$h" --size 1048576 --iters 1 || { HP_WHY="$h: the pooled buffer was not all zero"; return 1; }
+		h1=$(pool_kv hits)
+		echo "$h: pool buffers=$b0 zeroed_bg_bytes=$bg0 hits $h0 -> $h1"
+		[ "$b0" -ge 1 ] && [ "$bg0" -ge 1048576 ] || { HP_WHY="$h: the freed buffer was not pooled and zeroed"; return 1; }
+		[ "$h1" = $((h0 + 1)) ] || { HP_WHY="$h: hits went $h0 -> $h1, not +1"; return 1; }
+	done
+}
+
+# 7. A buffer the cached heap freed, pooled, then taken by vcsm-uncached: counted in cleans
+# once (its zeroes were cleaned to memory, by the worker), with no clean at the mapping.
+pool_t_uncached_clean() {
+	pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+	heap-tests --pool-loop vcsm-cached --size 2097152 --iters 1 || { HP_WHY="cached allocation failed"; return 1; }
+	vcsm_until 50 pool_settled || { HP_WHY="the worker did not zero the buffer"; return 1; }
+	h0=$(pool_kv hits); c0=$(uc_kv cleans); r0=$(pool_kv clean_reused)
+	heap-tests --pool-loop vcsm-uncached --size 2097152 --iters 1 || { HP_WHY="the pooled buffer was not all zero in vcsm-uncached"; return 1; }
+	h1=$(pool_kv hits); c1=$(uc_kv cleans); r1=$(pool_kv clean_reused)
+	echo "hits $h0 -> $h1, vcsm-uncached cleans $c0 -> $c1, clean_reused $r0 -> $r1"
+	[ "$h1" = $((h0 + 1)) ] || { HP_WHY="the uncached allocation did not come from the pool"; return 1; }
+	[ "$c1" = $((c0 + 1)) ] || { HP_WHY="cleans moved by $((c1 - c0)), not 1"; return 1; }
+	[ "$r1" = $((r0 + 1)) ] || { HP_WHY="clean_reused moved by $((r1 - r0)), not 1"; return 1; }
+}
+
+# 2. Never un-zeroed: processes on both heaps allocate, check every byte is zero, write a
+# pattern and free, all the same size, so each reuses what the others freed.
+pool_t_never_unzeroed() {
+	pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+	iters=${VCSM_POOL_ITERS:-150}
+	h0=$(pool_kv hits); m0=$(pool_kv misses)
+	pids=""
+	for h in vcsm-uncached vcsm-uncached vcsm-cached vcsm-cached; do
+		heap-tests --pool-loop "$h" --size 262144 --iters "$iters" &
+		pids="$pids $!"
+	done
+	bad=0
+	for p in $pids; do wait "$p" || bad=$((bad + 1)); done
+	h1=$(pool_kv hits); m1=$(pool_kv misses)
+	echo "4 processes x $iters rounds of 256 KiB (2 per heap): $((4 * iters)) allocations, pool hits $((h1 - h0)), misses $((m1 - m0)), failed processes $bad"
+	[ "$bad" = 0 ] || { HP_WHY="$bad processes saw a buffer that was not all zero (or failed)"; return 1; }
+	[ $((h1 - h0)) -gt 0 ] || { HP_WHY="no allocation came from the pool: the test proves nothing"; return 1; }
+}
+
+# 4. The cap holds, and pool_max_kb=0 empties the pool and turns it off.
+pool_t_cap() {
+	pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+	echo 1024 > "$HPARAM/pool_max_kb"
+	heap-tests --pool-fill vcsm-uncached --size 262144 --count 12 > /tmp/pool-fill.out 2>&1 &
+	filler=$!
+	most=0
+	while kill -0 "$filler" 2>/dev/null; do
+		b=$(pool_kv bytes); [ "$b" -gt "$most" ] && most=$b
+	done
+	wait "$filler" || { cat /tmp/pool-fill.out; HP_WHY="filling failed"; return 1; }
+	vcsm_until 50 pool_settled
+	for _ in 1 2 3 4 5; do b=$(pool_kv bytes); [ "$b" -gt "$most" ] && most=$b; sleep 0.1; done
+	max=$(pool_kv max); capret=$(pool_kv cap_returned); held=$(pool_kv bytes)
+	echo "pool_max_kb=1024: max=$max, most seen=$most, holding $held, cap_returned=$capret"
+	[ "$max" = 1048576 ] || { HP_WHY="max=$max, not 1048576"; return 1; }
+	[ "$most" -le 1048576 ] || { HP_WHY="the pool held $most bytes over its 1 MiB cap"; return 1; }
+	[ "$held" -gt 0 ] || { HP_WHY="nothing pooled under the cap"; return 1; }
+	echo 0 > "$HPARAM/pool_max_kb"
+	vcsm_until 30 pool_empty || { pool_line; echo -1 > "$HPARAM/pool_max_kb"; HP_WHY="pool_max_kb=0 did not empty the pool"; return 1; }
+	h0=$(pool_kv hits)
+	heap-tests --pool-loop vcsm-uncached --size 262144 --iters 3 || { echo -1 > "$HPARAM/pool_max_kb"; HP_WHY="allocation with the pool off failed"; return 1; }
+	b=$(pool_kv bytes); h1=$(pool_kv hits)
+	echo -1 > "$HPARAM/pool_max_kb"
+	echo "pool_max_kb=0: emptied; 3 rounds with the pool off: pool bytes=$b hits $h0 -> $h1"
+	[ "$b" = 0 ] && [ "$h1" = "$h0" ] || { HP_WHY="the pool was used while off"; return 1; }
+}
+
+# 5. Idle trimming: buffers untouched for pool_idle_ms go back to CMA by themselves.
+pool_t_idle() {
+	pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+	heap-tests --pool-fill vcsm-uncached --size 1048576 --count 4 || { HP_WHY="filling failed"; return 1; }
+	vcsm_until 50 pool_settled
+	b0=$(pool_kv buffers); i0=$(pool_kv idle_returned)
+	[ "$b0" -ge 1 ] || { HP_WHY="nothing pooled"; return 1; }
+	echo 500 > "$HPARAM/pool_idle_ms"
+	vcsm_until 50 pool_empty
+	rc=$?
+	echo 60000 > "$HPARAM/pool_idle_ms"
+	i1=$(pool_kv idle_returned)
+	echo "pool_idle_ms=500: $b0 pooled buffers, idle_returned $i0 -> $i1, now $(pool_kv buffers)"
+	[ $rc = 0 ] || { HP_WHY="the pool did not empty within 5 s"; return 1; }
+	[ "$i1" -ge $((i0 + b0)) ] || { HP_WHY="idle_returned did not count them"; return 1; }
+}
+
+# 3. Memory pressure: a full pool, then a process touching nearly all free memory, then (if
+# that did not reach the shrinker) drop_caches: the pool shrinks and nothing fails.
+pool_t_pressure() {
+	pool_reset || { HP_WHY="the pool did not empty"; return 1; }
+	heap-tests --pool-fill vcsm-uncached --size 1048576 --count 40 || { HP_WHY="filling failed"; return 1; }
+	vcsm_until 100 pool_settled
+	b0=$(pool_kv bytes); s0=$(pool_kv shrinker_returned)
+	[ "$b0" -ge $((16 << 20)) ] || { pool_line; HP_WHY="the pool holds only $b0 bytes after 40 MiB were freed"; return 1; }
+	# Free memory outside CMA (the hog's page tables cannot come from CMA, and an OOM kill
+	# would fail the boot), less a margin near the watermarks.
+	free_mib=$(( $(awk '$1 == "MemFree:" { f = $2 } $1 == "CmaFree:" { c = $2 } END { print f - c }' /proc/meminfo) / 1024 ))
+	hog=$((free_mib - 16))
+	heap-tests --hog-mib "$hog" || { HP_WHY="the $hog MiB memory hog failed (killed?)"; return 1; }
+	b1=$(pool_kv bytes); s1=$(pool_kv shrinker_returned)
+	how="the hog's reclaim"
+	if [ "$s1" = "$s0" ]; then
+		echo 2 > /proc/sys/vm/drop_caches
+		how="drop_caches (the hog's reclaim did not call it)"
+	fi
+	b2=$(pool_kv bytes); s2=$(pool_kv shrinker_returned)
+	echo "pool bytes before=$b0 after hog ($hog MiB of $free_mib MiB free outside CMA)=$b1 after=$b2; shrinker_returned $s0 -> $s1 -> $s2 by $how"
+	heap-tests --pool-loop vcsm-uncached --size 1048576 --iters 2 || { HP_WHY="allocation after the pressure failed"; return 1; }
+	[ "$s2" -gt "$s0" ] || { HP_WHY="the shrinker returned nothing"; return 1; }
+	[ "$b2" -lt "$b0" ] || { HP_WHY="the pool did not shrink"; return 1; }
+}
+
+# 6. Unload with buffers pooled: CMA back to its count with nothing allocated; reload works.
+pool_t_unload() {
+	heap-tests --pool-fill vcsm-uncached --size 1048576 --count 6 || { HP_WHY="filling failed"; return 1; }
+	b=$(pool_kv buffers)
+	[ "$b" -ge 1 ] || { HP_WHY="nothing pooled"; return 1; }
+	rmmod vcsm_cma_heap || { HP_WHY="rmmod with $b buffers pooled failed"; return 1; }
+	vcsm_until 30 sh -c '[ "$(for d in /sys/kernel/debug/cma/*/; do echo "$(basename "$d") $(cat "$d/used")"; done)" = "$(cat /tmp/heap-cma-base)" ]'
+	now=$(vcsm_cma_used | tr '\n' ' ')
+	echo "unloaded with $b buffers pooled; CMA used: $now/ at load: $(tr '\n' ' ' < /tmp/heap-cma-base)"
+	[ "$(vcsm_cma_used)" = "$(cat /tmp/heap-cma-base)" ] || { insmod /lib/modules/vcsm-cma-heap.ko; HP_WHY="CMA used is not back at its count at load"; return 1; }
+	insmod /lib/modules/vcsm-cma-heap.ko && [ -c /dev/dma_heap/vcsm-uncached ] || { HP_WHY="reload failed"; return 1; }
+	heap-tests --pool-loop vcsm-uncached --size 1048576 --iters 2 || { HP_WHY="allocation after the reload failed"; return 1; }
+	[ "$(pool_kv buffers)" -ge 0 ] || { HP_WHY="no pool line after the reload"; return 1; }
+}
+
+heap_pool_test() {
+	vcsm_run "heap/pool/$1"
+	HP_WHY=""
+	if "$2"; then vcsm_pass "heap/pool/$1"; else pool_line; vcsm_fail "heap/pool/$1" "${HP_WHY:-failed}"; fi
+}
+
+heap_pool_tests() {
+	vcsm_run heap/pool/stats
+	if ! pool_line || [ ! -w "$HPARAM/pool_max_kb" ] || [ ! -w "$HPARAM/pool_idle_ms" ]; then
+		vcsm_fail heap/pool/stats "no pool line in $HSTATS or no pool_max_kb/pool_idle_ms parameters"
+		return
+	fi
+	vcsm_pass heap/pool/stats
+	idle0=$(cat "$HPARAM/pool_idle_ms")
+	# No idle trimming behind the tests' backs (pool/idle-trim sets its own).
+	echo 60000 > "$HPARAM/pool_idle_ms"
+	heap_pool_test hit pool_t_hit
+	heap_pool_test uncached-clean pool_t_uncached_clean
+	heap_pool_test never-unzeroed pool_t_never_unzeroed
+	heap_pool_test cap-and-off pool_t_cap
+	heap_pool_test idle-trim pool_t_idle
+	heap_pool_test pressure pool_t_pressure
+	echo "$idle0" > "$HPARAM/pool_idle_ms"
+	heap_pool_test unload pool_t_unload
 }
 
 # Runs tools/testing/selftests/dmabuf-heaps/dmabuf-heap and turns its TAP into our lines.

@@ -6,6 +6,15 @@
 //!
 //! Prints `@@VCSM RUN|PASS|FAIL heap/<heap>/<test>` lines (see the `vcsm_tests` crate docs);
 //! exits 1 if any test failed.
+//!
+//! Helpers for the pool tests of `tests/guest/heap.sh` (they print one line and exit 0, or 1
+//! with the reason):
+//!
+//! ```text
+//! heap-tests --pool-loop HEAP --size BYTES --iters N   # alloc, check every byte is 0, write, free
+//! heap-tests --pool-fill HEAP --size BYTES --count N   # N live buffers written, then all freed
+//! heap-tests --hog-mib N                               # touch N MiB of anonymous memory, free it
+//! ```
 
 use std::process::ExitCode;
 use std::thread;
@@ -30,7 +39,7 @@ const SIZES: [u64; 6] = [4 * KIB, 64 * KIB, MIB, 8 * MIB, 32 * MIB, 64 * MIB];
 #[command(about = "Functional tests of Linux dma-heaps (@@VCSM line protocol)")]
 struct Args {
     /// Heap to test (a name under /dev/dma_heap); repeat for several.
-    #[arg(long = "heap", value_name = "NAME", required_unless_present = "hold")]
+    #[arg(long = "heap", value_name = "NAME", required_unless_present_any = ["hold", "pool_loop", "pool_fill", "hog_mib"])]
     heaps: Vec<String>,
 
     /// Size of the heap's memory region in MiB: allocation sizes above half of it are skipped,
@@ -67,6 +76,33 @@ struct Args {
     /// Upper bound on how long --hold keeps the buffer.
     #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "hold")]
     hold_secs: u64,
+
+    /// Instead of testing: --iters times allocate --size bytes from this heap, check that every
+    /// byte reads zero, fill it with a pattern and free it (the pool's never-un-zeroed check).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["heaps", "hold", "pool_fill", "hog_mib"])]
+    pool_loop: Option<String>,
+
+    /// Instead of testing: allocate --count buffers of --size bytes from this heap, write each,
+    /// then free them all (fills the pool).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["heaps", "hold", "pool_loop", "hog_mib"])]
+    pool_fill: Option<String>,
+
+    /// Buffer size for --pool-loop and --pool-fill.
+    #[arg(long, value_name = "BYTES", default_value_t = MIB)]
+    size: u64,
+
+    /// Rounds of --pool-loop.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    iters: u64,
+
+    /// Buffers of --pool-fill.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    count: usize,
+
+    /// Instead of testing: touch this many MiB of anonymous memory (one write per page), then
+    /// free it: memory pressure for the pool's shrinker.
+    #[arg(long, value_name = "MIB", conflicts_with_all = ["heaps", "hold", "pool_loop", "pool_fill"])]
+    hog_mib: Option<usize>,
 }
 
 /// Everything a test needs to know besides the heap.
@@ -408,6 +444,31 @@ fn cma_area_used(area: &str) -> Result<u64, String> {
     text.trim().parse().map_err(|e| format!("{path}: {e} in {:?}", text.trim()))
 }
 
+/// Bytes the vcsm heaps' pool of freed buffers holds (the `pool ... bytes=` of
+/// [`VCSM_HEAP_STATS`]); 0 without the module or its pool.
+fn vcsm_pool_bytes() -> u64 {
+    let Ok(text) = std::fs::read_to_string(VCSM_HEAP_STATS) else { return 0 };
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some("pool"))
+        .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("bytes=")?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// A CMA area's used pages less the pages the vcsm pool keeps for reuse (pooled buffers are
+/// not leaked: the pool gives them back to CMA when the region runs out, under memory
+/// pressure, when idle, and at unload). Read until the pool did not change around the read.
+fn cma_area_used_unpooled(c: &Ctx, area: &str) -> Result<u64, String> {
+    for _ in 0..50 {
+        let p1 = vcsm_pool_bytes();
+        let used = cma_area_used(area)?;
+        if vcsm_pool_bytes() == p1 {
+            return Ok(used.saturating_sub(p1 / c.page64()));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("the vcsm pool kept changing while {area}'s used pages were read"))
+}
+
 fn test_exhaust(c: &Ctx, id: &str) -> Result<(), String> {
     if let Some(area) = c.cma_area {
         return test_exhaust_area(c, id, area);
@@ -453,16 +514,18 @@ fn test_exhaust_area(c: &Ctx, id: &str, area: &str) -> Result<(), String> {
         }
     };
     let cap = to_usize(total_kib / (4 * KIB) + 8)?;
-    let before = cma_area_used(area)?;
+    // Pages in the vcsm pool are counted as free: they are the pool's, not leaked.
+    let before = cma_area_used_unpooled(c, area)?;
     let first = fill_heap(c, cap).map_err(|e| format!("round 1: {e}"))?;
-    let after1 = cma_area_used(area)?;
+    let after1 = cma_area_used_unpooled(c, area)?;
     let second = fill_heap(c, cap).map_err(|e| format!("round 2: {e}"))?;
-    let after2 = cma_area_used(area)?;
+    let after2 = cma_area_used_unpooled(c, area)?;
     info(
         id,
         &format!(
-            "4M buffers: round1={first} round2={second}; {area} pages used before={before} \
-             after1={after1} after2={after2}"
+            "4M buffers: round1={first} round2={second}; {area} pages used (less the vcsm \
+             pool's {} pages) before={before} after1={after1} after2={after2}",
+            vcsm_pool_bytes() / c.page64()
         ),
     );
     if after1 != before || after2 != before {
@@ -642,10 +705,119 @@ fn hold(name: &str, secs: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// One round of `--pool-loop`: a new buffer must read zero everywhere; then it is written.
+fn pool_round(heap: &Heap, size: u64, round: u64) -> Result<(), String> {
+    let buf = heap.allocate(size).with_ctx(|| format!("round {round}: alloc {}", format_size(size)))?;
+    let len = to_usize(size)?;
+    let mut map = buf.mmap(0, len, Prot::READ_WRITE).with_ctx(|| format!("round {round}: mmap"))?;
+    with_cpu_access(&buf, DMA_BUF_SYNC_RW, || {
+        if let Some(m) = map.find_byte_mismatch(0).ctx("read")? {
+            return Err(format!(
+                "round {round}: new buffer not zeroed: byte at offset {:#x} is {:#04x} (a freed \
+                 buffer's contents handed out)",
+                m.offset, m.found
+            ));
+        }
+        let seed = 0xB00C_0000u32 ^ (std::process::id() << 8) ^ round as u32;
+        map.fill_u32_with(pattern(seed)).ctx("write pattern")
+    })
+}
+
+/// `--pool-loop`.
+fn pool_loop(name: &str, size: u64, iters: u64) -> ExitCode {
+    let result = Heap::open(name).map_err(|e| e.to_string()).and_then(|heap| {
+        for round in 0..iters {
+            pool_round(&heap, size, round)?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => {
+            vcsm_tests::emit(&format!("POOL-LOOP heap={name} size={size} iters={iters} zeroed=all"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            vcsm_tests::emit(&format!("POOL-LOOP heap={name} FAILED: {}", vcsm_tests::one_line(&e)));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--pool-fill`.
+fn pool_fill(name: &str, size: u64, count: usize) -> ExitCode {
+    let result = Heap::open(name).map_err(|e| e.to_string()).and_then(|heap| {
+        let len = to_usize(size)?;
+        let mut bufs = Vec::with_capacity(count);
+        for k in 0..count {
+            let buf = heap.allocate(size).with_ctx(|| format!("buffer {k}: alloc"))?;
+            let mut map = buf.mmap(0, len, Prot::READ_WRITE).with_ctx(|| format!("buffer {k}: mmap"))?;
+            with_cpu_access(&buf, DMA_BUF_SYNC_RW, || map.fill_bytes(0x5a).ctx("write"))?;
+            drop(map);
+            bufs.push(buf);
+        }
+        Ok(bufs.len())
+    });
+    match result {
+        Ok(n) => {
+            vcsm_tests::emit(&format!("POOL-FILL heap={name} size={size} freed={n}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            vcsm_tests::emit(&format!("POOL-FILL heap={name} FAILED: {}", vcsm_tests::one_line(&e)));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--hog-mib`: one write per page of an anonymous mapping, so every page is really allocated
+/// (and only once: no memset of the whole range on top of the kernel's zeroing).
+fn hog(mib: usize) -> ExitCode {
+    let len = mib << 20;
+    let page = page_size();
+    let start = Instant::now();
+    // SAFETY: A new private anonymous mapping; nothing else refers to that range.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        vcsm_tests::emit(&format!("HOG FAILED: mmap {mib} MiB: {}", std::io::Error::last_os_error()));
+        return ExitCode::FAILURE;
+    }
+    let base = ptr.cast::<u8>();
+    let mut sum = 0u64;
+    for i in (0..len).step_by(page) {
+        // SAFETY: `i < len`, inside the mapping made above, which is readable and writable.
+        unsafe {
+            base.add(i).write_volatile((i / page) as u8 | 1);
+            sum += u64::from(base.add(i).read_volatile());
+        }
+    }
+    // SAFETY: The mapping made above, not used afterwards.
+    unsafe { libc::munmap(ptr, len) };
+    vcsm_tests::emit(&format!("HOG touched={mib}MiB in {} ms (check {sum})", start.elapsed().as_millis()));
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(name) = &args.hold {
         return hold(name, args.hold_secs);
+    }
+    if let Some(name) = &args.pool_loop {
+        return pool_loop(name, args.size, args.iters);
+    }
+    if let Some(name) = &args.pool_fill {
+        return pool_fill(name, args.size, args.count);
+    }
+    if let Some(mib) = args.hog_mib {
+        return hog(mib);
     }
     let mut r = Reporter::new("heap-tests");
     for name in &args.heaps {
