@@ -76,11 +76,33 @@ vcsm_kmemleak_check() {
 
 # ---- state shared by the hostile-user phases (fuzz.sh, faults.sh, chaos.sh) ----
 
-# vcsm_cma_used: one line "AREA USED" per CMA area (pages in use, from CMA debugfs).
+# vcsm_cma_used: one line "AREA USED" per CMA area (pages in use, from CMA debugfs). Pages the
+# heap's pool holds (its stats' `pool ... bytes=`) are not counted as used in the heap's area:
+# they are the pool's, returned on pressure, idle or unload, so a leak check compares what is
+# neither live nor pooled. The pool is read before and after the areas, again if it changed.
 vcsm_cma_used() {
-	for d in /sys/kernel/debug/cma/*/; do
-		[ -r "$d/used" ] && echo "$(basename "$d") $(cat "$d/used")"
+	_s=/sys/kernel/debug/vcsm-cma-heap/stats
+	_try=0
+	while :; do
+		_p1=$(vcsm_pool_pages) _pfn=""
+		[ -r "$_s" ] && _pfn=$(($(sed -n 's/^region base=\(0x[0-9a-f]*\) .*/\1/p' "$_s") / 4096))
+		_out=$(for d in /sys/kernel/debug/cma/*/; do
+			[ -r "$d/used" ] || continue
+			u=$(cat "$d/used")
+			[ "$(cat "$d/base_pfn" 2>/dev/null)" = "$_pfn" ] && u=$((u - _p1))
+			echo "$(basename "$d") $u"
+		done)
+		_try=$((_try + 1))
+		[ "$(vcsm_pool_pages)" = "$_p1" ] || [ $_try -ge 5 ] && break
 	done
+	[ -n "$_out" ] && echo "$_out"
+}
+
+# vcsm_pool_pages: pages the heap's pool holds (0 without the heap or its pool line).
+vcsm_pool_pages() {
+	_b=$(awk '$1 == "pool" { for (i = 2; i <= NF; i++) if ($i ~ /^bytes=/) { sub(/^bytes=/, "", $i); print $i } }' \
+		/sys/kernel/debug/vcsm-cma-heap/stats 2>/dev/null)
+	echo $((${_b:-0} / 4096))
 }
 
 # vcsm_drv_kv KEY: the value of KEY=... on the summary lines of vc-sm-cma's state file.
