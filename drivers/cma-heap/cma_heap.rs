@@ -38,8 +38,7 @@ use core::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 use kernel::{
-    bindings,
-    c_str,
+    bindings, c_str,
     device::Device,
     new_mutex,
     prelude::*,
@@ -235,7 +234,9 @@ struct CmaBuffer {
 #[pinned_drop]
 impl PinnedDrop for CmaBuffer {
     fn drop(self: Pin<&mut Self>) {
-        self.region.used.fetch_sub(self.mem.size(), Ordering::Relaxed);
+        self.region
+            .used
+            .fetch_sub(self.mem.size(), Ordering::Relaxed);
         self.region.buffers.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -295,18 +296,32 @@ impl Exporter for CmaBuffer {
         drop(removed);
     }
 
-    fn map(&self, att: &Arc<CmaAttachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+    fn map(
+        &self,
+        att: &Arc<CmaAttachment>,
+        dir: DataDirection,
+    ) -> Result<NonNull<bindings::sg_table>> {
         // An uncached mapping skips CPU cache maintenance: the zeroes must be in memory first.
         self.prepare_uncached_access();
         let mut table = att.table.lock();
         if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
-            pr_limited!(pr_warn, "cannot map a buffer for {:?} access: {:?}\n", dir, e);
+            pr_limited!(
+                pr_warn,
+                "cannot map a buffer for {:?} access: {:?}\n",
+                dir,
+                e
+            );
             return Err(e);
         }
         NonNull::new(table.as_raw()).ok_or(EINVAL)
     }
 
-    fn unmap(&self, att: &Arc<CmaAttachment>, _sgt: NonNull<bindings::sg_table>, _dir: DataDirection) {
+    fn unmap(
+        &self,
+        att: &Arc<CmaAttachment>,
+        _sgt: NonNull<bindings::sg_table>,
+        _dir: DataDirection,
+    ) {
         att.table.lock().unmap();
     }
 
