@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps, and
 # the import+free round trip of vc-sm-cma against the simulated VPU (1 and 4 threads).
 # The baseline is the in-kernel CMA heap, linux,cma: the Pi's system pool, which is also where
 # our heaps allocate with the vcsm-cma-heap-system overlay that scripts/bench.sh boots by
 # default (VCSM_BENCH_POOL=dedicated: a pool of their own).
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
 
 heap_load || exit 1

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest tests of vcsm-cma-heap.ko (sourced by check.sh after lib.sh).
 
 HEAPS="vcsm-uncached vcsm-cached"
@@ -10,7 +11,7 @@ heap_load() {
 		return 1
 	fi
 	for h in $HEAPS; do
-		if [ ! -c /dev/dma_heap/$h ]; then
+		if [ ! -c "/dev/dma_heap/$h" ]; then
 			vcsm_fail heap/load "no /dev/dma_heap/$h after insmod"
 			return 1
 		fi
@@ -94,10 +95,10 @@ heap_far_pool_refused() {
 heap_tests() {
 	heap_load || return
 	[ "${HEAP_FAR_POOL:-}" = 1 ] && heap_far_pool_refused
-	args=""
-	for h in $HEAPS; do args="$args --heap $h"; done
+	set --
+	for h in $HEAPS; do set -- "$@" --heap "$h"; done
 	# Our own functional tests, including exhaustion of the region.
-	heap-tests $args --exhaust --cma-area vcsm-cma-pool
+	heap-tests "$@" --exhaust --cma-area vcsm-cma-pool
 	# The kernel's own dmabuf-heaps selftest on our heaps, with vgem as the importing device.
 	selftest_dmabuf_heap
 	heap_unload_rules
@@ -114,7 +115,7 @@ selftest_dmabuf_heap() {
 	# (The in-kernel CMA heap maps one segment longer than vgem's 64 KiB limit, which
 	# DMA-API debugging reports; that is not ours to judge here.)
 	nodes=""
-	for h in $HEAPS; do nodes="$nodes $h:$(cat /sys/class/dma_heap/$h/dev)"; done
+	for h in $HEAPS; do nodes="$nodes $h:$(cat "/sys/class/dma_heap/$h/dev")"; done
 	unshare -m sh -c "mount -t tmpfs heaps /dev/dma_heap &&
 		for n in $nodes; do
 			name=\${n%%:*}; mm=\${n#*:}
