@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Step runner shared by check.sh, demo.sh and bench.sh. Source it.
 #
 # step NAME COMMAND...   runs COMMAND with its output in build/logs/NAME.log and adds its
