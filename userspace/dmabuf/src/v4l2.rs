@@ -334,7 +334,8 @@ impl Device {
 
     /// Maps MMAP buffer `b` (from `query_buffer`) read-only.
     pub fn map(&self, b: &Buffer) -> io::Result<Mapping> {
-        let len = NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let len =
+            NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: A new shared mapping of the device at the buffer's offset; nothing else is
         // mapped at the address the kernel picks. The mapping is unmapped by `Mapping::drop`.
         let ptr = unsafe {
@@ -384,19 +385,37 @@ mod tests {
         // The numbers of linux/videodev2.h on a 64-bit kernel (size in bits 16-29).
         assert_eq!(nix::request_code_read!(b'V', 0, std::mem::size_of::<Capability>()) as u32, 0x8068_5600);
         assert_eq!(nix::request_code_readwrite!(b'V', 5, std::mem::size_of::<Format>()) as u32, 0xc0d0_5605);
-        assert_eq!(nix::request_code_readwrite!(b'V', 8, std::mem::size_of::<RequestBuffers>()) as u32, 0xc014_5608);
+        assert_eq!(
+            nix::request_code_readwrite!(b'V', 8, std::mem::size_of::<RequestBuffers>()) as u32,
+            0xc014_5608
+        );
         assert_eq!(nix::request_code_readwrite!(b'V', 9, std::mem::size_of::<Buffer>()) as u32, 0xc058_5609);
-        assert_eq!(nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32, 0xc040_5610);
-        assert_eq!(nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32, 0x4004_5612);
+        assert_eq!(
+            nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32,
+            0xc040_5610
+        );
+        assert_eq!(
+            nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32,
+            0x4004_5612
+        );
         assert_eq!(PIX_FMT_YUYV, 0x5659_5559);
     }
 
     #[test]
     fn pix_format_round_trips_through_the_union() {
-        let pix = PixFormat { width: 640, height: 480, pixelformat: PIX_FMT_YUYV, field: FIELD_NONE, ..Default::default() };
+        let pix = PixFormat {
+            width: 640,
+            height: 480,
+            pixelformat: PIX_FMT_YUYV,
+            field: FIELD_NONE,
+            ..Default::default()
+        };
         let f = Format::capture(pix);
         let back = f.pix();
-        assert_eq!((back.width, back.height, back.pixelformat, back.field), (640, 480, PIX_FMT_YUYV, FIELD_NONE));
+        assert_eq!(
+            (back.width, back.height, back.pixelformat, back.field),
+            (640, 480, PIX_FMT_YUYV, FIELD_NONE)
+        );
         assert_eq!(f.type_, BUF_TYPE_VIDEO_CAPTURE);
     }
 }

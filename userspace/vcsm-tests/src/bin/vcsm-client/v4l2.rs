@@ -5,7 +5,9 @@
 //! address and compared with the CPU's checksum over the V4L2 mapping.
 
 use super::*;
-use dmabuf::v4l2::{self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV};
+use dmabuf::v4l2::{
+    self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV,
+};
 
 /// vivid with one capture node (module options); `allocators=1` gives dma-contig buffers,
 /// `allocators=0` vmalloc ones.
@@ -69,7 +71,13 @@ fn open_vivid(allocator: &str) -> Result<(Vivid, String, v4l2::Device, PixFormat
     if cap.device_caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) != CAP_VIDEO_CAPTURE | CAP_STREAMING {
         return Err(format!("{node} is not a streaming capture device (caps {:#x})", cap.device_caps));
     }
-    let want = PixFormat { width: 640, height: 480, pixelformat: PIX_FMT_YUYV, field: FIELD_NONE, ..Default::default() };
+    let want = PixFormat {
+        width: 640,
+        height: 480,
+        pixelformat: PIX_FMT_YUYV,
+        field: FIELD_NONE,
+        ..Default::default()
+    };
     let fmt = vid.set_format(want).ctx("VIDIOC_S_FMT")?;
     if (fmt.width, fmt.height, fmt.pixelformat) != (640, 480, PIX_FMT_YUYV) || fmt.sizeimage == 0 {
         return Err(format!("vivid chose {fmt:?}"));
@@ -90,7 +98,9 @@ struct DmaEntry {
 fn dma_api_entries() -> Result<Vec<DmaEntry>, String> {
     const DUMP: &str = "/sys/kernel/debug/dma-api/dump";
     let text = fs::read_to_string(DUMP).ctx(DUMP)?;
-    let hex = |w: &str, key: &str| w.strip_prefix(key).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok());
+    let hex = |w: &str, key: &str| {
+        w.strip_prefix(key).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+    };
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -117,10 +127,19 @@ fn check_same_memory(dma: u64, length: u64) -> Result<u64, String> {
         .ok_or_else(|| format!("no vcsm-cma mapping at {dma:#x} in the DMA-API table"))?;
     let vivid = entries
         .iter()
-        .find(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent") && e.phys == ours.phys)
-        .ok_or_else(|| format!("vcsm-cma's mapping at {dma:#x} is ARM {:#x}, where vivid allocated nothing", ours.phys))?;
+        .find(|e| {
+            e.dev.starts_with("vivid")
+                && (e.kind == "coherent" || e.kind == "noncoherent")
+                && e.phys == ours.phys
+        })
+        .ok_or_else(|| {
+            format!("vcsm-cma's mapping at {dma:#x} is ARM {:#x}, where vivid allocated nothing", ours.phys)
+        })?;
     if vivid.len < length || ours.len < length {
-        return Err(format!("vivid's allocation ({} bytes) or the VPU mapping ({} bytes) is shorter than the frame", vivid.len, ours.len));
+        return Err(format!(
+            "vivid's allocation ({} bytes) or the VPU mapping ({} bytes) is shorter than the frame",
+            vivid.len, ours.len
+        ));
     }
     Ok(ours.phys)
 }
@@ -251,7 +270,11 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
             let cpu = with_cpu_access(&slot.buf, DMA_BUF_SYNC_READ, || Ok(map_checksum(&slot.map)))?;
             let vpu = vpu_checksum(slot.imp.vc_handle)?;
             if cpu != vpu {
-                return Err(format!("{} frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}", heap.name(), b.index));
+                return Err(format!(
+                    "{} frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}",
+                    heap.name(),
+                    b.index
+                ));
             }
             distinct.insert(cpu);
             vid.queue_dmabuf(b.index, &slot.buf, len as u32).ctx("VIDIOC_QBUF DMABUF")?;
@@ -260,14 +283,22 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
         vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
         // The buffers start zeroed: a single checksum means vivid's frames never reached them.
         if distinct.len() < 2 {
-            return Err(format!("{}: {} distinct frames in {frames}: vivid's frames did not reach the buffers", heap.name(), distinct.len()));
+            return Err(format!(
+                "{}: {} distinct frames in {frames}: vivid's frames did not reach the buffers",
+                heap.name(),
+                distinct.len()
+            ));
         }
         vid.request_buffers(0, v4l2::MEMORY_DMABUF).ctx("VIDIOC_REQBUFS 0")?;
         drop(slots);
         drop(vid);
         drop(vivid);
         wait_idle(3000)?;
-        report.push(format!("{}: {frames} frames from {node} in {secs:.1} s, {} distinct, VPU = CPU for every one", heap.name(), distinct.len()));
+        report.push(format!(
+            "{}: {frames} frames from {node} in {secs:.1} s, {} distinct, VPU = CPU for every one",
+            heap.name(),
+            distinct.len()
+        ));
     }
     info("vcsm/v4l2-heap-buffers-into-vivid", &report.join("; "));
     Ok(())
@@ -290,7 +321,10 @@ fn import_all(t: &T, vid: &v4l2::Device, n: u32) -> Result<Vec<Slot>, String> {
 
 /// vivid's coherent allocations in the DMA-API table (its live frame memory).
 fn vivid_allocations() -> Result<usize, String> {
-    Ok(dma_api_entries()?.iter().filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent")).count())
+    Ok(dma_api_entries()?
+        .iter()
+        .filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent"))
+        .count())
 }
 
 /// The driver and the VPU hold nothing any more and vivid has freed every frame (`when`
@@ -344,7 +378,9 @@ pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
         for (h, cpu) in &held {
             let vpu = vpu_checksum(*h)?;
             if vpu != *cpu {
-                return Err(format!("held frame {h:#x}: VPU reads {vpu:#x}, it held {cpu:#x}: the memory changed"));
+                return Err(format!(
+                    "held frame {h:#x}: VPU reads {vpu:#x}, it held {cpu:#x}: the memory changed"
+                ));
             }
         }
         Ok(())
@@ -406,7 +442,12 @@ impl Port {
 /// Streams `frames` frames of `vid` through `port` as bcm2835-codec's zero-copy input would:
 /// each dequeued buffer is submitted by its exported dma-buf, and the VPU checksums the frame
 /// through the handle in the MMAL header. Returns the port's import count.
-fn stream_through_port(vid: &v4l2::Device, slots: &[(v4l2::Mapping, OwnedFd)], port: &mut Port, frames: u32) -> Result<u64, String> {
+fn stream_through_port(
+    vid: &v4l2::Device,
+    slots: &[(v4l2::Mapping, OwnedFd)],
+    port: &mut Port,
+    frames: u32,
+) -> Result<u64, String> {
     let mut imports = 0;
     for f in 0..frames {
         let b = vid.dequeue(MEMORY_MMAP).ctx("VIDIOC_DQBUF")?;
@@ -453,7 +494,10 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
     vid.stream_on().ctx("VIDIOC_STREAMON")?;
     let imports = stream_through_port(&vid, &slots, &mut port, frames)?;
     if imports != u64::from(n) || DrvState::read()?.bufs.len() != n as usize {
-        return Err(format!("{n} buffers: the port made {imports} imports, the driver lists {}", DrvState::read()?.bufs.len()));
+        return Err(format!(
+            "{n} buffers: the port made {imports} imports, the driver lists {}",
+            DrvState::read()?.bufs.len()
+        ));
     }
     vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
     // Buffer cleanup: the port's imports are freed.
