@@ -8,6 +8,7 @@
 #   make           the modules, against KDIR or the cached test kernel
 #   make dtbs      the device-tree overlays
 #   make clippy    the modules once more with CLIPPY=1
+#   make lint      the lint gates: rustfmt, clippy (modules and host crates), shellcheck
 #   make deps      install what the build needs (Debian packages, bindgen-cli)
 #   make kernel    the test kernel (FLAVOUR=debug|perf), cached in ~/.cache/vcsm
 #   make install   modules, overlays, udev rule, vcsm-tool into DESTDIR (default /), for KDIR
@@ -18,14 +19,14 @@ FLAVOUR ?= debug
 KDIR ?=
 O := $(CURDIR)/build
 
-.PHONY: all modules deps kernel dtbs clippy check soak demo bench install clean help
+.PHONY: all modules deps kernel dtbs clippy lint check soak demo bench install clean help
 
 DESTDIR ?= /
 
 all: modules
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +42,10 @@ modules:
 clippy:
 	@kdir="$(KDIR)"; [ -n "$$kdir" ] || { scripts/install-deps.sh && kdir=$$(scripts/kernel.sh build $(FLAVOUR)); }; \
 	scripts/build-modules.sh "$$kdir" CLIPPY=1
+
+lint:
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || { scripts/install-deps.sh && kdir=$$(scripts/kernel.sh build $(FLAVOUR)); }; \
+	scripts/lint.sh "$$kdir"
 
 install:
 	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh kdir $(FLAVOUR)); \

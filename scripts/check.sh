@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make check`: install what is missing, build, run every host test and the QEMU guest tests
+# `make check`: install what is missing, build, run every host test, the lint gates
+# (scripts/lint.sh) and the QEMU guest tests
 # (five boots: everything on the dedicated pool; the heaps on the system CMA pool; the
 # hostile-user suite: fuzzer, fault injection, killed processes, unload races; the VPU's window
 # with a split range map; a Raspberry Pi 3 B on QEMU raspi3b with the real firmware driver).
@@ -35,6 +36,13 @@ fi
 # Kernel, modules, guest programs.
 must kernel-debug scripts/kernel.sh build debug
 kdir=$(scripts/kernel.sh kdir debug)
+# The lint gates of scripts/lint.sh (rustfmt, clippy on the modules and the host workspaces,
+# and shellcheck), before the boots: a finding fails the check.
+if [ "$mode" = check ]; then
+	# shellcheck source=scripts/lint.sh
+	. "$top/scripts/lint.sh"
+	vcsm_lint "$kdir"
+fi
 must modules scripts/build-modules.sh "$kdir"
 moddir="$top/build/kmod/$(basename "$kdir")"
 [ "$mode" = check ] && step vchiq-linkcheck tests/host/vchiq-linkcheck.sh --kdir "$kdir" \

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Toolchain environment shared by every build script. Source it, do not run it.
 #
 # The kernel must be built and its modules linked with one and the same rustc: Debian's
@@ -33,5 +34,6 @@ vcsm_toolchain_id() {
 }
 
 # Make arguments for the kernel and for out-of-tree modules.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 VCSM_KMAKE_ARGS=("ARCH=$ARCH" "LLVM=$LLVM" "RUSTC=$RUSTC" "HOSTRUSTC=$HOSTRUSTC" "BINDGEN=$BINDGEN"
 	"CLIPPY_DRIVER=$CLIPPY_DRIVER")

@@ -13,7 +13,7 @@ log() { printf '[deps] %s\n' "$*"; }
 PKGS=(linux-source-6.12 rustc-web rust-web-src clang-15 libclang-15-dev llvm-15 lld-15
       gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
       qemu-system-arm device-tree-compiler bc flex bison libelf-dev libssl-dev cpio kmod
-      python3-docutils python3-libfdt xz-utils rsync rust-web-clippy)
+      python3-docutils python3-libfdt xz-utils rsync rust-web-clippy shellcheck)
 ARM64_PKGS=(libstd-rust-web-dev:arm64)
 
 missing=()

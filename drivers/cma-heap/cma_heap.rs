@@ -44,8 +44,7 @@ use core::{
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use kernel::{
-    bindings,
-    c_str,
+    bindings, c_str,
     device::Device,
     new_mutex,
     prelude::*,
@@ -204,8 +203,14 @@ impl HeapOps for CmaHeap {
             if self.cached {
                 mem.set_cached();
             }
-            let buf = self.export(PooledPages::new(mem, region.pool.clone(), true), len, fd_flags);
-            region.pool.account_alloc(true, pool::now_ns().saturating_sub(t0));
+            let buf = self.export(
+                PooledPages::new(mem, region.pool.clone(), true),
+                len,
+                fd_flags,
+            );
+            region
+                .pool
+                .account_alloc(true, pool::now_ns().saturating_sub(t0));
             return buf;
         }
         // The cached heap's CPU mappings are cached and every device mapping of it does the
@@ -246,8 +251,14 @@ impl HeapOps for CmaHeap {
         if !region.contains(mem.phys_addr(), len) {
             return Err(exhausted(ENOMEM));
         }
-        let buf = self.export(PooledPages::new(mem, region.pool.clone(), false), len, fd_flags);
-        region.pool.account_alloc(false, pool::now_ns().saturating_sub(t0));
+        let buf = self.export(
+            PooledPages::new(mem, region.pool.clone(), false),
+            len,
+            fd_flags,
+        );
+        region
+            .pool
+            .account_alloc(false, pool::now_ns().saturating_sub(t0));
         buf
     }
 }
@@ -302,7 +313,9 @@ struct CmaBuffer {
 #[pinned_drop]
 impl PinnedDrop for CmaBuffer {
     fn drop(self: Pin<&mut Self>) {
-        self.region.used.fetch_sub(self.mem.size(), Ordering::Relaxed);
+        self.region
+            .used
+            .fetch_sub(self.mem.size(), Ordering::Relaxed);
         self.region.buffers.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -375,18 +388,32 @@ impl Exporter for CmaBuffer {
         drop(removed);
     }
 
-    fn map(&self, att: &Arc<CmaAttachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+    fn map(
+        &self,
+        att: &Arc<CmaAttachment>,
+        dir: DataDirection,
+    ) -> Result<NonNull<bindings::sg_table>> {
         // An uncached mapping skips CPU cache maintenance: the zeroes must be in memory first.
         self.prepare_uncached_access();
         let mut table = att.table.lock();
         if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
-            pr_limited!(pr_warn, "cannot map a buffer for {:?} access: {:?}\n", dir, e);
+            pr_limited!(
+                pr_warn,
+                "cannot map a buffer for {:?} access: {:?}\n",
+                dir,
+                e
+            );
             return Err(e);
         }
         NonNull::new(table.as_raw()).ok_or(EINVAL)
     }
 
-    fn unmap(&self, att: &Arc<CmaAttachment>, _sgt: NonNull<bindings::sg_table>, _dir: DataDirection) {
+    fn unmap(
+        &self,
+        att: &Arc<CmaAttachment>,
+        _sgt: NonNull<bindings::sg_table>,
+        _dir: DataDirection,
+    ) {
         att.table.lock().unmap();
     }
 
@@ -482,7 +509,13 @@ struct HeapDevice {
 }
 
 impl HeapDevice {
-    fn new(dev: ARef<Device>, name: &CStr, base: u64, size: u64, pool_max: Option<u64>) -> Result<Self> {
+    fn new(
+        dev: ARef<Device>,
+        name: &CStr,
+        base: u64,
+        size: u64,
+        pool_max: Option<u64>,
+    ) -> Result<Self> {
         let reach = Reach::probe(&name, base, size)?;
         // The VideoCore addresses 32 bits (and the Pi's dma-ranges restrict it further).
         dma::set_mask_and_coherent(&dev, 32)?;
@@ -567,7 +600,9 @@ pub unsafe extern "C" fn vcsm_cma_heap_rust_probe(
     // SAFETY: `name` is a NUL-terminated string valid for the call (safety requirements).
     let name = unsafe { CStr::from_char_ptr(name) };
     let pool_max = (pool_max != u64::MAX).then_some(pool_max);
-    match HeapDevice::new(dev, name, base, size, pool_max).and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?)) {
+    match HeapDevice::new(dev, name, base, size, pool_max)
+        .and_then(|hd| Ok(KBox::new(hd, GFP_KERNEL)?))
+    {
         Ok(hd) => {
             // SAFETY: `state` is valid for writes by the safety requirements.
             unsafe { *state = KBox::into_raw(hd).cast() };

@@ -481,7 +481,9 @@ impl Pool {
             let dt = now_ns().saturating_sub(t0);
             let size = node.pages.size();
             self.stats.zero_ns_worker.fetch_add(dt, Ordering::Relaxed);
-            self.stats.zeroed_bg_bytes.fetch_add(size as u64, Ordering::Relaxed);
+            self.stats
+                .zeroed_bg_bytes
+                .fetch_add(size as u64, Ordering::Relaxed);
             node.stamp_ms = now_ms();
             let pages = node.pages.page_count();
             let max = self.max_bytes();
@@ -533,7 +535,9 @@ impl Pool {
             self.stats.cap_returned.fetch_add(n_over, Ordering::Relaxed);
         }
         if n_idle > 0 {
-            self.stats.idle_returned.fetch_add(n_idle, Ordering::Relaxed);
+            self.stats
+                .idle_returned
+                .fetch_add(n_idle, Ordering::Relaxed);
         }
         if left > 0 {
             self.work.queue(tick_ms());

@@ -370,7 +370,11 @@ unsafe impl Sync for SgTable {}
 impl SgTable {
     /// A table covering `size` contiguous bytes from `page`, in entries of at most `max_seg`
     /// bytes.
-    pub(crate) fn new_contig(page: NonNull<bindings::page>, size: usize, max_seg: u32) -> Result<Self> {
+    pub(crate) fn new_contig(
+        page: NonNull<bindings::page>,
+        size: usize,
+        max_seg: u32,
+    ) -> Result<Self> {
         let mut table = KBox::new(bindings::sg_table::default(), GFP_KERNEL)?;
         // SAFETY: `table` is a valid, zeroed `sg_table`; `page` starts `size` contiguous bytes.
         to_result(unsafe {
@@ -400,7 +404,12 @@ impl SgTable {
         }
         // SAFETY: The table is valid and unmapped; `dev` is a valid device.
         to_result(unsafe {
-            ext::dma_map_sgtable(raw(dev).cast(), self.as_raw().cast(), dir.as_raw(), attrs as _)
+            ext::dma_map_sgtable(
+                raw(dev).cast(),
+                self.as_raw().cast(),
+                dir.as_raw(),
+                attrs as _,
+            )
         })?;
         self.mapped = Some((dev.clone(), dir, attrs));
         Ok(())
@@ -431,7 +440,11 @@ impl SgTable {
         if let Some((dev, _, _)) = &self.mapped {
             // SAFETY: The table is mapped for `dev`.
             unsafe {
-                ext::kext_dma_sync_sgtable_for_cpu(raw(dev).cast(), self.as_raw().cast(), dir.as_raw())
+                ext::kext_dma_sync_sgtable_for_cpu(
+                    raw(dev).cast(),
+                    self.as_raw().cast(),
+                    dir.as_raw(),
+                )
             };
         }
     }

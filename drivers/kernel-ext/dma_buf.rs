@@ -31,7 +31,11 @@ pub(crate) trait Exporter: Sized + Send + Sync {
     }
 
     /// Maps the buffer for the attached device; the table stays valid until `unmap`.
-    fn map(&self, att: &Self::Attachment, dir: DataDirection) -> Result<NonNull<bindings::sg_table>>;
+    fn map(
+        &self,
+        att: &Self::Attachment,
+        dir: DataDirection,
+    ) -> Result<NonNull<bindings::sg_table>>;
 
     /// Undoes `map`.
     fn unmap(&self, att: &Self::Attachment, sgt: NonNull<bindings::sg_table>, dir: DataDirection);

@@ -14,6 +14,7 @@ cmdfile="$kdir/rust/bindings/.bindings_generated.rs.cmd"
 [ -f "$cmdfile" ] || { echo "gen-bindings: $cmdfile missing: is $kdir a built Rust kernel?" >&2; exit 1; }
 # Everything after ` -- ` is the clang command line; drop the dependency-file option.
 # The saved command is shell-quoted (e.g. -DARM64_ASM_ARCH='"armv8.5-a"'): let the shell split it.
+cflags=()
 eval "cflags=($(sed -n 's/^savedcmd_[^=]*:= .* -- //p' "$cmdfile" | sed -e 's/ ; .*//' -e 's/-Wp,-MMD,[^ ]*//'))"
 bindgen=${BINDGEN:-bindgen}
 

@@ -7,15 +7,15 @@
 //! live in [`bindings`] and are used only here; the drivers see the safe types below.
 
 pub(crate) mod bindings;
+pub(crate) mod debugfs;
 pub(crate) mod device;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;
-pub(crate) mod dma_heap;
-pub(crate) mod debugfs;
 pub(crate) mod dma_buf_import;
+pub(crate) mod dma_heap;
 pub(crate) mod fd;
 pub(crate) mod miscdev;
-pub(crate) mod workqueue;
-pub(crate) mod shrinker;
 pub(crate) mod module_ref;
 pub(crate) mod ratelimit;
+pub(crate) mod shrinker;
+pub(crate) mod workqueue;

@@ -4,10 +4,7 @@
 //! gives back when the kernel reclaims memory.
 
 use super::bindings as ext;
-use core::{
-    ffi::c_void,
-    ptr::NonNull,
-};
+use core::{ffi::c_void, ptr::NonNull};
 use kernel::{ffi::c_ulong, prelude::*, str::CStr, sync::Arc};
 
 /// What a shrinker reclaims.
@@ -71,7 +68,12 @@ impl<T: ShrinkerOps> Shrinker<T> {
         // SAFETY: `name` is NUL-terminated (copied by the callee); the callbacks match the
         // C prototypes and `ptr` stays valid until `Drop` has freed the shrinker.
         let raw = unsafe {
-            ext::kext_shrinker_register(name.as_char_ptr(), Some(count_cb::<T>), Some(scan_cb::<T>), ptr)
+            ext::kext_shrinker_register(
+                name.as_char_ptr(),
+                Some(count_cb::<T>),
+                Some(scan_cb::<T>),
+                ptr,
+            )
         };
         // INVARIANT: A non-NULL result is a registered shrinker with these callbacks and data.
         Ok(Self {

@@ -138,7 +138,10 @@ impl<T: DelayedWorkFn> DelayedWork<T> {
         // INVARIANT: The caller guarantees that `target` outlives the item.
         // SAFETY: `raw` is live (type invariant).
         unsafe {
-            super::bindings::kext_dwork_set_data(self.raw.as_ptr(), (target as *const T).cast_mut().cast())
+            super::bindings::kext_dwork_set_data(
+                self.raw.as_ptr(),
+                (target as *const T).cast_mut().cast(),
+            )
         };
     }
 

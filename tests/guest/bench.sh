@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # `make bench`: allocation latency of our heaps against the in-kernel CMA and system heaps,
 # cold (our pool off) and warm (the pool on), the import round trip of vc-sm-cma next to the
 # raw SMEM round trip, and a streaming pipeline's per-frame import cost, all in one boot.
@@ -6,7 +7,9 @@
 # our heaps allocate with the vcsm-cma-heap-system overlay that scripts/bench.sh boots by
 # default (VCSM_BENCH_POOL=dedicated: a pool of their own). The host turns the BENCH-JSON lines
 # into build/bench/ (scripts/bench-report.py).
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
 
 POOL_MAX=/sys/module/vcsm_cma_heap/parameters/pool_max_kb

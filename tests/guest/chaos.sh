@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The hostile-user phase "process death at random points" and the unload/unbind races of
 # vc-sm-cma.ko against the simulated VPU. Sourced after lib.sh and vcsm.sh; the entry point is
 # chaos_tests. Expects the modules loaded and /dev/vcsm-cma ready (as after t_vc_load) and
@@ -55,6 +56,7 @@ chaos_tests() {
 	chaos_mode unload
 
 	vcsm_run chaos/settled
+	# shellcheck disable=SC2012 # ls -ln of one fixed node, for its mode and group: no names parsed
 	if ! vcsm_settled "$CHAOS_BASE"; then
 		vcsm_fail chaos/settled "buffers, VPU handles or CMA pages left after the chaos phase (seed $CHAOS_SEED)"
 	elif [ ! -c /dev/vcsm-cma ] || [ "$(vcsm_drv_kv phase)" != Ready ]; then

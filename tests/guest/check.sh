@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Everything `make check` runs in the guest.
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
+# shellcheck source=tests/guest/vpusim.sh
 . /tests/vpusim.sh
+# shellcheck source=tests/guest/vcsm.sh
 . /tests/vcsm.sh
+# shellcheck source=tests/guest/tool.sh
 . /tests/tool.sh
+# shellcheck source=tests/guest/fuzz.sh
 . /tests/fuzz.sh
 
 vcsm_kmemleak_clear

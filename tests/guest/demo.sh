@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # `make demo`: a narrated session in the guest. Lines starting with "DEMO:" are the story; each
 # step is also a checked test (@@VCSM lines), so the demo fails if any step does not hold.
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
 
 say() { echo "DEMO: $*"; }

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Systematic fault injection against every entry point of vc-sm-cma and the vcsm heaps
 # (userspace/vcsm-tests/src/bin/vcsm-faults.rs). Sourced after lib.sh, heap.sh and vcsm.sh; the
 # entry point is fault_tests. Expects the modules loaded and /dev/vcsm-cma ready (as after
@@ -34,7 +35,7 @@ fault_attrs_off() {
 fault_recover() {
 	echo "faults: unbinding vc-sm-cma and reloading it and vpu-sim to release what was left behind"
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/unbind
-	rmmod vc_sm_cma && rmmod vpu_sim || { echo "faults: cannot unload vc_sm_cma and vpu_sim"; return 1; }
+	{ rmmod vc_sm_cma && rmmod vpu_sim; } || { echo "faults: cannot unload vc_sm_cma and vpu_sim"; return 1; }
 	VC_WHY=""
 	t_vc_load || { echo "faults: reload failed: $VC_WHY"; return 1; }
 	if vcsm_settled "$FI_BASELINE" 30; then

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The ioctl fuzzer (userspace/vcsm-tests/src/bin/vcsm-fuzz.rs) against /dev/vcsm-cma, every
 # dma-heap and the dma-bufs around them: as a user of group video with the udev rule's node
 # modes, then as a user outside the group (every node must refuse to open); afterwards the

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # vcsm-cma-heap on the system CMA pool: the boot has only the vcsm-cma-heap-system overlay, so
 # our heaps take their memory from the Pi-like `cma: linux,cma` pool that tests/qemu/run.sh
 # gives the tree (64 MiB, the kernel's default CMA area), shared with the in-kernel CMA heap
 # /dev/dma_heap/linux,cma and the DMA atomic pools. Run by scripts/check.sh in a boot of its own.
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
 
 AREA=linux,cma
@@ -113,13 +116,13 @@ sys_buffer_in_area() {
 # atomic pools hold some of it from boot, so a 64 MiB buffer can never fit: alloc-64M is left
 # out (--skip; --region-mib 64 would report it SKIP, which counts as a failure).
 sys_heap_tests() {
-	args="--skip /alloc-64M"
-	for h in $HEAPS; do args="$args --heap $h"; done
+	set -- --skip /alloc-64M
+	for h in $HEAPS; do set -- "$@" --heap "$h"; done
 	# Exhaustion empties the shared pool for a moment. Its other tenants here are the DMA atomic
 	# pools: allocated at boot, grown only after atomic DMA allocations (which nothing in this
 	# guest makes) and then from the page allocator if CMA is full. So linux,cma's own count
 	# must come back exactly, as it does for the dedicated pool in heap.sh.
-	{ heap-tests $args --exhaust --cma-area "$AREA"; echo "rc=$?" > /tmp/sys-ht.rc; } 2>&1 |
+	{ heap-tests "$@" --exhaust --cma-area "$AREA"; echo "rc=$?" > /tmp/sys-ht.rc; } 2>&1 |
 		tee /tmp/sys-ht.out
 	# The program's own lines are counted by the judge; this one fails if it did not run to
 	# its end (missing, crashed, killed).

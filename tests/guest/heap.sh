@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest tests of vcsm-cma-heap.ko (sourced by check.sh after lib.sh).
 
 HEAPS="vcsm-uncached vcsm-cached"
@@ -10,7 +11,7 @@ heap_load() {
 		return 1
 	fi
 	for h in $HEAPS; do
-		if [ ! -c /dev/dma_heap/$h ]; then
+		if [ ! -c "/dev/dma_heap/$h" ]; then
 			vcsm_fail heap/load "no /dev/dma_heap/$h after insmod"
 			return 1
 		fi
@@ -96,10 +97,10 @@ heap_far_pool_refused() {
 heap_tests() {
 	heap_load || return
 	[ "${HEAP_FAR_POOL:-}" = 1 ] && heap_far_pool_refused
-	args=""
-	for h in $HEAPS; do args="$args --heap $h"; done
+	set --
+	for h in $HEAPS; do set -- "$@" --heap "$h"; done
 	# Our own functional tests, including exhaustion of the region.
-	heap-tests $args --exhaust --cma-area vcsm-cma-pool
+	heap-tests "$@" --exhaust --cma-area vcsm-cma-pool
 	# The kernel's own dmabuf-heaps selftest on our heaps, with vgem as the importing device.
 	selftest_dmabuf_heap
 	heap_pool_tests
@@ -144,7 +145,7 @@ pool_t_hit() {
 		heap-tests --pool-loop "$h" --size 1048576 --iters 1 || { HP_WHY="$h: the pooled buffer was not all zero"; return 1; }
 		h1=$(pool_kv hits)
 		echo "$h: pool buffers=$b0 zeroed_bg_bytes=$bg0 hits $h0 -> $h1"
-		[ "$b0" -ge 1 ] && [ "$bg0" -ge 1048576 ] || { HP_WHY="$h: the freed buffer was not pooled and zeroed"; return 1; }
+		{ [ "$b0" -ge 1 ] && [ "$bg0" -ge 1048576 ]; } || { HP_WHY="$h: the freed buffer was not pooled and zeroed"; return 1; }
 		[ "$h1" = $((h0 + 1)) ] || { HP_WHY="$h: hits went $h0 -> $h1, not +1"; return 1; }
 	done
 }
@@ -208,7 +209,7 @@ pool_t_cap() {
 	b=$(pool_kv bytes); h1=$(pool_kv hits)
 	echo -1 > "$HPARAM/pool_max_kb"
 	echo "pool_max_kb=0: emptied; 3 rounds with the pool off: pool bytes=$b hits $h0 -> $h1"
-	[ "$b" = 0 ] && [ "$h1" = "$h0" ] || { HP_WHY="the pool was used while off"; return 1; }
+	{ [ "$b" = 0 ] && [ "$h1" = "$h0" ]; } || { HP_WHY="the pool was used while off"; return 1; }
 }
 
 # 5. Idle trimming: buffers untouched for pool_idle_ms go back to CMA by themselves.
@@ -255,16 +256,19 @@ pool_t_pressure() {
 }
 
 # 6. Unload with buffers pooled: CMA back to its count with nothing allocated; reload works.
+# hp_cma_back: the CMA areas' used counts are what they were when the heap was loaded.
+hp_cma_back() { [ "$(vcsm_cma_used)" = "$(cat /tmp/heap-cma-base)" ]; }
+
 pool_t_unload() {
 	heap-tests --pool-fill vcsm-uncached --size 1048576 --count 6 || { HP_WHY="filling failed"; return 1; }
 	b=$(pool_kv buffers)
 	[ "$b" -ge 1 ] || { HP_WHY="nothing pooled"; return 1; }
 	rmmod vcsm_cma_heap || { HP_WHY="rmmod with $b buffers pooled failed"; return 1; }
-	vcsm_until 30 sh -c '[ "$(for d in /sys/kernel/debug/cma/*/; do echo "$(basename "$d") $(cat "$d/used")"; done)" = "$(cat /tmp/heap-cma-base)" ]'
+	vcsm_until 30 hp_cma_back
 	now=$(vcsm_cma_used | tr '\n' ' ')
 	echo "unloaded with $b buffers pooled; CMA used: $now/ at load: $(tr '\n' ' ' < /tmp/heap-cma-base)"
 	[ "$(vcsm_cma_used)" = "$(cat /tmp/heap-cma-base)" ] || { insmod /lib/modules/vcsm-cma-heap.ko; HP_WHY="CMA used is not back at its count at load"; return 1; }
-	insmod /lib/modules/vcsm-cma-heap.ko && [ -c /dev/dma_heap/vcsm-uncached ] || { HP_WHY="reload failed"; return 1; }
+	{ insmod /lib/modules/vcsm-cma-heap.ko && [ -c /dev/dma_heap/vcsm-uncached ]; } || { HP_WHY="reload failed"; return 1; }
 	heap-tests --pool-loop vcsm-uncached --size 1048576 --iters 2 || { HP_WHY="allocation after the reload failed"; return 1; }
 	[ "$(pool_kv buffers)" -ge 0 ] || { HP_WHY="no pool line after the reload"; return 1; }
 }
@@ -306,7 +310,7 @@ selftest_dmabuf_heap() {
 	# (The in-kernel CMA heap maps one segment longer than vgem's 64 KiB limit, which
 	# DMA-API debugging reports; that is not ours to judge here.)
 	nodes=""
-	for h in $HEAPS; do nodes="$nodes $h:$(cat /sys/class/dma_heap/$h/dev)"; done
+	for h in $HEAPS; do nodes="$nodes $h:$(cat "/sys/class/dma_heap/$h/dev")"; done
 	unshare -m sh -c "mount -t tmpfs heaps /dev/dma_heap &&
 		for n in $nodes; do
 			name=\${n%%:*}; mm=\${n#*:}

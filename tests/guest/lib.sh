@@ -1,4 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: not POSIX, but busybox sh (ash) has it
 # Helpers for guest test scripts (busybox sh). Each test prints `@@VCSM RUN name`, then
 # `@@VCSM PASS name` or `@@VCSM FAIL name: reason`; tests/qemu/judge.py counts them.
 
@@ -10,7 +12,7 @@ vcsm_fail() { echo "@@VCSM FAIL $1: $2"; }
 # times; the status of the last try.
 vcsm_until() {
 	# Local: callers keep their own variables (an `n` of theirs must survive this).
-	local tries=$1
+	local tries="$1"
 	shift
 	while [ "$tries" -gt 0 ]; do
 		"$@" && return 0
@@ -135,6 +137,7 @@ vcsm_settled() {
 # vcsm_as_video_user: apply the udev rule's modes (udev/99-vcsm.rules: group video, 0660) to
 # the nodes, as a Raspberry Pi OS system has them. VCSM_VIDEO_GID is Debian's video group.
 VCSM_VIDEO_GID=44
+# shellcheck disable=SC2034 # used by the scripts that source this file
 VCSM_USER_UID=1000
 vcsm_apply_udev_modes() {
 	for n in /dev/vcsm-cma /dev/dma_heap/vcsm-uncached /dev/dma_heap/vcsm-cached; do

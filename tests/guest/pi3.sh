@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The Raspberry Pi 3 boot of `make check` (QEMU -M raspi3b, tests/qemu/run.sh --machine
 # raspi3b): the kernel's own Pi 3 B tree with the Pi firmware's dma-ranges, our
 # vcsm-cma-heap-pi3 overlay and the simulated VPU under /soc. The real raspberrypi-firmware driver
@@ -15,8 +16,11 @@
 # - vcsm-client's imports, MEM_ALLOC, VC_MEM_REQUEST, RELEASED and the kernel API with Pi bus
 #   addresses (the simulator checks every address through /soc's dma-ranges);
 # - then unload and kmemleak.
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/heap.sh
 . /tests/heap.sh
+# shellcheck source=tests/guest/vcsm.sh
 . /tests/vcsm.sh
 
 PI3_MODEL="Raspberry Pi 3 Model B"
@@ -52,10 +56,10 @@ t_p3_firmware() {
 	# VideoCore's share), VC memory is the rest of the 1 GiB.
 	mem=$(od -An -tx1 /proc/device-tree/memory@0/reg | tr -d ' \n')
 	want_base=$(( 0x${mem%????????} )) want_size=$(( 0x${mem#????????} ))
-	[ "$(( $(p3_fw arm_base) ))" = "$want_base" ] && [ "$(p3_fw arm_size)" = "$want_size" ] ||
+	{ [ "$(( $(p3_fw arm_base) ))" = "$want_base" ] && [ "$(p3_fw arm_size)" = "$want_size" ]; } ||
 		{ vc_why "ARM memory $(p3_fw arm_base)+$(p3_fw arm_size), /memory says $want_base+$want_size"; return 1; }
 	vc_end=$(( $(p3_fw vc_base) + $(p3_fw vc_size) ))
-	[ "$(p3_fw vc_base)" = "$(printf '%#x' "$want_size")" ] && [ "$vc_end" = $(( 1 << 30 )) ] ||
+	{ [ "$(p3_fw vc_base)" = "$(printf '%#x' "$want_size")" ] && [ "$vc_end" = $(( 1 << 30 )) ]; } ||
 		{ vc_why "VC memory $(p3_fw vc_base)+$(p3_fw vc_size) does not fill the 1 GiB after the ARM's"; return 1; }
 	case "$(p3_fw revision)" in 0x0|""|error*) vc_why "firmware revision '$(p3_fw revision)'"; return 1 ;; esac
 	# The board revision code decodes to a Pi 3 B with 1 GiB and a BCM2837.
@@ -67,9 +71,9 @@ t_p3_firmware() {
 t_p3_window() {
 	hs=/sys/kernel/debug/vcsm-cma-heap/stats
 	for f in "$VSTATE" "$hs"; do
-		[ "$(p3_win "$f" cpu_base)" = 0x0 ] && [ "$(p3_win "$f" bus_base)" = 0xc0000000 ] &&
+		{ [ "$(p3_win "$f" cpu_base)" = 0x0 ] && [ "$(p3_win "$f" bus_base)" = 0xc0000000 ] &&
 			[ "$(p3_win "$f" cpu_end)" = "$(printf '%#x' $(( $(p3_fw arm_base) + $(p3_fw arm_size) )))" ] &&
-			[ "$(p3_win "$f" source)" = dma-ranges+firmware ] ||
+			[ "$(p3_win "$f" source)" = dma-ranges+firmware ]; } ||
 			{ grep '^vpu_window' "$f"; vc_why "$f: the window is not /soc's RAM range cut to the firmware's ARM memory"; return 1; }
 	done
 	[ "$(p3_win "$hs" reachable)" = yes ] || { vc_why "the heap's pool is not reachable"; return 1; }

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest tests of vcsm-tool (userspace/vcsm-tool): every subcommand against the real heaps, the
 # driver and the simulated VPU. Sourced after lib.sh; the entry point is tool_tests.
 #
@@ -211,7 +212,7 @@ t_import() {
 	[ "$(tool_heap_cleans)" = $((cleans + 1)) ] ||
 		{ tool_why "importing a fresh vcsm-uncached buffer cleaned $(( $(tool_heap_cleans) - cleans )) buffers, not 1"; return 1; }
 	h=$(tool_kv "$TOOL_OUT" vc_handle)
-	[ -n "$h" ] && [ "$h" != 0x0 ] || { tool_why "no VPU handle in: $TOOL_OUT"; return 1; }
+	{ [ -n "$h" ] && [ "$h" != 0x0 ]; } || { tool_why "no VPU handle in: $TOOL_OUT"; return 1; }
 	[ "$(tool_kv "$TOOL_OUT" size)" = 1048576 ] || { tool_why "VPU mapping size is not 1 MiB: $TOOL_OUT"; return 1; }
 	[ "$(tool_kv "$TOOL_OUT" exporter)" = vcsm-uncached ] || { tool_why "exporter not shown: $TOOL_OUT"; return 1; }
 	[ "$(tool_kv "$TOOL_OUT" dma_addr)" != 0x00000000 ] || { tool_why "no bus address: $TOOL_OUT"; return 1; }
@@ -231,7 +232,7 @@ t_import() {
 	line=$(cat "$TOOL_TMP/src.out")
 	tool_ok import --fd "$(tool_kv "$line" pid):$(tool_kv "$line" fd)" || return 1
 	printf "%s\n" "$TOOL_OUT"
-	[ "$(tool_kv "$TOOL_OUT" size)" = 65536 ] && [ "$(tool_kv "$TOOL_OUT" exporter)" = vcsm-cached ] ||
+	{ [ "$(tool_kv "$TOOL_OUT" size)" = 65536 ] && [ "$(tool_kv "$TOOL_OUT" exporter)" = vcsm-cached ]; } ||
 		{ tool_why "import of PID:FD gave: $TOOL_OUT"; return 1; }
 
 	# Not a dma-buf at all.
@@ -244,7 +245,7 @@ t_alloc_vpu() {
 	tool_ok alloc-vpu --size 64K --name tool-vpu || return 1
 	printf "%s\n" "$TOOL_OUT"
 	h=$(tool_kv "$TOOL_OUT" vc_handle)
-	[ -n "$h" ] && [ "$h" != 0x0 ] && [ "$(tool_kv "$TOOL_OUT" size)" = 65536 ] || { tool_why "unexpected: $TOOL_OUT"; return 1; }
+	{ [ -n "$h" ] && [ "$h" != 0x0 ] && [ "$(tool_kv "$TOOL_OUT" size)" = 65536 ]; } || { tool_why "unexpected: $TOOL_OUT"; return 1; }
 	tool_bg vpu alloc-vpu --size 12K --name tool-held --hold 60
 	tool_wait_for "$TOOL_TMP/vpu.out" vc_handle= || { tool_why "held alloc-vpu printed nothing: $(cat "$TOOL_TMP/vpu.err")"; return 1; }
 	h=$(tool_kv "$(cat "$TOOL_TMP/vpu.out")" vc_handle)
@@ -258,7 +259,7 @@ t_alloc_vpu() {
 t_fill() {
 	tool_ok fill --alloc vcsm-cached:1M --pattern counter || return 1
 	printf "%s\n" "$TOOL_OUT"
-	[ "$(tool_kv "$TOOL_OUT" size)" = 1048576 ] && [ "$(tool_kv "$TOOL_OUT" pattern)" = counter ] || { tool_why "unexpected: $TOOL_OUT"; return 1; }
+	{ [ "$(tool_kv "$TOOL_OUT" size)" = 1048576 ] && [ "$(tool_kv "$TOOL_OUT" pattern)" = counter ]; } || { tool_why "unexpected: $TOOL_OUT"; return 1; }
 	tool_need_dev || return 1
 	tool_need_vs || return 1
 	# CPU writes through the wrapper; the VPU checksums its mapping and must agree.
@@ -321,7 +322,7 @@ t_status() {
 		{ tool_why "status does not show the system CMA pool"; return 1; }
 	# The Raspberry Pi firmware line, as the state file has it.
 	tool_fw=$(sed -n 's/^firmware //p' "$TOOL_STATE")
-	[ -n "$tool_fw" ] && printf "%s\n" "$TOOL_OUT" | grep -qxF "firmware: $tool_fw" ||
+	{ [ -n "$tool_fw" ] && printf "%s\n" "$TOOL_OUT" | grep -qxF "firmware: $tool_fw"; } ||
 		{ tool_why "status does not show the firmware line ($tool_fw)"; return 1; }
 	tool_ok status --json || return 1
 	printf "%s\n" "$TOOL_OUT" | grep -q '"pins":{"pinned":[0-9]*,"cap_process":[0-9]*,"cap_total":' ||
@@ -339,7 +340,7 @@ t_bench() {
 	tool_need_dev || return 1
 	tool_ok bench --what import --size 64K --iters 20 --threads 2 --no-progress || return 1
 	printf "%s\n" "$TOOL_OUT"
-	printf "%s\n" "$TOOL_OUT" | grep -q '^import  *40 ' && printf "%s\n" "$TOOL_OUT" | grep -q '^free  *40 ' && printf "%s\n" "$TOOL_OUT" | grep -q '^rate: ' ||
+	{ printf "%s\n" "$TOOL_OUT" | grep -q '^import  *40 ' && printf "%s\n" "$TOOL_OUT" | grep -q '^free  *40 ' && printf "%s\n" "$TOOL_OUT" | grep -q '^rate: '; } ||
 		{ tool_why "bench import output lacks 40 imports and frees"; return 1; }
 	tool_ok bench --what alloc --size 64K --iters 10 --json || return 1
 	printf "%s\n" "$TOOL_OUT" | grep -q '"ops":{"alloc":{"count":10,"p50_us":[0-9.]*,"p99_us":' || { tool_why "bench alloc --json: $TOOL_OUT"; return 1; }
@@ -347,9 +348,9 @@ t_bench() {
 	printf "%s\n" "$TOOL_OUT" | grep -q '^heap-alloc  *10 ' || { tool_why "bench heap: $TOOL_OUT"; return 1; }
 	tool_rc 3 bench --what heap --heap no-such-heap || return 1
 	tool_ok bench --what frames --size 1M --buffers 2 --iters 10 --no-progress || return 1
-	printf "%s\n" "$TOOL_OUT" | grep -q '^import-every-frame  *10 ' &&
+	{ printf "%s\n" "$TOOL_OUT" | grep -q '^import-every-frame  *10 ' &&
 		printf "%s\n" "$TOOL_OUT" | grep -q '^import-once-reuse  *10 ' &&
-		printf "%s\n" "$TOOL_OUT" | grep -q '^per frame: importing every frame costs [0-9.]* us, importing once and reusing [0-9.]* us' ||
+		printf "%s\n" "$TOOL_OUT" | grep -q '^per frame: importing every frame costs [0-9.]* us, importing once and reusing [0-9.]* us'; } ||
 		{ tool_why "bench frames: $TOOL_OUT"; return 1; }
 	# Nothing left behind.
 	vcsm_until 30 grep -q '^buffers=0 ' "$TOOL_STATE" || { cat "$TOOL_STATE"; tool_why "buffers left after the benchmarks"; return 1; }
@@ -368,18 +369,18 @@ t_stream() {
 	rc=0
 	if tool_ok stream --device "$dev" --frames 30 --no-progress; then
 		printf "%s\n" "$TOOL_OUT"
-		printf "%s\n" "$TOOL_OUT" | grep -q '^frames: 30 in ' &&
+		{ printf "%s\n" "$TOOL_OUT" | grep -q '^frames: 30 in ' &&
 			printf "%s\n" "$TOOL_OUT" | grep -q '^VPU-side check: 30 of 30 frames matched' &&
 			printf "%s\n" "$TOOL_OUT" | grep -q '4 buffers imported into the VPU once each' &&
-			printf "%s\n" "$TOOL_OUT" | grep -q '^copies avoided: 30 frames, 18432000 bytes' ||
+			printf "%s\n" "$TOOL_OUT" | grep -q '^copies avoided: 30 frames, 18432000 bytes'; } ||
 			{ tool_why "stream output: $TOOL_OUT"; rc=1; }
 	else
 		rc=1
 	fi
 	if [ $rc = 0 ] && tool_ok stream --device "$dev" --heap vcsm-cached --frames 20 --format 320x240:YUYV --json; then
 		# vivid's webcam has no 320x240: it picks 320x180, and the report says so.
-		printf "%s\n" "$TOOL_OUT" | grep -q '"heap":"vcsm-cached","width":320,"height":180,"requested":"320x240","fourcc":"YUYV","frame_bytes":115200,"buffers":4,"imports":4,"frames":20,' &&
-			printf "%s\n" "$TOOL_OUT" | grep -q '"verified":20,"mismatches":0}' ||
+		{ printf "%s\n" "$TOOL_OUT" | grep -q '"heap":"vcsm-cached","width":320,"height":180,"requested":"320x240","fourcc":"YUYV","frame_bytes":115200,"buffers":4,"imports":4,"frames":20,' &&
+			printf "%s\n" "$TOOL_OUT" | grep -q '"verified":20,"mismatches":0}'; } ||
 			{ tool_why "stream --json: $TOOL_OUT"; rc=1; }
 	elif [ $rc = 0 ]; then
 		rc=1
@@ -395,7 +396,8 @@ t_man() {
 	grep -q '^\.TH vcsm-tool 1' "$TOOL_TMP/vcsm-tool.1" || { tool_why "no man page header"; return 1; }
 	grep -q '^\.SH "EXIT STATUS"' "$TOOL_TMP/vcsm-tool.1" || { tool_why "the man page has no EXIT STATUS"; return 1; }
 	tool_ok man --dir "$TOOL_TMP/man" || return 1
-	[ "$(ls "$TOOL_TMP/man" | wc -l)" = 12 ] || { tool_why "man --dir wrote $(ls "$TOOL_TMP/man" | wc -l) pages, not 12"; return 1; }
+	pages=$(find "$TOOL_TMP/man" -type f | wc -l)
+	[ "$pages" = 12 ] || { tool_why "man --dir wrote $pages pages, not 12"; return 1; }
 	grep -q 'VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF' "$TOOL_TMP/man/vcsm-tool-import.1" || tool_why "vcsm-tool-import.1 does not describe the ioctl"
 }
 

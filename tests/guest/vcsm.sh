@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest tests of vc-sm-cma.ko against the simulated VideoCore (vpu-sim.ko). Sourced after
 # lib.sh; the entry point is vcsm_tests. Needs the vcsm-cma-heap-virt and vpu-sim-virt
 # overlays, with the heap's CMA pool inside the VPU's 1 GiB window.
@@ -111,6 +112,7 @@ vc_firmware_line() {
 
 t_vc_node() {
 	# Dynamic minor of the misc major (10), mode 0660 (not downstream's 0666).
+	# shellcheck disable=SC2046 # split on purpose: ls -l's fields become $1..$9
 	set -- $(ls -l /dev/vcsm-cma)
 	[ "$1" = "crw-rw----" ] || { vc_why "mode $1"; return 1; }
 	[ "$5" = "10," ] || { vc_why "major $5 (not misc)"; return 1; }
@@ -165,7 +167,7 @@ t_vc_unbind() {
 	[ -n "$(vc_dma_entries)" ] || { kill $holder; vc_why "the import is not mapped for vcsm-cma (DMA-API debug shows nothing)"; return 1; }
 	echo vcsm-cma > /sys/bus/vchiq-bus/drivers/vcsm-cma/unbind || { kill $holder; vc_why "unbind failed"; return 1; }
 	[ ! -e /dev/vcsm-cma ] || { kill $holder; vc_why "/dev/vcsm-cma still there after unbind"; return 1; }
-	[ "$(vc_sim handles)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim instances)" = 0 ] ||
+	{ [ "$(vc_sim handles)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim instances)" = 0 ]; } ||
 		{ kill $holder; cat "$VSIM/state"; vc_why "the VPU still has handles, services or instances"; return 1; }
 	left=$(vc_dma_entries)
 	[ -z "$left" ] || { kill $holder; echo "$left"; vc_why "mappings of vcsm-cma outlive unbind (its DMA ranges are gone)"; return 1; }
@@ -195,18 +197,18 @@ t_vc_protocol1() {
 	rmmod vc_sm_cma || { vc_why "rmmod failed"; return 1; }
 	echo 2 > "$VSIM/protocol"
 	insmod /lib/modules/vc-sm-cma.ko || { vc_why "reload failed"; return 1; }
-	vcsm_until 30 vc_ready && [ "$(vc_kv protocol)" = 2 ] || { vc_why "no protocol 2 after reload"; return 1; }
+	{ vcsm_until 30 vc_ready && [ "$(vc_kv protocol)" = 2 ]; } || { vc_why "no protocol 2 after reload"; return 1; }
 }
 
 # Unload with nothing held: everything goes, nothing stays on the VPU, and it loads again.
 t_vc_unload() {
 	rmmod vc_sm_cma || { vc_why "rmmod failed"; return 1; }
-	[ ! -e /dev/vcsm-cma ] && [ ! -e /sys/kernel/debug/vcsm-cma ] || { vc_why "node or debugfs left"; return 1; }
-	[ "$(vc_sim instances)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim handles)" = 0 ] ||
+	{ [ ! -e /dev/vcsm-cma ] && [ ! -e /sys/kernel/debug/vcsm-cma ]; } || { vc_why "node or debugfs left"; return 1; }
+	{ [ "$(vc_sim instances)" = 0 ] && [ "$(vc_sim services)" = 0 ] && [ "$(vc_sim handles)" = 0 ]; } ||
 		{ cat "$VSIM/state"; vc_why "instances, services or handles left on the VPU"; return 1; }
 	[ "$(awk '$1 == "errors" { for (i = 2; i <= NF; i++) if ($i ~ /^client_errors=/) { split($i, a, "="); print a[2] } }' "$VSIM/state")" = 0 ] ||
 		{ grep ^errors "$VSIM/state"; vc_why "the VPU saw VCHIQ API misuse"; return 1; }
-	insmod /lib/modules/vc-sm-cma.ko && vcsm_until 30 vc_ready || { vc_why "reload failed"; return 1; }
+	{ insmod /lib/modules/vc-sm-cma.ko && vcsm_until 30 vc_ready; } || { vc_why "reload failed"; return 1; }
 	rmmod vc_sm_cma || { vc_why "second rmmod failed"; return 1; }
 }
 

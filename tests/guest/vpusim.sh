@@ -1,4 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: not POSIX, but busybox sh (ash) has it
 # Guest tests of the simulated VideoCore (vpu-sim.ko) through the VCHIQ test client
 # (vchiq-test-client.ko): the SMEM firmware model, asynchronous VCHIQ delivery, the debugfs
 # controls, zero-copy access through bus addresses, and clean unload. Sourced after lib.sh;
@@ -104,6 +106,7 @@ vs_import() {
 # vs_free_all: free every mapped (or rejected) imported buffer and wait for all of them to go.
 vs_free_all() {
 	local k
+	# shellcheck disable=SC2013 # one id a line; all are read before the first is freed
 	for k in $(awk '$1 == "kid" && $0 ~ /state (mapped|rejected)$/ { print $2 }' "$VC/state"); do
 		echo "$k" > "$VC/free"
 	done
@@ -274,7 +277,7 @@ t_zero_handle() {
 	echo 1 > "$VS/zero_handle_next"
 	echo "1 0x2000" > "$VC/import" || { vs_why "import failed"; return 1; }
 	k=$(vs_last_kids)
-	[ "$(vs_buf "$k" state)" = rejected ] && [ "$(vs_buf "$k" handle)" = 0x0 ] || { vs_why "IMPORT not answered with handle 0"; return 1; }
+	{ [ "$(vs_buf "$k" state)" = rejected ] && [ "$(vs_buf "$k" handle)" = 0x0 ]; } || { vs_why "IMPORT not answered with handle 0"; return 1; }
 	[ "$(vs_value "$VS/state" handles)" = 0 ] || { vs_why "a refused IMPORT left a handle"; return 1; }
 	[ "$(vs_kv "$VS/state" errors import_zero_handle)" = 1 ] || { vs_why "not counted"; return 1; }
 	vs_import 1 0x2000 || return 1
@@ -315,7 +318,7 @@ t_zero_copy() {
 	vpu=$(vs_word "$VS/checksum" handle "$h" checksum)
 	echo "$k" > "$VC/checksum"
 	cpu=$(vs_word "$VC/checksum" kid "$k" checksum)
-	[ -n "$vpu" ] && [ "$vpu" = "$cpu" ] || { vs_why "VPU checksum $vpu, CPU checksum $cpu"; return 1; }
+	{ [ -n "$vpu" ] && [ "$vpu" = "$cpu" ]; } || { vs_why "VPU checksum $vpu, CPU checksum $cpu"; return 1; }
 	# ...and they are exactly the pattern of seed 0x1234, as the CPU writes it itself.
 	echo "$k 0x1234" > "$VC/fill"
 	echo "$k" > "$VC/checksum"
@@ -341,8 +344,8 @@ t_mem_request() {
 	kid=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i == "kernel_id") print $(i + 1) }')
 	addr=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i == "addr") print $(i + 1) }')
 	[ $(( addr % 0x10000 )) -eq 0 ] || { vs_why "address $addr not aligned to 0x10000"; return 1; }
-	[ "$(vs_buf "$kid" handle)" = "$h" ] && [ "$(vs_buf "$kid" addr)" = "$addr" ] || { vs_why "client has no buffer $kid for handle $h"; return 1; }
-	[ "$(vs_handle "$h" refs)" = 1 ] && [ "$(vs_handle "$h" kernel_id)" = "$kid" ] || { vs_why "simulator does not hold handle $h"; return 1; }
+	{ [ "$(vs_buf "$kid" handle)" = "$h" ] && [ "$(vs_buf "$kid" addr)" = "$addr" ]; } || { vs_why "client has no buffer $kid for handle $h"; return 1; }
+	{ [ "$(vs_handle "$h" refs)" = 1 ] && [ "$(vs_handle "$h" kernel_id)" = "$kid" ]; } || { vs_why "simulator does not hold handle $h"; return 1; }
 	grep "^handle $h " "$VS/state" | grep -q 'vpu-alloc name vpu-buffer$' || { vs_why "handle $h is not the named VPU allocation"; return 1; }
 	# Zero copy for VPU-requested memory too.
 	echo "$h 0xabc" > "$VS/fill"
@@ -425,7 +428,7 @@ t_mem_request_bad_reply() {
 	echo "0x3000 0x1000 good-again" > "$VS/mem_request" || { vs_why "mem_request refused"; return 1; }
 	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { cat "$VS/mem_request"; vs_why "correct reply refused after the wrong ones"; return 1; }
 	echo "$vh" > "$VS/drop"
-	echo "$(vs_mem_field vc_handle)" > "$VS/drop"
+	vs_mem_field vc_handle > "$VS/drop"
 	vs_free_all || { vs_why "buffers not released"; return 1; }
 	[ "$(vs_value "$VS/state" handles)" = 0 ] || { cat "$VS/state"; vs_why "handles left"; return 1; }
 }
@@ -501,6 +504,7 @@ t_stall() {
 	vcsm_until 100 vs_counter_is_word service "$svc" unreleased 0 || { vs_why "messages not released after drain on"; return 1; }
 	vcsm_until 100 vs_mem_requests_served $n || { cat "$VS/state"; vs_why "not every VC_MEM_REQUEST answered"; return 1; }
 	# The VPU lets go of all of them; the client frees them on RELEASED.
+	# shellcheck disable=SC2013 # one handle a line; all are read before the first is dropped
 	for h in $(awk '$1 == "handle" && / vpu-alloc name stall/ { print $2 }' "$VS/state"); do
 		echo "$h" > "$VS/drop"
 	done
@@ -516,7 +520,7 @@ vs_client_version_is() { [ "$(vs_value "$VS/state" client_version)" = "$1" ]; }
 # before it gets ENOTCONN from vchiq_initialise, and its deferred callback goes with its probe.
 t_connected_callbacks() {
 	local run imm over ran dropped
-	[ "$(cat "$VS/connected")" = on ] && [ "$(vs_conn remote_up)" = on ] || { vs_why "not connected after probe"; return 1; }
+	{ [ "$(cat "$VS/connected")" = on ] && [ "$(vs_conn remote_up)" = on ]; } || { vs_why "not connected after probe"; return 1; }
 	run=$(vs_callbacks_run) imm=$(vs_conn immediate)
 	echo 3 > "$VC/connected_callbacks" || { vs_why "connected_callbacks 3 failed"; return 1; }
 	[ "$(vs_callbacks_run)" = $((run + 3)) ] || { vs_why "$(( $(vs_callbacks_run) - run )) of 3 callbacks ran at once while connected"; return 1; }
@@ -530,7 +534,7 @@ t_connected_callbacks() {
 	dmesg | grep -q 'deferred callbacks(10) exceeded the maximum limit(10)' || { vs_why "no error line for the 11th callback"; return 1; }
 	echo on > "$VS/connected" || { vs_why "connected on failed"; return 1; }
 	[ "$(vs_callbacks_run)" = $((run + 13)) ] || { vs_why "$(( $(vs_callbacks_run) - run - 3 )) of 10 deferred callbacks ran on connecting"; return 1; }
-	[ "$(vs_conn deferred)" = 0 ] && [ "$(vs_conn deferred_run)" = $((ran + 10)) ] || { grep ^connection "$VS/state"; vs_why "deferred callbacks not run once each"; return 1; }
+	{ [ "$(vs_conn deferred)" = 0 ] && [ "$(vs_conn deferred_run)" = $((ran + 10)) ]; } || { grep ^connection "$VS/state"; vs_why "deferred callbacks not run once each"; return 1; }
 	# Probing before the connection: the test client initialises at once, and fails.
 	dropped=$(vs_conn dropped)
 	rmmod vchiq_test_client || { vs_why "rmmod failed"; return 1; }
@@ -538,7 +542,7 @@ t_connected_callbacks() {
 	insmod /lib/modules/vchiq-test-client.ko || { vs_why "insmod failed"; return 1; }
 	[ ! -e /sys/bus/vchiq-bus/devices/vcsm-cma/driver ] || { echo on > "$VS/connected"; vs_why "the client bound before VCHIQ was connected"; return 1; }
 	dmesg | grep -q 'vchiq_initialise: Videocore not initialized' || { echo on > "$VS/connected"; vs_why "no ENOTCONN log line"; return 1; }
-	[ "$(vs_conn dropped)" = $((dropped + 1)) ] && [ "$(vs_conn deferred)" = 0 ] ||
+	{ [ "$(vs_conn dropped)" = $((dropped + 1)) ] && [ "$(vs_conn deferred)" = 0 ]; } ||
 		{ echo on > "$VS/connected"; grep ^connection "$VS/state"; vs_why "the failed probe's deferred callback was kept"; return 1; }
 	rmmod vchiq_test_client
 	echo on > "$VS/connected"
@@ -556,7 +560,7 @@ t_connected_driver() {
 	sleep 0.5
 	[ "$(readlink -f /sys/bus/vchiq-bus/devices/vcsm-cma/driver)" = "$(readlink -f /sys/bus/vchiq-bus/drivers/vcsm-cma)" ] ||
 		{ echo on > "$VS/connected"; vs_why "vc-sm-cma did not bind"; return 1; }
-	[ ! -e /dev/vcsm-cma ] && [ "$(vs_value "$VS/state" instances)" = 0 ] ||
+	{ [ ! -e /dev/vcsm-cma ] && [ "$(vs_value "$VS/state" instances)" = 0 ]; } ||
 		{ echo on > "$VS/connected"; vs_why "the driver used VCHIQ before its connected callback"; return 1; }
 	[ "$(vs_conn deferred)" = 1 ] || { echo on > "$VS/connected"; vs_why "the driver's callback was not deferred"; return 1; }
 	echo on > "$VS/connected" || { vs_why "connected on failed"; return 1; }
@@ -596,7 +600,7 @@ t_unload() {
 	vcsm_until 20 grep -q '^mem_request ok' "$VS/mem_request" || { vs_why "mem request failed"; return 1; }
 	# The client gives every import back on unload and frees its memory.
 	rmmod vchiq_test_client || { vs_why "rmmod vchiq_test_client failed"; return 1; }
-	[ "$(vs_value "$VS/state" instances)" = 0 ] && [ "$(vs_value "$VS/state" services)" = 0 ] ||
+	{ [ "$(vs_value "$VS/state" instances)" = 0 ] && [ "$(vs_value "$VS/state" services)" = 0 ]; } ||
 		{ cat "$VS/state"; vs_why "client left instances or services"; return 1; }
 	[ "$(vs_value "$VS/state" handles)" = 1 ] || { cat "$VS/state"; vs_why "imports not freed on unload"; return 1; }
 	rmmod vpu_sim || { vs_why "rmmod vpu_sim failed"; return 1; }
@@ -606,7 +610,7 @@ t_unload() {
 	insmod /lib/modules/vpu-sim.ko || { vs_why "reload of vpu-sim failed"; return 1; }
 	vs_load_client || { vs_why "client did not bind after reload"; return 1; }
 	vs_import 1 0x2000 || return 1
-	rmmod vchiq_test_client && rmmod vpu_sim || { vs_why "second unload failed"; return 1; }
+	{ rmmod vchiq_test_client && rmmod vpu_sim; } || { vs_why "second unload failed"; return 1; }
 }
 
 vpusim_tests() {

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The VPU-window boot of `make check`: the simulated VPU with two dma-ranges entries
 # (vpu-sim-virt-split overlay): its RAM window (bus 0xC0000000 = ARM 0x40000000, 1 GiB) and the
 # rest of virt's RAM at bus 0. The DMA layer maps memory above the window directly (no bounce
@@ -11,7 +12,9 @@
 # - window/refused-by-window: by the window check (its lines, refused_outside=2), not by a bounce;
 # - imports and MEM_ALLOC inside the window still work;
 # - then unload and kmemleak.
+# shellcheck source=tests/guest/lib.sh
 . /tests/lib.sh
+# shellcheck source=tests/guest/vcsm.sh
 . /tests/vcsm.sh
 
 w_test() {

@@ -21,9 +21,10 @@ trap 'rm -rf "$work"' EXIT
 # ---- dkms.conf ----
 
 # Read dkms.conf the way dkms does (bash `source`), with the variables dkms provides.
-dkms_vars=$(
+if ! dkms_vars=$(
+	# shellcheck disable=SC2034 # kernelver: dkms sets it too, dkms.conf may use it
 	kernelver=6.12.0-test kernel_source_dir=/lib/modules/6.12.0-test/build dkms_tree=/var/lib/dkms
-	# shellcheck disable=SC1091
+	# shellcheck source=dkms.conf
 	source "$top/dkms.conf" || exit 1
 	echo "name=$PACKAGE_NAME"
 	echo "version=${PACKAGE_VERSION:-}"
@@ -32,28 +33,30 @@ dkms_vars=$(
 	for i in "${!BUILT_MODULE_NAME[@]}"; do
 		echo "module=${BUILT_MODULE_NAME[$i]}|${BUILT_MODULE_LOCATION[$i]:-}|${DEST_MODULE_LOCATION[$i]:-}"
 	done
-)
-if [ $? -ne 0 ] || [ -z "$dkms_vars" ]; then
+) || [ -z "$dkms_vars" ]; then
 	bad dkms/parses "dkms.conf does not source in bash"
 	finish
 fi
 ok dkms/parses
 get() { sed -n "s/^$1=//p" <<<"$dkms_vars"; }
 
-[ "$(get name)" = vcsm ] && ok dkms/package-name || bad dkms/package-name "PACKAGE_NAME is '$(get name)', not vcsm"
+if [ "$(get name)" = vcsm ]; then ok dkms/package-name; else bad dkms/package-name "PACKAGE_NAME is '$(get name)', not vcsm"; fi
 version=$(get version)
 if [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then ok dkms/package-version; else bad dkms/package-version "PACKAGE_VERSION '$version' is not set to a version"; fi
 ws_version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$top/userspace/Cargo.toml" | head -n 1)
-[ "$version" = "$ws_version" ] && ok dkms/version-matches-userspace ||
+if [ "$version" = "$ws_version" ]; then
+	ok dkms/version-matches-userspace
+else
 	bad dkms/version-matches-userspace "PACKAGE_VERSION $version, userspace workspace version $ws_version"
-[ "$(get autoinstall)" = yes ] && ok dkms/autoinstall || bad dkms/autoinstall "AUTOINSTALL is '$(get autoinstall)'"
+fi
+if [ "$(get autoinstall)" = yes ]; then ok dkms/autoinstall; else bad dkms/autoinstall "AUTOINSTALL is '$(get autoinstall)'"; fi
 
 make_cmd=$(get make)
 case "$make_cmd" in
 *"KDIR=/lib/modules/6.12.0-test/build"*) ok dkms/make-uses-kdir ;;
 *) bad dkms/make-uses-kdir "MAKE[0] '$make_cmd' does not pass KDIR=\${kernel_source_dir}" ;;
 esac
-[[ "$make_cmd" == make\ * ]] && ok dkms/make-runs-make || bad dkms/make-runs-make "MAKE[0] '$make_cmd' does not run make"
+if [[ "$make_cmd" == make\ * ]]; then ok dkms/make-runs-make; else bad dkms/make-runs-make "MAKE[0] '$make_cmd' does not run make"; fi
 
 # obj-m names of the Kbuild outside the test-only pass (ifeq ($(VCSM_TEST_MODULES),y)).
 kbuild_modules=$(awk '
@@ -69,14 +72,14 @@ kbuild_modules=$(awk '
 		for (i = 1; i <= NF; i++) { m = $i; sub(/\.o$/, "", m); print m }
 	}' "$top/Kbuild" | sort -u)
 modules=$(sed -n 's/^module=//p' <<<"$dkms_vars")
-[ -n "$modules" ] && ok dkms/has-modules || bad dkms/has-modules "no BUILT_MODULE_NAME"
+if [ -n "$modules" ]; then ok dkms/has-modules; else bad dkms/has-modules "no BUILT_MODULE_NAME"; fi
 loc=""
 while IFS='|' read -r name built dest; do
 	[ -n "$name" ] || continue
 	if grep -qx "$name" <<<"$kbuild_modules"; then
 		ok "dkms/module-$name-in-kbuild"
 	else
-		bad "dkms/module-$name-in-kbuild" "BUILT_MODULE_NAME $name has no obj-m in the Kbuild (it has: $(echo $kbuild_modules))"
+		bad "dkms/module-$name-in-kbuild" "BUILT_MODULE_NAME $name has no obj-m in the Kbuild (it has: ${kbuild_modules//$'\n'/ })"
 	fi
 	case "$dest" in
 	/updates* | /kernel* | /extra*) ok "dkms/module-$name-dest" ;;
@@ -90,7 +93,7 @@ while IFS='|' read -r name built dest; do
 	loc=$built
 done <<<"$modules"
 for m in vcsm-cma-heap vc-sm-cma; do
-	grep -q "^module=$m|" <<<"$dkms_vars" && ok "dkms/builds-$m" || bad "dkms/builds-$m" "dkms.conf does not build $m"
+	if grep -q "^module=$m|" <<<"$dkms_vars"; then ok "dkms/builds-$m"; else bad "dkms/builds-$m" "dkms.conf does not build $m"; fi
 done
 : "$loc"
 
@@ -187,12 +190,15 @@ expect_file() {
 mods=lib/modules/6.12.0-vcsm-test/updates/vcsm
 expect_file $mods/vcsm-cma-heap.ko 644 "$moddir/vcsm-cma-heap.ko"
 expect_file $mods/vc-sm-cma.ko 644 "$moddir/vc-sm-cma.ko"
-[ ! -e "$dest/$mods/vpu-sim.ko" ] && ok install/no-test-modules || bad install/no-test-modules "the test-only vpu-sim.ko was installed"
+if [ ! -e "$dest/$mods/vpu-sim.ko" ]; then ok install/no-test-modules; else bad install/no-test-modules "the test-only vpu-sim.ko was installed"; fi
 for o in vcsm-cma-heap-pi3 vcsm-cma-heap-pi4 vcsm-cma-heap-system; do
 	expect_file "boot/firmware/overlays/$o.dtbo" 644 "$work/dtbs/$o.dtbo"
 done
-[ ! -e "$dest/boot/firmware/overlays/vcsm-cma-heap.dtbo" ] && ok install/no-board-less-overlay ||
+if [ ! -e "$dest/boot/firmware/overlays/vcsm-cma-heap.dtbo" ]; then
+	ok install/no-board-less-overlay
+else
 	bad install/no-board-less-overlay "the old vcsm-cma-heap.dtbo (no board check) was installed"
+fi
 # No README in the overlays directory before: ours is installed as it is.
 expect_file boot/firmware/overlays/README 644 "$top/dts-overlays/README"
 expect_file etc/udev/rules.d/99-vcsm.rules 644 "$rules"
@@ -214,24 +220,36 @@ else
 	ok install/modprobe-keeps-ours-loadable
 fi
 
-pages=$(ls "$dest/usr/share/man/man1" 2>/dev/null | wc -l)
-[ "$pages" = 12 ] && ok install/man-pages || bad install/man-pages "$pages man pages, expected 12"
+pages=$(find "$dest/usr/share/man/man1" -type f 2>/dev/null | wc -l)
+if [ "$pages" = 12 ]; then ok install/man-pages; else bad install/man-pages "$pages man pages, expected 12"; fi
 if grep -q '^\.TH vcsm-tool 1' "$dest/usr/share/man/man1/vcsm-tool.1" 2>/dev/null &&
 	grep -q '^\.SH "EXIT STATUS"' "$dest/usr/share/man/man1/vcsm-tool.1"; then
 	ok install/man-page-content
 else
 	bad install/man-page-content "usr/share/man/man1/vcsm-tool.1 is not the vcsm-tool man page"
 fi
-grep -q 'complete -F _vcsm__tool' "$dest/usr/share/bash-completion/completions/vcsm-tool" 2>/dev/null &&
-	ok install/bash-completion || bad install/bash-completion "no bash completion"
-grep -q '^#compdef vcsm-tool' "$dest/usr/share/zsh/vendor-completions/_vcsm-tool" 2>/dev/null &&
-	ok install/zsh-completion || bad install/zsh-completion "no zsh completion"
-grep -q 'complete -c vcsm-tool' "$dest/usr/share/fish/vendor_completions.d/vcsm-tool.fish" 2>/dev/null &&
-	ok install/fish-completion || bad install/fish-completion "no fish completion"
-grep -q 'on the target: depmod -a 6.12.0-vcsm-test' "$work/install.log" &&
-	ok install/depmod-left-to-target || bad install/depmod-left-to-target "no depmod hint for a DESTDIR other than /"
+if grep -q 'complete -F _vcsm__tool' "$dest/usr/share/bash-completion/completions/vcsm-tool" 2>/dev/null; then
+	ok install/bash-completion
+else
+	bad install/bash-completion "no bash completion"
+fi
+if grep -q '^#compdef vcsm-tool' "$dest/usr/share/zsh/vendor-completions/_vcsm-tool" 2>/dev/null; then
+	ok install/zsh-completion
+else
+	bad install/zsh-completion "no zsh completion"
+fi
+if grep -q 'complete -c vcsm-tool' "$dest/usr/share/fish/vendor_completions.d/vcsm-tool.fish" 2>/dev/null; then
+	ok install/fish-completion
+else
+	bad install/fish-completion "no fish completion"
+fi
+if grep -q 'on the target: depmod -a 6.12.0-vcsm-test' "$work/install.log"; then
+	ok install/depmod-left-to-target
+else
+	bad install/depmod-left-to-target "no depmod hint for a DESTDIR other than /"
+fi
 extra=$(cd "$dest" && find . -type f | grep -vE '^\./(lib/modules/6\.12\.0-vcsm-test/updates/vcsm|boot/firmware/overlays|etc/(udev/rules\.d|modprobe\.d|depmod\.d)|usr/(bin|share/(man/man1|bash-completion/completions|zsh/vendor-completions|fish/vendor_completions\.d)))/')
-[ -z "$extra" ] && ok install/nothing-else || bad install/nothing-else "unexpected files: $extra"
+if [ -z "$extra" ]; then ok install/nothing-else; else bad install/nothing-else "unexpected files: $extra"; fi
 
 # The host tool is found without VCSM_TOOL_HOST when the target binary runs here.
 if VCSM_TOOL=$host_tool VCSM_DTBS=$work/dtbs "$top/scripts/install.sh" "$work/root2" "$kdir" "$moddir" >"$work/install2.log" 2>&1 &&
@@ -280,6 +298,6 @@ else
 	bad install/not-a-kernel-fails "$(cat "$work/install4.log")"
 fi
 "$top/scripts/install.sh" "$dest" >/dev/null 2>&1
-[ $? = 2 ] && ok install/usage-exit-2 || bad install/usage-exit-2 "wrong argument count did not exit 2"
+if [ $? = 2 ]; then ok install/usage-exit-2; else bad install/usage-exit-2 "wrong argument count did not exit 2"; fi
 
 finish

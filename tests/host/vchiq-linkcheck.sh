@@ -43,7 +43,7 @@ finish() {
 }
 
 nm=llvm-nm
-command -v "$nm" >/dev/null || nm=nm
+command -v "$nm" >/dev/null || nm="nm"
 
 symvers="$kdir/Module.symvers"
 # The real VCHIQ exports: "symbol TYPE" for the vc04_services vchiq module (6.12 staging) or its

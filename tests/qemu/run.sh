@@ -34,7 +34,9 @@ while [ $# -gt 0 ]; do
 	--kdir) kdir=$2; shift 2 ;;
 	--modules) moddir=$2; shift 2 ;;
 	--bin) bindir=$2; shift 2 ;;
-	--dtbo) dtbo=$2; dtbos+=("$2"); shift 2 ;;
+	--dtbo)
+		# shellcheck disable=SC2034 # dtbo: read through ${!v} in the check below
+		dtbo=$2; dtbos+=("$2"); shift 2 ;;
 	--script) script=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;

@@ -50,7 +50,13 @@ if ${CC:-cc} -m32 -E -x c /dev/null >/dev/null 2>&1 &&
 fi
 # Also clang for armv7 (32-bit pointers), syntax only. It borrows the host's asm/ headers: the
 # ones this header reaches (ioctl.h, types.h) are the asm-generic ones on arm too.
-CLANG=$(command -v clang || ls /usr/lib/llvm-*/bin/clang 2>/dev/null | tail -n 1)
+CLANG=$(command -v clang)
+if [ -z "$CLANG" ]; then
+	# The newest of the versioned installs (the last in glob order).
+	for c in /usr/lib/llvm-*/bin/clang; do
+		if [ -e "$c" ]; then CLANG=$c; fi
+	done
+fi
 MULTIARCH=$(${CC:-cc} -dumpmachine 2>/dev/null)
 if [ -n "$CLANG" ] && [ -n "$MULTIARCH" ] && [ -d "/usr/include/$MULTIARCH" ]; then
 	build arm32-clang "$CLANG" --target=armv7-linux-gnueabihf -fsyntax-only \

@@ -237,7 +237,7 @@ fn one_u32(value: &[u8]) -> Result<u32, ReplyError> {
 /// Encodes `req` as a tag: the header `{R::TAG, value_buf_len, 0}` and the value buffer with
 /// the request value at its start, zeroes after it.
 pub fn encode<R: Request>(req: &R) -> TagBuf {
-    #[allow(clippy::let_unit_value)]
+    #[allow(clippy::let_unit_value)] // Naming the const makes the compiler evaluate the check.
     let () = Fits::<R>::OK;
     let buf_len = value_buf_len::<R>();
     let mut out = TagBuf {

@@ -383,7 +383,14 @@ impl Device {
 
     /// `VIDIOC_QBUF` of DMABUF buffer `index` of queue `type_`, backed by `buf` (`length`
     /// bytes), of which `bytesused` hold data (an OUTPUT queue's payload; 0 for CAPTURE).
-    pub fn queue_dmabuf_of(&self, type_: u32, index: u32, buf: impl AsFd, length: u32, bytesused: u32) -> io::Result<()> {
+    pub fn queue_dmabuf_of(
+        &self,
+        type_: u32,
+        index: u32,
+        buf: impl AsFd,
+        length: u32,
+        bytesused: u32,
+    ) -> io::Result<()> {
         let mut b = Buffer::of(type_, index, MEMORY_DMABUF);
         b.m = buf.as_fd().as_raw_fd() as u32 as u64;
         b.length = length;
@@ -482,7 +489,8 @@ impl Device {
 
     /// Maps MMAP buffer `b` (from `query_buffer`) read-only.
     pub fn map(&self, b: &Buffer) -> io::Result<Mapping> {
-        let len = NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let len =
+            NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: A new shared mapping of the device at the buffer's offset; nothing else is
         // mapped at the address the kernel picks. The mapping is unmapped by `Mapping::drop`.
         let ptr = unsafe {
@@ -532,22 +540,43 @@ mod tests {
         // The numbers of linux/videodev2.h on a 64-bit kernel (size in bits 16-29).
         assert_eq!(nix::request_code_read!(b'V', 0, std::mem::size_of::<Capability>()) as u32, 0x8068_5600);
         assert_eq!(nix::request_code_readwrite!(b'V', 5, std::mem::size_of::<Format>()) as u32, 0xc0d0_5605);
-        assert_eq!(nix::request_code_readwrite!(b'V', 8, std::mem::size_of::<RequestBuffers>()) as u32, 0xc014_5608);
+        assert_eq!(
+            nix::request_code_readwrite!(b'V', 8, std::mem::size_of::<RequestBuffers>()) as u32,
+            0xc014_5608
+        );
         assert_eq!(nix::request_code_readwrite!(b'V', 9, std::mem::size_of::<Buffer>()) as u32, 0xc058_5609);
-        assert_eq!(nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32, 0xc040_5610);
-        assert_eq!(nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32, 0x4004_5612);
+        assert_eq!(
+            nix::request_code_readwrite!(b'V', 16, std::mem::size_of::<ExportBuffer>()) as u32,
+            0xc040_5610
+        );
+        assert_eq!(
+            nix::request_code_write!(b'V', 18, std::mem::size_of::<libc::c_int>()) as u32,
+            0x4004_5612
+        );
         assert_eq!(PIX_FMT_YUYV, 0x5659_5559);
         assert_eq!(PIX_FMT_FWHT, 0x5448_5746);
         assert_eq!(nix::request_code_read!(b'V', 89, std::mem::size_of::<Event>()) as u32, 0x8088_5659);
-        assert_eq!(nix::request_code_write!(b'V', 90, std::mem::size_of::<EventSubscription>()) as u32, 0x4020_565a);
+        assert_eq!(
+            nix::request_code_write!(b'V', 90, std::mem::size_of::<EventSubscription>()) as u32,
+            0x4020_565a
+        );
     }
 
     #[test]
     fn pix_format_round_trips_through_the_union() {
-        let pix = PixFormat { width: 640, height: 480, pixelformat: PIX_FMT_YUYV, field: FIELD_NONE, ..Default::default() };
+        let pix = PixFormat {
+            width: 640,
+            height: 480,
+            pixelformat: PIX_FMT_YUYV,
+            field: FIELD_NONE,
+            ..Default::default()
+        };
         let f = Format::capture(pix);
         let back = f.pix();
-        assert_eq!((back.width, back.height, back.pixelformat, back.field), (640, 480, PIX_FMT_YUYV, FIELD_NONE));
+        assert_eq!(
+            (back.width, back.height, back.pixelformat, back.field),
+            (640, 480, PIX_FMT_YUYV, FIELD_NONE)
+        );
         assert_eq!(f.type_, BUF_TYPE_VIDEO_CAPTURE);
     }
 }

@@ -199,8 +199,15 @@ fn micros(d: Duration) -> f64 {
 /// first importing and freeing each frame's buffer (after `cfg.warmup` untimed frames), then
 /// importing each buffer on its first frame and reusing the import; the one-time imports and
 /// the final frees are counted in the frames where they happen.
-fn frames_worker(cfg: &Config, paths: &Paths, dev: &Vcsm, done: &AtomicUsize, stop: &AtomicBool) -> Result<Samples> {
-    let ring = (0..cfg.buffers).map(|_| alloc_from_heap(paths, &cfg.heap, cfg.size)).collect::<Result<Vec<_>>>()?;
+fn frames_worker(
+    cfg: &Config,
+    paths: &Paths,
+    dev: &Vcsm,
+    done: &AtomicUsize,
+    stop: &AtomicBool,
+) -> Result<Samples> {
+    let ring =
+        (0..cfg.buffers).map(|_| alloc_from_heap(paths, &cfg.heap, cfg.size)).collect::<Result<Vec<_>>>()?;
     let mut every = Vec::with_capacity(cfg.iters);
     for i in 0..cfg.warmup + cfg.iters {
         if stop.load(Ordering::Relaxed) {
@@ -401,7 +408,10 @@ mod tests {
             wall: Duration::from_millis(1),
         };
         let text = r.render();
-        assert!(text.starts_with("bench frames: 4 KiB buffers, 2 threads x 3 iterations, heap vcsm-uncached\n"), "{text}");
+        assert!(
+            text.starts_with("bench frames: 4 KiB buffers, 2 threads x 3 iterations, heap vcsm-uncached\n"),
+            "{text}"
+        );
         assert!(
             text.ends_with("per frame: importing every frame costs 200.0 us, importing once and reusing 2.00 us (100x less); at 30 fps importing every frame takes 0.60% of each 33.3 ms frame interval\n"),
             "{text}"

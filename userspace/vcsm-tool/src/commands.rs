@@ -13,8 +13,8 @@ use dmabuf::{describe_io_error, DmaBuf};
 use crate::bench;
 use crate::bufops::{self, Readback};
 use crate::cli::{
-    AllocArgs, AllocVpuArgs, BenchArgs, BufferSource, Cli, Command, CompletionsArgs, FillArgs, HeapsArgs, StreamArgs,
-    ImportArgs, ManArgs, OutputArgs, StatusArgs, VerifyArgs,
+    AllocArgs, AllocVpuArgs, BenchArgs, BufferSource, Cli, Command, CompletionsArgs, FillArgs, HeapsArgs,
+    ImportArgs, ManArgs, OutputArgs, StatusArgs, StreamArgs, VerifyArgs,
 };
 use crate::error::{op_error, Error, Op, Result};
 use crate::heaps;
@@ -429,7 +429,10 @@ fn cmd_stream(paths: &Paths, a: &StreamArgs) -> Result<()> {
         out(&report.render());
     }
     if report.mismatches > 0 {
-        return Err(Error::failed(format!("{} frames differed between the CPU and the VPU", report.mismatches)));
+        return Err(Error::failed(format!(
+            "{} frames differed between the CPU and the VPU",
+            report.mismatches
+        )));
     }
     Ok(())
 }

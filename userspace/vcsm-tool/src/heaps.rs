@@ -103,7 +103,9 @@ fn reach_of(
         Backing::Cma(_) => {}
     }
     let Some((start, end)) = window else {
-        return Reach::Unknown("no VPU window reported (vc-sm-cma or vcsm-cma-heap not loaded, or not a Pi)".to_owned());
+        return Reach::Unknown(
+            "no VPU window reported (vc-sm-cma or vcsm-cma-heap not loaded, or not a Pi)".to_owned(),
+        );
     };
     let Some((base, total)) = usage.as_ref().ok().and_then(|u| Some((u.base?, u.total))) else {
         return Reach::Unknown("the CMA area's address is unknown".to_owned());

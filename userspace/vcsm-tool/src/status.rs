@@ -311,11 +311,17 @@ transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexp
         );
         let s = parse(&text);
         let out = render(&s);
-        assert!(out.contains("pins: pinned=12582912 cap_process=134217728 cap_total=268435456 refused=3"), "{out}");
+        assert!(
+            out.contains("pins: pinned=12582912 cap_process=134217728 cap_total=268435456 refused=3"),
+            "{out}"
+        );
         assert!(out.contains("pin: tgid=124 pin_bytes=8388608\n"), "{out}");
         let j = to_json(&s).to_json();
         assert!(j.contains(r#""pins":{"pinned":12582912,"cap_process":134217728,"cap_total":268435456,"refused":3,"cma_fallbacks":1}"#), "{j}");
-        assert!(j.contains(r#""pin":[{"tgid":123,"pin_bytes":4194304},{"tgid":124,"pin_bytes":8388608}]"#), "{j}");
+        assert!(
+            j.contains(r#""pin":[{"tgid":123,"pin_bytes":4194304},{"tgid":124,"pin_bytes":8388608}]"#),
+            "{j}"
+        );
         assert!(j.contains(r#""memory":{"cma_base":"0x7c000000","cma_size":67108864,"#), "{j}");
     }
 

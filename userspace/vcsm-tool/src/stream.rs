@@ -63,7 +63,9 @@ fn fourcc_str(f: u32) -> String {
 fn find_capture(paths: &Paths) -> Result<String> {
     let dir = paths.join("/sys/class/video4linux");
     let mut names: Vec<String> = fs::read_dir(&dir)
-        .map_err(|e| Error::missing(format!("{}: {}: no V4L2 devices", dir.display(), describe_io_error(&e))))?
+        .map_err(|e| {
+            Error::missing(format!("{}: {}: no V4L2 devices", dir.display(), describe_io_error(&e)))
+        })?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("video"))
@@ -73,7 +75,8 @@ fn find_capture(paths: &Paths) -> Result<String> {
         let dev = paths.join(&format!("/dev/{n}")).display().to_string();
         if let Ok(d) = v4l2::Device::open(&dev) {
             if let Ok(cap) = d.querycap() {
-                if cap.device_caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) == CAP_VIDEO_CAPTURE | CAP_STREAMING {
+                if cap.device_caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) == CAP_VIDEO_CAPTURE | CAP_STREAMING
+                {
                     return Ok(dev);
                 }
             }
@@ -85,12 +88,16 @@ fn find_capture(paths: &Paths) -> Result<String> {
 /// The simulated VPU's checksum of the buffer with handle `h`.
 fn sim_checksum(paths: &Paths, h: u32) -> Result<u32> {
     let path = paths.join(SIM_CHECKSUM);
-    fs::write(&path, format!("{h:#x}")).map_err(|e| Error::failed(format!("{}: {}", path.display(), describe_io_error(&e))))?;
-    let text = fs::read_to_string(&path).map_err(|e| Error::failed(format!("{}: {}", path.display(), describe_io_error(&e))))?;
+    fs::write(&path, format!("{h:#x}"))
+        .map_err(|e| Error::failed(format!("{}: {}", path.display(), describe_io_error(&e))))?;
+    let text = fs::read_to_string(&path)
+        .map_err(|e| Error::failed(format!("{}: {}", path.display(), describe_io_error(&e))))?;
     let mut words = text.split_whitespace();
     while let Some(w) = words.next() {
         if w == "checksum" {
-            if let Some(v) = words.next().and_then(|v| u32::from_str_radix(v.trim_start_matches("0x"), 16).ok()) {
+            if let Some(v) =
+                words.next().and_then(|v| u32::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+            {
                 return Ok(v);
             }
         }
@@ -113,13 +120,20 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
     };
     let vid = v4l2::Device::open(&device)
         .map_err(|e| Error::missing(format!("{device}: {}", describe_io_error(&e))))?;
-    let v4l2_err = |what: &str, e: std::io::Error| Error::failed(format!("{device}: {what}: {}", describe_io_error(&e)));
+    let v4l2_err =
+        |what: &str, e: std::io::Error| Error::failed(format!("{device}: {what}: {}", describe_io_error(&e)));
     let cap = vid.querycap().map_err(|e| v4l2_err("VIDIOC_QUERYCAP", e))?;
     if cap.device_caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) != CAP_VIDEO_CAPTURE | CAP_STREAMING {
         return Err(Error::usage(format!("{device} is not a streaming single-planar capture device")));
     }
     let card = String::from_utf8_lossy(&cap.card).trim_end_matches('\0').to_owned();
-    let want = PixFormat { width: cfg.width, height: cfg.height, pixelformat: cfg.fourcc, field: FIELD_NONE, ..Default::default() };
+    let want = PixFormat {
+        width: cfg.width,
+        height: cfg.height,
+        pixelformat: cfg.fourcc,
+        field: FIELD_NONE,
+        ..Default::default()
+    };
     let fmt = vid.set_format(want).map_err(|e| v4l2_err("VIDIOC_S_FMT", e))?;
     if fmt.pixelformat != cfg.fourcc || fmt.sizeimage == 0 {
         return Err(Error::usage(format!("{device} cannot capture {}", fourcc_str(cfg.fourcc))));
@@ -132,10 +146,15 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
     let n = vid.request_buffers(cfg.buffers, MEMORY_DMABUF).map_err(|e| v4l2_err("VIDIOC_REQBUFS", e))?;
     let mut slots = Vec::new();
     for i in 0..n {
-        let buf = heap.allocate(len).map_err(|e| Error::failed(format!("{}: allocate {len} bytes: {}", cfg.heap, describe_io_error(&e))))?;
+        let buf = heap.allocate(len).map_err(|e| {
+            Error::failed(format!("{}: allocate {len} bytes: {}", cfg.heap, describe_io_error(&e)))
+        })?;
         let imp = vcsm.import(buf.as_fd())?;
         let map = if verify {
-            Some(buf.mmap(0, len as usize, Prot::READ).map_err(|e| Error::failed(format!("mmap: {}", describe_io_error(&e))))?)
+            Some(
+                buf.mmap(0, len as usize, Prot::READ)
+                    .map_err(|e| Error::failed(format!("mmap: {}", describe_io_error(&e))))?,
+            )
         } else {
             None
         };
@@ -149,9 +168,15 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
     for f in 0..cfg.frames {
         let b = vid.dequeue(MEMORY_DMABUF).map_err(|e| v4l2_err("VIDIOC_DQBUF", e))?;
         let t0 = Instant::now();
-        let slot = slots.get(b.index as usize).ok_or_else(|| Error::failed(format!("{device}: DQBUF gave buffer {}", b.index)))?;
+        let slot = slots
+            .get(b.index as usize)
+            .ok_or_else(|| Error::failed(format!("{device}: DQBUF gave buffer {}", b.index)))?;
         if let Some(map) = &slot.map {
-            let sync = |flags| slot.buf.sync(flags).map_err(|e| Error::failed(format!("DMA_BUF_IOCTL_SYNC: {}", describe_io_error(&e))));
+            let sync = |flags| {
+                slot.buf
+                    .sync(flags)
+                    .map_err(|e| Error::failed(format!("DMA_BUF_IOCTL_SYNC: {}", describe_io_error(&e))))
+            };
             sync(DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ)?;
             // SAFETY: The buffer is dequeued: the device does not write it until it is queued
             // again, after this slice is gone, and nothing else writes it.
@@ -202,12 +227,20 @@ impl Report {
     }
 
     pub fn fps(&self) -> f64 {
-        if self.seconds > 0.0 { f64::from(self.frames) / self.seconds } else { 0.0 }
+        if self.seconds > 0.0 {
+            f64::from(self.frames) / self.seconds
+        } else {
+            0.0
+        }
     }
 
     pub fn render(&self) -> String {
         let verify = if self.verified > 0 {
-            format!("VPU-side check: {} of {} frames matched the CPU's checksum\n", self.verified - self.mismatches, self.verified)
+            format!(
+                "VPU-side check: {} of {} frames matched the CPU's checksum\n",
+                self.verified - self.mismatches,
+                self.verified
+            )
         } else {
             "VPU-side check: none (no simulated VPU; frames were counted)\n".to_owned()
         };
@@ -264,7 +297,8 @@ pub fn parse_format(s: &str) -> std::result::Result<(u32, u32, u32), String> {
     let (w, h) = size.split_once('x').ok_or_else(|| format!("'{s}': expected WIDTHxHEIGHT[:FOURCC]"))?;
     let w: u32 = w.parse().map_err(|_| format!("'{w}': not a width"))?;
     let h: u32 = h.parse().map_err(|_| format!("'{h}': not a height"))?;
-    let b: [u8; 4] = fourcc.as_bytes().try_into().map_err(|_| format!("'{fourcc}': a FOURCC has four characters"))?;
+    let b: [u8; 4] =
+        fourcc.as_bytes().try_into().map_err(|_| format!("'{fourcc}': a FOURCC has four characters"))?;
     if w == 0 || h == 0 {
         return Err("width and height must not be 0".into());
     }
@@ -307,6 +341,11 @@ mod tests {
         assert!(t.contains("15.0 fps") && t.contains("1500 us") && t.contains("18432000 bytes"), "{t}");
         assert!(t.contains("30 of 30 frames matched"), "{t}");
         let j = r.to_json().to_json();
-        assert!(j.contains(r#""fourcc":"YUYV""#) && j.contains(r#""mismatches":0"#) && j.contains(r#""imports":4"#), "{j}");
+        assert!(
+            j.contains(r#""fourcc":"YUYV""#)
+                && j.contains(r#""mismatches":0"#)
+                && j.contains(r#""imports":4"#),
+            "{j}"
+        );
     }
 }

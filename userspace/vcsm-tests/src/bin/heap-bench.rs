@@ -113,9 +113,8 @@ fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
     let t_alloc = t0.elapsed();
     let buf = res.map_err(|e| format!("alloc: {}", describe_io_error(&e)))?;
     let len = usize::try_from(size).map_err(|_| format!("{size} bytes do not fit in memory"))?;
-    let mut map = buf
-        .mmap(0, len, Prot::READ_WRITE)
-        .map_err(|e| format!("mmap: {}", describe_io_error(&e)))?;
+    let mut map =
+        buf.mmap(0, len, Prot::READ_WRITE).map_err(|e| format!("mmap: {}", describe_io_error(&e)))?;
     for word in (0..map.words()).step_by(page_size() / 4) {
         map.write_u32(word, 0x5a5a_5a5a).map_err(|e| format!("write: {e}"))?;
     }
@@ -199,7 +198,9 @@ fn main() -> ExitCode {
             };
             if args.json {
                 if let Ok(samples) = &res {
-                    let take = |f: fn(&Sample) -> f64| samples.iter().map(f).map(|x| (x * 10.0).round() / 10.0).collect();
+                    let take = |f: fn(&Sample) -> f64| {
+                        samples.iter().map(f).map(|x| (x * 10.0).round() / 10.0).collect()
+                    };
                     let j = JsonResult {
                         label: args.label.as_deref(),
                         heap: name,
@@ -236,7 +237,14 @@ fn main() -> ExitCode {
     let width = names.iter().map(String::len).max().unwrap_or(4).max(4);
     emit(&format!(
         "{:<width$}  {:>6}  {:>12}  {:>12}  {:>12}  {:>11}  {:>9}  {:>11}",
-        "heap", "size", "alloc_p50_us", "alloc_p99_us", "ready_p50_us", "free_p50_us", "ratio_p50", "ratio_ready"
+        "heap",
+        "size",
+        "alloc_p50_us",
+        "alloc_p99_us",
+        "ready_p50_us",
+        "free_p50_us",
+        "ratio_p50",
+        "ratio_ready"
     ));
     let mut lines = Vec::new();
     for r in &results {

@@ -261,7 +261,10 @@ fn test_clean_on_first_map(c: &Ctx, heap: &str) -> Result<(), String> {
             ));
         }
         if let Some(m) = map.find_byte_mismatch(0).ctx("read")? {
-            return Err(format!("mmap number {round}: byte at {:#x} is {:#04x}, not zero", m.offset, m.found));
+            return Err(format!(
+                "mmap number {round}: byte at {:#x} is {:#04x}, not zero",
+                m.offset, m.found
+            ));
         }
     }
     Ok(())

@@ -37,9 +37,16 @@ fn run(threads: u32, iters: u32) -> Result<String, String> {
     let start = Instant::now();
     let results: Vec<Result<(), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| s.spawn(move || fs::write(PING, iters.to_string()).map_err(|e| format!("{PING}: ping {iters}: {e}"))))
+            .map(|_| {
+                s.spawn(move || {
+                    fs::write(PING, iters.to_string()).map_err(|e| format!("{PING}: ping {iters}: {e}"))
+                })
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a ping thread panicked".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a ping thread panicked".into())))
+            .collect()
     });
     let wall = start.elapsed().as_secs_f64();
     for r in results {

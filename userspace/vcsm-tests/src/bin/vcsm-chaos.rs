@@ -50,8 +50,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 use vcsm_tests::{
-    kv_pairs, parse_u64,
-    emit, info, map_checksum, map_fill, one_line, pattern_checksum, pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
+    emit, info, kv_pairs, map_checksum, map_fill, one_line, parse_u64, pattern_checksum,
+    pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
 };
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
@@ -600,7 +600,6 @@ impl Dev {
     }
 }
 
-
 /// Writes `stamp ^ page` into word `slot` of every page and reads it back.
 fn touch(map: &mut Mapping, slot: usize, stamp: u32) -> Result<(), String> {
     let wpp = dmabuf::page_size() / 4;
@@ -767,7 +766,8 @@ fn dmabufs() -> Result<BTreeMap<String, usize>, String> {
 /// `buffers=` of the heaps' stats.
 fn heap_buffers() -> Option<u64> {
     let text = fs::read_to_string(HEAP_STATS).ok()?;
-    text.lines().find_map(|l| kv_pairs::<BTreeMap<String, String>>(l).get("buffers").and_then(|v| parse_u64(v)))
+    text.lines()
+        .find_map(|l| kv_pairs::<BTreeMap<String, String>>(l).get("buffers").and_then(|v| parse_u64(v)))
 }
 
 fn module_refcnt() -> Option<String> {
@@ -2774,7 +2774,9 @@ mod tests {
 
     #[test]
     fn state_parsing() {
-        let kv = kv_pairs::<BTreeMap<String, String>>("buffer id=3 origin=import vc_handle=0x1001 vpu=mapped wrapped=yes");
+        let kv = kv_pairs::<BTreeMap<String, String>>(
+            "buffer id=3 origin=import vc_handle=0x1001 vpu=mapped wrapped=yes",
+        );
         assert_eq!(kv.get("id").map(String::as_str), Some("3"));
         assert_eq!(parse_u64("0x1001"), Some(0x1001));
         assert_eq!(parse_u64("12"), Some(12));

@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{
-    kv_pairs, parse_u64,
-    expect_errno, info, map_checksum, map_fill, pattern_checksum, sim_knobs_default, sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR,
-    TIMEOUT_PARAM,
+    expect_errno, info, kv_pairs, map_checksum, map_fill, parse_u64, pattern_checksum, sim_knobs_default,
+    sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
 };
 use vcsm_uapi::{
     VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC,
@@ -303,7 +302,6 @@ fn bufinfo_count(exp_name: &str) -> Result<usize, String> {
     Ok(text.lines().filter(|l| l.split_ascii_whitespace().any(|w| w == exp_name)).count())
 }
 
-
 // ---- tests ----
 
 #[path = "vcsm-client/holes.rs"]
@@ -466,7 +464,11 @@ fn t_alloc(t: &T) -> Result<(), String> {
     wait_idle(2000)?;
     expect_errno(t.dev.alloc(0, b"zero"), &[libc::EINVAL], "MEM_ALLOC of 0 bytes")?;
     // Over the default per-process pin cap (128 MiB) before it is larger than any CMA pool.
-    expect_errno(t.dev.alloc(0xffff_ffff, b"huge"), &[libc::EDQUOT, libc::ENOMEM, libc::EINVAL], "MEM_ALLOC of 4 GiB")?;
+    expect_errno(
+        t.dev.alloc(0xffff_ffff, b"huge"),
+        &[libc::EDQUOT, libc::ENOMEM, libc::EINVAL],
+        "MEM_ALLOC of 4 GiB",
+    )?;
     wait_idle(2000)
 }
 

@@ -76,9 +76,13 @@ pub(super) fn t_nested(t: &T) -> Result<(), String> {
     let mut cur = first;
     let dma = cur.dma_addr;
     for level in 2..=DEPTH {
-        let next = t.dev.import(&cur.wrapper).with_ctx(|| format!("import of the level {} wrapper", level - 1))?;
+        let next =
+            t.dev.import(&cur.wrapper).with_ctx(|| format!("import of the level {} wrapper", level - 1))?;
         if next.dma_addr != dma || next.size != MIB {
-            return Err(format!("level {level}: dma {:#x} size {}, the source is at {dma:#x}", next.dma_addr, next.size));
+            return Err(format!(
+                "level {level}: dma {:#x} size {}, the source is at {dma:#x}",
+                next.dma_addr, next.size
+            ));
         }
         if level % 250 == 0 {
             let b = line_of(&next)?;
@@ -99,9 +103,13 @@ pub(super) fn t_nested(t: &T) -> Result<(), String> {
     let alloc = t.dev.alloc(64 * 1024, b"nest-alloc").ctx("MEM_ALLOC")?;
     let mut cur = t.dev.import(&alloc.wrapper).ctx("import of the allocation's wrapper")?;
     for level in 2..=100 {
-        let next = t.dev.import(&cur.wrapper).with_ctx(|| format!("import of alloc chain level {}", level - 1))?;
+        let next =
+            t.dev.import(&cur.wrapper).with_ctx(|| format!("import of alloc chain level {}", level - 1))?;
         if next.dma_addr != alloc.dma_addr {
-            return Err(format!("alloc chain level {level}: dma {:#x}, the allocation is at {:#x}", next.dma_addr, alloc.dma_addr));
+            return Err(format!(
+                "alloc chain level {level}: dma {:#x}, the allocation is at {:#x}",
+                next.dma_addr, alloc.dma_addr
+            ));
         }
         cur = next;
     }
@@ -129,7 +137,8 @@ pub(super) fn t_nested_kapi(t: &T) -> Result<(), String> {
 
 /// Entries of the DMA-API debug table for the vchiq device.
 fn dma_api_entries() -> Result<Vec<String>, String> {
-    let text = fs::read_to_string(DMA_API_DUMP).with_ctx(|| format!("{DMA_API_DUMP} (a kernel without DMA_API_DEBUG?)"))?;
+    let text = fs::read_to_string(DMA_API_DUMP)
+        .with_ctx(|| format!("{DMA_API_DUMP} (a kernel without DMA_API_DEBUG?)"))?;
     Ok(text
         .lines()
         .filter(|l| l.split_ascii_whitespace().nth(1) == Some("vcsm-cma"))
@@ -161,7 +170,12 @@ pub(super) fn t_many_imports_one_buffer(t: &T) -> Result<(), String> {
         }
         let now = dma_api_entries()?;
         if now.len() != before.len() + 1 {
-            return Err(format!("DMA-API debug lists {} mappings for vcsm-cma, {} before:\n{}", now.len(), before.len(), now.join("\n")));
+            return Err(format!(
+                "DMA-API debug lists {} mappings for vcsm-cma, {} before:\n{}",
+                now.len(),
+                before.len(),
+                now.join("\n")
+            ));
         }
         drop(imps);
         drop(src);
@@ -226,7 +240,11 @@ pub(super) fn t_mem_alloc_cma_only(t: &T) -> Result<(), String> {
             Err(e) => break e,
         }
         if bufs.len() > max {
-            return Err(format!("{} MEM_ALLOCs of 4 MiB succeeded from a {} MiB pool: memory from outside CMA", bufs.len(), pool >> 20));
+            return Err(format!(
+                "{} MEM_ALLOCs of 4 MiB succeeded from a {} MiB pool: memory from outside CMA",
+                bufs.len(),
+                pool >> 20
+            ));
         }
     };
     if err.raw_os_error() != Some(libc::ENOMEM) {
@@ -234,7 +252,10 @@ pub(super) fn t_mem_alloc_cma_only(t: &T) -> Result<(), String> {
     }
     let used = cma_used_pages()?;
     let got = bufs.len() as u64 * u64::from(CHUNK);
-    info("vcsm/mem-alloc-cma-only", &format!("{} x 4 MiB from a {} MiB pool, then ENOMEM", bufs.len(), pool >> 20));
+    info(
+        "vcsm/mem-alloc-cma-only",
+        &format!("{} x 4 MiB from a {} MiB pool, then ENOMEM", bufs.len(), pool >> 20),
+    );
     if (used - used0) * page_size() != got {
         return Err(format!("{got} bytes allocated, the pool's used count grew by {} pages", used - used0));
     }
@@ -244,7 +265,10 @@ pub(super) fn t_mem_alloc_cma_only(t: &T) -> Result<(), String> {
     drop(bufs);
     wait_idle(5000)?;
     if !wait_for(5000, || Ok(cma_used_pages()? == used0))? {
-        return Err(format!("the pool's used count did not come back: {} pages, {used0} before", cma_used_pages()?));
+        return Err(format!(
+            "the pool's used count did not come back: {} pages, {used0} before",
+            cma_used_pages()?
+        ));
     }
     Ok(())
 }
@@ -269,7 +293,8 @@ fn kmsg_new(kmsg: &mut File) -> Result<Option<Vec<String>>, String> {
 fn kmsg_at_end() -> Result<File, String> {
     use std::io::{Seek, SeekFrom};
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg").ctx("/dev/kmsg")?;
+    let mut f =
+        OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg").ctx("/dev/kmsg")?;
     f.seek(SeekFrom::End(0)).ctx("seek /dev/kmsg")?;
     Ok(f)
 }
@@ -286,7 +311,11 @@ pub(super) fn t_pin_caps(t: &T) -> Result<(), String> {
         let _caps = Caps::set(8, 0)?;
         let a = t.dev.alloc(4 << 20, b"cap-a").ctx("first 4 MiB under an 8 MiB cap")?;
         let b = t.dev.alloc(4 << 20, b"cap-b").ctx("second 4 MiB under an 8 MiB cap")?;
-        expect_errno(t.dev.alloc(4 << 20, b"cap-c"), &[libc::EDQUOT], "a third 4 MiB MEM_ALLOC over an 8 MiB cap")?;
+        expect_errno(
+            t.dev.alloc(4 << 20, b"cap-c"),
+            &[libc::EDQUOT],
+            "a third 4 MiB MEM_ALLOC over an 8 MiB cap",
+        )?;
         expect_errno(t.dev.alloc(4096, b"cap-d"), &[libc::EDQUOT], "one more page over the cap")?;
         let src = t.src(MIB)?;
         expect_errno(t.dev.import(&src), &[libc::EDQUOT], "an import at the cap")?;
@@ -306,9 +335,16 @@ pub(super) fn t_pin_caps(t: &T) -> Result<(), String> {
             sim_write("hold", &format!("{:#x}", imp.vc_handle))?;
         }
         if pinned()? != 8 << 20 {
-            return Err(format!("two closed imports the VPU holds should pin 8 MiB:\n{}", DrvState::read()?.text));
+            return Err(format!(
+                "two closed imports the VPU holds should pin 8 MiB:\n{}",
+                DrvState::read()?.text
+            ));
         }
-        expect_errno(t.dev.import(&src), &[libc::EDQUOT], "an import while 8 MiB of closed imports are held")?;
+        expect_errno(
+            t.dev.import(&src),
+            &[libc::EDQUOT],
+            "an import while 8 MiB of closed imports are held",
+        )?;
         for h in SimState::read()?.handles.keys() {
             sim_write("drop", &format!("{h:#x}"))?;
         }
@@ -324,7 +360,10 @@ pub(super) fn t_pin_caps(t: &T) -> Result<(), String> {
         wait_idle(3000)?;
     }
     let lines = kmsg_new(&mut kmsg)?.ok_or("kernel log overflowed")?.join("");
-    for want in [format!("(pid {me}) refused: the process would pin more than pin_cap_process_mb=8 MiB"), "all processes would pin more than pin_cap_total_mb=8 MiB".to_owned()] {
+    for want in [
+        format!("(pid {me}) refused: the process would pin more than pin_cap_process_mb=8 MiB"),
+        "all processes would pin more than pin_cap_total_mb=8 MiB".to_owned(),
+    ] {
         if !lines.contains(&want) {
             return Err(format!("no kernel log line with '{want}':\n{lines}"));
         }
@@ -352,7 +391,10 @@ pub(super) fn t_log_flood(t: &T) -> Result<(), String> {
         ("MEM_ALLOC larger than CMA", Box::new(|| t.dev.alloc(0xffff_f000, b"flood").map(drop))),
         ("import of a two-segment buffer", Box::new(|| t.dev.import(&scattered).map(drop))),
         ("import of a buffer outside the VPU's window", Box::new(|| t.dev.import(&far).map(drop))),
-        ("CLEAN_INVALID2", Box::new(|| ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, buf.get().cast()).map(drop))),
+        (
+            "CLEAN_INVALID2",
+            Box::new(|| ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, buf.get().cast()).map(drop)),
+        ),
         ("heap ALLOC larger than the region", Box::new(|| t.heap.allocate(1 << 30).map(drop))),
     ];
     for (i, (what, f)) in floods.iter().enumerate() {

@@ -5,7 +5,9 @@
 //! address and compared with the CPU's checksum over the V4L2 mapping.
 
 use super::*;
-use dmabuf::v4l2::{self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV};
+use dmabuf::v4l2::{
+    self, PixFormat, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, MEMORY_MMAP, PIX_FMT_YUYV,
+};
 
 /// vivid with one capture node (module options); `allocators=1` gives dma-contig buffers,
 /// `allocators=0` vmalloc ones.
@@ -69,7 +71,13 @@ fn open_vivid(allocator: &str) -> Result<(Vivid, String, v4l2::Device, PixFormat
     if cap.device_caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) != CAP_VIDEO_CAPTURE | CAP_STREAMING {
         return Err(format!("{node} is not a streaming capture device (caps {:#x})", cap.device_caps));
     }
-    let want = PixFormat { width: 640, height: 480, pixelformat: PIX_FMT_YUYV, field: FIELD_NONE, ..Default::default() };
+    let want = PixFormat {
+        width: 640,
+        height: 480,
+        pixelformat: PIX_FMT_YUYV,
+        field: FIELD_NONE,
+        ..Default::default()
+    };
     let fmt = vid.set_format(want).ctx("VIDIOC_S_FMT")?;
     if (fmt.width, fmt.height, fmt.pixelformat) != (640, 480, PIX_FMT_YUYV) || fmt.sizeimage == 0 {
         return Err(format!("vivid chose {fmt:?}"));
@@ -90,7 +98,9 @@ struct DmaEntry {
 fn dma_api_entries() -> Result<Vec<DmaEntry>, String> {
     const DUMP: &str = "/sys/kernel/debug/dma-api/dump";
     let text = fs::read_to_string(DUMP).ctx(DUMP)?;
-    let hex = |w: &str, key: &str| w.strip_prefix(key).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok());
+    let hex = |w: &str, key: &str| {
+        w.strip_prefix(key).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+    };
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -117,10 +127,19 @@ fn check_same_memory(dma: u64, length: u64) -> Result<u64, String> {
         .ok_or_else(|| format!("no vcsm-cma mapping at {dma:#x} in the DMA-API table"))?;
     let vivid = entries
         .iter()
-        .find(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent") && e.phys == ours.phys)
-        .ok_or_else(|| format!("vcsm-cma's mapping at {dma:#x} is ARM {:#x}, where vivid allocated nothing", ours.phys))?;
+        .find(|e| {
+            e.dev.starts_with("vivid")
+                && (e.kind == "coherent" || e.kind == "noncoherent")
+                && e.phys == ours.phys
+        })
+        .ok_or_else(|| {
+            format!("vcsm-cma's mapping at {dma:#x} is ARM {:#x}, where vivid allocated nothing", ours.phys)
+        })?;
     if vivid.len < length || ours.len < length {
-        return Err(format!("vivid's allocation ({} bytes) or the VPU mapping ({} bytes) is shorter than the frame", vivid.len, ours.len));
+        return Err(format!(
+            "vivid's allocation ({} bytes) or the VPU mapping ({} bytes) is shorter than the frame",
+            vivid.len, ours.len
+        ));
     }
     Ok(ours.phys)
 }
@@ -251,7 +270,11 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
             let cpu = with_cpu_access(&slot.buf, DMA_BUF_SYNC_READ, || Ok(map_checksum(&slot.map)))?;
             let vpu = vpu_checksum(slot.imp.vc_handle)?;
             if cpu != vpu {
-                return Err(format!("{} frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}", heap.name(), b.index));
+                return Err(format!(
+                    "{} frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}",
+                    heap.name(),
+                    b.index
+                ));
             }
             distinct.insert(cpu);
             vid.queue_dmabuf(b.index, &slot.buf, len as u32).ctx("VIDIOC_QBUF DMABUF")?;
@@ -260,14 +283,22 @@ pub(super) fn t_v4l2_heap_buffers_into_vivid(t: &T) -> Result<(), String> {
         vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
         // The buffers start zeroed: a single checksum means vivid's frames never reached them.
         if distinct.len() < 2 {
-            return Err(format!("{}: {} distinct frames in {frames}: vivid's frames did not reach the buffers", heap.name(), distinct.len()));
+            return Err(format!(
+                "{}: {} distinct frames in {frames}: vivid's frames did not reach the buffers",
+                heap.name(),
+                distinct.len()
+            ));
         }
         vid.request_buffers(0, v4l2::MEMORY_DMABUF).ctx("VIDIOC_REQBUFS 0")?;
         drop(slots);
         drop(vid);
         drop(vivid);
         wait_idle(3000)?;
-        report.push(format!("{}: {frames} frames from {node} in {secs:.1} s, {} distinct, VPU = CPU for every one", heap.name(), distinct.len()));
+        report.push(format!(
+            "{}: {frames} frames from {node} in {secs:.1} s, {} distinct, VPU = CPU for every one",
+            heap.name(),
+            distinct.len()
+        ));
     }
     info("vcsm/v4l2-heap-buffers-into-vivid", &report.join("; "));
     Ok(())
@@ -290,7 +321,10 @@ fn import_all(t: &T, vid: &v4l2::Device, n: u32) -> Result<Vec<Slot>, String> {
 
 /// vivid's coherent allocations in the DMA-API table (its live frame memory).
 fn vivid_allocations() -> Result<usize, String> {
-    Ok(dma_api_entries()?.iter().filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent")).count())
+    Ok(dma_api_entries()?
+        .iter()
+        .filter(|e| e.dev.starts_with("vivid") && (e.kind == "coherent" || e.kind == "noncoherent"))
+        .count())
 }
 
 /// The driver and the VPU hold nothing any more and vivid has freed every frame (`when`
@@ -344,7 +378,9 @@ pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
         for (h, cpu) in &held {
             let vpu = vpu_checksum(*h)?;
             if vpu != *cpu {
-                return Err(format!("held frame {h:#x}: VPU reads {vpu:#x}, it held {cpu:#x}: the memory changed"));
+                return Err(format!(
+                    "held frame {h:#x}: VPU reads {vpu:#x}, it held {cpu:#x}: the memory changed"
+                ));
             }
         }
         Ok(())
@@ -406,7 +442,12 @@ impl Port {
 /// Streams `frames` frames of `vid` through `port` as bcm2835-codec's zero-copy input would:
 /// each dequeued buffer is submitted by its exported dma-buf, and the VPU checksums the frame
 /// through the handle in the MMAL header. Returns the port's import count.
-fn stream_through_port(vid: &v4l2::Device, slots: &[(v4l2::Mapping, OwnedFd)], port: &mut Port, frames: u32) -> Result<u64, String> {
+fn stream_through_port(
+    vid: &v4l2::Device,
+    slots: &[(v4l2::Mapping, OwnedFd)],
+    port: &mut Port,
+    frames: u32,
+) -> Result<u64, String> {
     let mut imports = 0;
     for f in 0..frames {
         let b = vid.dequeue(MEMORY_MMAP).ctx("VIDIOC_DQBUF")?;
@@ -453,7 +494,10 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
     vid.stream_on().ctx("VIDIOC_STREAMON")?;
     let imports = stream_through_port(&vid, &slots, &mut port, frames)?;
     if imports != u64::from(n) || DrvState::read()?.bufs.len() != n as usize {
-        return Err(format!("{n} buffers: the port made {imports} imports, the driver lists {}", DrvState::read()?.bufs.len()));
+        return Err(format!(
+            "{n} buffers: the port made {imports} imports, the driver lists {}",
+            DrvState::read()?.bufs.len()
+        ));
     }
     vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
     // Buffer cleanup: the port's imports are freed.
@@ -524,7 +568,10 @@ struct Vicodec;
 
 impl Vicodec {
     fn load() -> Result<Vicodec, String> {
-        let out = std::process::Command::new("modprobe").args(["vicodec", "multiplanar=0"]).output().ctx("run modprobe")?;
+        let out = std::process::Command::new("modprobe")
+            .args(["vicodec", "multiplanar=0"])
+            .output()
+            .ctx("run modprobe")?;
         if !out.status.success() {
             return Err(format!("modprobe vicodec failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
         }
@@ -550,7 +597,9 @@ fn stage_bufs(t: &T, heap: &Heap, n: u32, len: u32) -> Result<Vec<StageBuf>, Str
     let len = len.next_multiple_of(4096);
     (0..n)
         .map(|_| {
-            let buf = heap.allocate(u64::from(len)).with_ctx(|| format!("allocate {len} bytes from {}", heap.name()))?;
+            let buf = heap
+                .allocate(u64::from(len))
+                .with_ctx(|| format!("allocate {len} bytes from {}", heap.name()))?;
             let map = buf.mmap(0, len as usize, Prot::READ).ctx("mmap a heap buffer")?;
             let imp = t.dev.import(&buf).ctx("import a heap buffer")?;
             Ok(StageBuf { buf, map, imp, len })
@@ -575,7 +624,9 @@ fn format_is(node: &str, what: &str, f: PixFormat, want: PixFormat) -> Result<Pi
 
 /// `n` DMABUF buffers on queue `type_` of `node`.
 fn request_dmabufs(dev: &v4l2::Device, node: &str, type_: u32, n: u32) -> Result<(), String> {
-    let got = dev.request_buffers_of(type_, n, v4l2::MEMORY_DMABUF).with_ctx(|| format!("VIDIOC_REQBUFS DMABUF of {node}"))?;
+    let got = dev
+        .request_buffers_of(type_, n, v4l2::MEMORY_DMABUF)
+        .with_ctx(|| format!("VIDIOC_REQBUFS DMABUF of {node}"))?;
     if got != n {
         return Err(format!("{node} took {got} DMABUF buffers, not {n}"));
     }
@@ -589,7 +640,10 @@ fn open_codec(node: &str, from: PixFormat) -> Result<(v4l2::Device, PixFormat), 
     let dev = v4l2::Device::open(node).ctx(node)?;
     let cap = dev.querycap().ctx("VIDIOC_QUERYCAP")?;
     if cap.device_caps & (CAP_VIDEO_M2M | CAP_STREAMING) != CAP_VIDEO_M2M | CAP_STREAMING {
-        return Err(format!("{node} is not a streaming single-planar mem2mem device (caps {:#x})", cap.device_caps));
+        return Err(format!(
+            "{node} is not a streaming single-planar mem2mem device (caps {:#x})",
+            cap.device_caps
+        ));
     }
     dev.set_format_of(OUT, from).with_ctx(|| format!("VIDIOC_S_FMT OUTPUT of {node}"))?;
     let out = format_is(node, "OUTPUT", dev.format_of(OUT).ctx("VIDIOC_G_FMT OUTPUT")?, from)?;
@@ -600,20 +654,35 @@ fn open_codec(node: &str, from: PixFormat) -> Result<(v4l2::Device, PixFormat), 
 /// streaming, the first bitstream buffer `index` (`buf`, `bytesused` of it) queued, the driver
 /// parses the header and signals SOURCE_CHANGE; the CAPTURE queue is then formatted as `want`
 /// (same size and subsampling as the stream), given `out`'s buffers and started.
-fn start_decoder(dec: &v4l2::Device, node: &str, first: (u32, &StageBuf, u32), want: PixFormat, out: &[StageBuf]) -> Result<PixFormat, String> {
+fn start_decoder(
+    dec: &v4l2::Device,
+    node: &str,
+    first: (u32, &StageBuf, u32),
+    want: PixFormat,
+    out: &[StageBuf],
+) -> Result<PixFormat, String> {
     use v4l2::{BUF_TYPE_VIDEO_CAPTURE as CAP, EVENT_SOURCE_CHANGE, EVENT_SRC_CH_RESOLUTION};
     let (index, buf, bytesused) = first;
-    dec.queue_dmabuf_of(v4l2::BUF_TYPE_VIDEO_OUTPUT, index, &buf.buf, buf.len, bytesused).ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
+    dec.queue_dmabuf_of(v4l2::BUF_TYPE_VIDEO_OUTPUT, index, &buf.buf, buf.len, bytesused)
+        .ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
     dec.wait_event(10_000).ctx("wait for the decoder's SOURCE_CHANGE event")?;
     let ev = dec.dequeue_event().ctx("VIDIOC_DQEVENT of the decoder")?;
     if ev.type_ != EVENT_SOURCE_CHANGE || ev.src_changes() & EVENT_SRC_CH_RESOLUTION == 0 {
-        return Err(format!("the decoder's first event is type {} changes {:#x}, not a resolution change", ev.type_, ev.src_changes()));
+        return Err(format!(
+            "the decoder's first event is type {} changes {:#x}, not a resolution change",
+            ev.type_,
+            ev.src_changes()
+        ));
     }
     let found = dec.format_of(CAP).ctx("VIDIOC_G_FMT CAPTURE of the decoder")?;
     if (found.width, found.height) != (want.width, want.height) {
-        return Err(format!("the decoder found a {}x{} stream, the encoder was given {}x{}", found.width, found.height, want.width, want.height));
+        return Err(format!(
+            "the decoder found a {}x{} stream, the encoder was given {}x{}",
+            found.width, found.height, want.width, want.height
+        ));
     }
-    let fmt = format_is(node, "CAPTURE", dec.set_format(want).ctx("VIDIOC_S_FMT CAPTURE of the decoder")?, want)?;
+    let fmt =
+        format_is(node, "CAPTURE", dec.set_format(want).ctx("VIDIOC_S_FMT CAPTURE of the decoder")?, want)?;
     request_dmabufs(dec, node, CAP, out.len() as u32)?;
     for (i, d) in out.iter().enumerate() {
         dec.queue_dmabuf(i as u32, &d.buf, d.len).ctx("VIDIOC_QBUF DMABUF to the decoder's CAPTURE")?;
@@ -657,11 +726,17 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
     let raw_in = PixFormat { bytesperline: 0, sizeimage: 0, ..raw };
     // The encoder: raw frames in (OUTPUT), the bitstream out (CAPTURE).
     let (enc, _) = open_codec(&enc_node, raw_in)?;
-    let coded = format_is(&enc_node, "CAPTURE", enc.set_format(PixFormat { sizeimage: 0, bytesperline: 0, ..fwht }).ctx("VIDIOC_S_FMT CAPTURE")?, fwht)?;
+    let coded = format_is(
+        &enc_node,
+        "CAPTURE",
+        enc.set_format(PixFormat { sizeimage: 0, bytesperline: 0, ..fwht }).ctx("VIDIOC_S_FMT CAPTURE")?,
+        fwht,
+    )?;
     request_dmabufs(&enc, &enc_node, OUT, BUFFERS)?;
     request_dmabufs(&enc, &enc_node, v4l2::BUF_TYPE_VIDEO_CAPTURE, 2)?;
     // The decoder: the bitstream in; its CAPTURE queue is set up from the stream's header.
-    let (dec, dec_in) = open_codec(&dec_node, PixFormat { sizeimage: coded.sizeimage, bytesperline: 0, ..fwht })?;
+    let (dec, dec_in) =
+        open_codec(&dec_node, PixFormat { sizeimage: coded.sizeimage, bytesperline: 0, ..fwht })?;
     request_dmabufs(&dec, &dec_node, OUT, 2)?;
     dec.subscribe_event(v4l2::EVENT_SOURCE_CHANGE).ctx("VIDIOC_SUBSCRIBE_EVENT SOURCE_CHANGE")?;
     let n = vid.request_buffers(BUFFERS, DMABUF).ctx("VIDIOC_REQBUFS DMABUF")?;
@@ -692,18 +767,26 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
             return Err(format!("frame {f}: the VPU read {vpu:#x} of vivid's frame, the CPU {cpu:#x}"));
         }
         // Encode it where it lies.
-        enc.queue_dmabuf_of(OUT, b.index, &a.buf, a.len, b.bytesused).ctx("VIDIOC_QBUF to the encoder's OUTPUT")?;
+        enc.queue_dmabuf_of(OUT, b.index, &a.buf, a.len, b.bytesused)
+            .ctx("VIDIOC_QBUF to the encoder's OUTPUT")?;
         let c = dq(&enc, v4l2::BUF_TYPE_VIDEO_CAPTURE, "the encoder's CAPTURE")?;
         let done = dq(&enc, OUT, "the encoder's OUTPUT")?;
         if done.index != b.index {
-            return Err(format!("frame {f}: the encoder gave back OUTPUT buffer {}, not {}", done.index, b.index));
+            return Err(format!(
+                "frame {f}: the encoder gave back OUTPUT buffer {}, not {}",
+                done.index, b.index
+            ));
         }
-        let cb = bitstream.get(c.index as usize).ok_or_else(|| format!("the encoder gave index {}", c.index))?;
+        let cb =
+            bitstream.get(c.index as usize).ok_or_else(|| format!("the encoder gave index {}", c.index))?;
         // SAFETY: Nothing writes the bitstream buffer while the slice lives: the encoder is
         // done with it and it is queued nowhere.
         let head = unsafe { cb.map.as_slice() }.map(|s| s[..8].to_vec()).unwrap_or_default();
         if c.bytesused == 0 || c.bytesused >= raw.sizeimage || head != FWHT_MAGIC {
-            return Err(format!("frame {f}: the encoder wrote {} bytes starting {head:02x?}, not an FWHT frame", c.bytesused));
+            return Err(format!(
+                "frame {f}: the encoder wrote {} bytes starting {head:02x?}, not an FWHT frame",
+                c.bytesused
+            ));
         }
         coded_bytes += u64::from(c.bytesused);
         // The VPU reads the bitstream as bcm2835-codec's output port would hand it on.
@@ -714,7 +797,8 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
         }
         // Decode the bitstream buffer as it is.
         if decoding {
-            dec.queue_dmabuf_of(OUT, c.index, &cb.buf, cb.len, c.bytesused).ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
+            dec.queue_dmabuf_of(OUT, c.index, &cb.buf, cb.len, c.bytesused)
+                .ctx("VIDIOC_QBUF to the decoder's OUTPUT")?;
         } else {
             start_decoder(&dec, &dec_node, (c.index, cb, c.bytesused), raw_in, &out)?;
             decoding = true;
@@ -737,7 +821,9 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
             })
         })?;
         if q < MIN_PSNR_DB {
-            return Err(format!("frame {f}: decoded at {q:.1} dB against vivid's frame (need {MIN_PSNR_DB} dB)"));
+            return Err(format!(
+                "frame {f}: decoded at {q:.1} dB against vivid's frame (need {MIN_PSNR_DB} dB)"
+            ));
         }
         (worst, best) = (worst.min(q), best.max(q));
         // Recycle: the raw frame back to vivid, the bitstream to the encoder, the picture to
@@ -843,11 +929,16 @@ pub(super) fn t_v4l2_outside_window(t: &T) -> Result<(), String> {
     vid.stream_off().ctx("VIDIOC_STREAMOFF")?;
     vid.request_buffers(0, DMABUF).ctx("VIDIOC_REQBUFS 0")?;
     if far_frames == 0 || near_frames == 0 {
-        return Err(format!("vivid filled the far buffer {far_frames} times and the heap buffer {near_frames} times"));
+        return Err(format!(
+            "vivid filled the far buffer {far_frames} times and the heap buffer {near_frames} times"
+        ));
     }
     let st = DrvState::read()?;
     if st.bufs.len() != 1 {
-        return Err(format!("the driver lists {} buffers, want only the heap buffer's import", st.bufs.len()));
+        return Err(format!(
+            "the driver lists {} buffers, want only the heap buffer's import",
+            st.bufs.len()
+        ));
     }
     drop((near, far, vid));
     all_freed(vivid, "the stream with a far buffer")?;
