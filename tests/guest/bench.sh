@@ -16,6 +16,8 @@ POOL_MAX=/sys/module/vcsm_cma_heap/parameters/pool_max_kb
 HEAP_STATS=/sys/kernel/debug/vcsm-cma-heap/stats
 ALL_HEAPS="--heap vcsm-uncached --heap vcsm-cached --heap linux,cma --heap system --baseline linux,cma"
 
+bench_pool_empty() { [ "$(vcsm_pool_pages)" = 0 ]; }
+
 heap_load || exit 1
 # Cold: every allocation of our heaps goes to CMA and zeroes on the caller's thread, as
 # linux,cma's does.
@@ -27,15 +29,20 @@ else
 fi
 # shellcheck disable=SC2086 # ALL_HEAPS is a list of arguments
 vcsm_check bench/heaps-cold heap-bench --label cold --json $ALL_HEAPS
-# Warm: the pool on at its default cap, one size at a time from an empty pool (a stream that
-# starts at a new resolution), the warm-up allocations filling it.
+# Warm: the pool on, one size at a time from an empty pool (a stream that starts at a new
+# resolution), the warm-up allocations filling it. The cap holds two and a half buffers of the
+# size: the two heaps share the pool and alternate in the round-robin, so each finds the other's
+# last buffer zeroed (the default cap, a quarter of the 64 MiB system pool, holds one 12 MiB
+# buffer; a pipeline restarting a stream of N buffers wants a cap of N).
 if [ -w "$POOL_MAX" ]; then
-	for size in 4K 1M 8M 12M; do
+	for kib in 4 1024 8192 12288; do
 		echo 0 > "$POOL_MAX"
-		echo -1 > "$POOL_MAX"
+		vcsm_until 50 bench_pool_empty || echo "bench: the pool did not empty: $(grep '^pool ' "$HEAP_STATS")"
+		echo $((kib * 5 / 2)) > "$POOL_MAX"
 		# shellcheck disable=SC2086
-		vcsm_check "bench/heaps-warm-$size" heap-bench --label warm --json --size "$size" $ALL_HEAPS
+		vcsm_check "bench/heaps-warm-${kib}K" heap-bench --label warm --json --size "${kib}K" $ALL_HEAPS
 	done
+	echo -1 > "$POOL_MAX"
 	sed 's/^/@@VCSM BENCH-STATS /' "$HEAP_STATS"
 fi
 
@@ -87,10 +94,10 @@ done
 # frames (1920x1080 and 4056x3040, the HQ camera's full resolution), both heaps; the 12 MP ring
 # holds 2 frames so that it fits the 64 MiB system pool next to the DMA atomic pools.
 for f in 1080p:3110400:4 12mp:18495360:2; do
-	name=${f%%:*}
+	fname=${f%%:*}
 	rest=${f#*:}
 	for h in vcsm-uncached vcsm-cached; do
-		vcsm_check "bench/frames-$name-$h" vcsm-tool bench --what frames --size "${rest%%:*}" \
+		vcsm_check "bench/frames-$fname-$h" vcsm-tool bench --what frames --size "${rest%%:*}" \
 			--buffers "${rest#*:}" --iters 100 --heap "$h" --no-progress
 	done
 done

@@ -439,16 +439,26 @@ static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_d
 	struct scattered *sc = att->dmabuf->priv;
 	struct sg_table *sgt;
 	struct scatterlist *sg;
+	size_t max_seg, per_block;
 	int i, ret;
 
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table(sgt, sc->n, GFP_KERNEL);
+	/* Entries no longer than the attaching device's segment limit (vivid: 64 KiB). */
+	max_seg = min_t(size_t, sc->seg, dma_get_max_seg_size(att->dev) & PAGE_MASK);
+	if (!max_seg)
+		max_seg = PAGE_SIZE;
+	per_block = DIV_ROUND_UP(sc->seg, max_seg);
+	ret = sg_alloc_table(sgt, sc->n * per_block, GFP_KERNEL);
 	if (ret)
 		goto free;
-	for_each_sgtable_sg(sgt, sg, i)
-		sg_set_page(sg, sc->pages[i], sc->seg, 0);
+	for_each_sgtable_sg(sgt, sg, i) {
+		size_t off = (i % per_block) * max_seg;
+
+		sg_set_page(sg, nth_page(sc->pages[i / per_block], off >> PAGE_SHIFT),
+			    min(max_seg, sc->seg - off), 0);
+	}
 	ret = dma_map_sgtable(att->dev, sgt, dir, 0);
 	if (ret)
 		goto table;

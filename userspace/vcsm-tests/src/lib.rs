@@ -365,3 +365,54 @@ pub fn parse_u64(s: &str) -> Option<u64> {
         None => s.parse().ok(),
     }
 }
+
+/// The CMA areas' debugfs directory.
+pub const CMA_DEBUGFS: &str = "/sys/kernel/debug/cma";
+/// vcsm-cma-heap's statistics (its region and its buffer pool).
+pub const HEAP_STATS: &str = "/sys/kernel/debug/vcsm-cma-heap/stats";
+
+/// The heap's region base (physical address) and the bytes its buffer pool holds, from its
+/// `stats` (`None` without the heap; a pool of 0 without a `pool` line).
+pub fn heap_pool() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(HEAP_STATS).ok()?;
+    let field = |line: &str, key: &str| {
+        line.split_ascii_whitespace().find_map(|w| w.strip_prefix(key)).and_then(parse_u64)
+    };
+    let base = text.lines().find(|l| l.starts_with("region "))?;
+    let base = field(base, "base=")?;
+    let pooled = text.lines().find(|l| l.starts_with("pool ")).and_then(|l| field(l, "bytes=")).unwrap_or(0);
+    Some((base, pooled))
+}
+
+/// Pages in use per CMA area (`/sys/kernel/debug/cma/*/used`), not counting in the heap's area
+/// the pages its buffer pool holds: pooled buffers are free to hand out and go back to CMA on
+/// pressure, idle or unload, so what a leak check compares is what is neither live nor pooled.
+/// The pool is read before and after the areas, and again while it changed meanwhile.
+pub fn cma_used_not_pooled() -> Result<std::collections::BTreeMap<String, u64>, String> {
+    for _ in 0..5 {
+        let before = heap_pool();
+        let mut out = std::collections::BTreeMap::new();
+        let dir = std::fs::read_dir(CMA_DEBUGFS).map_err(|e| format!("{CMA_DEBUGFS}: {e}"))?;
+        for e in dir.flatten() {
+            let Ok(v) = std::fs::read_to_string(e.path().join("used")) else { continue };
+            let mut used: u64 =
+                v.trim().parse().map_err(|_| format!("{}/used: '{}'", e.path().display(), v.trim()))?;
+            let base_pfn = std::fs::read_to_string(e.path().join("base_pfn"))
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if let (Some((base, pooled)), Some(pfn)) = (before, base_pfn) {
+                if pfn == base / 4096 {
+                    used = used.saturating_sub(pooled / 4096);
+                }
+            }
+            out.insert(e.file_name().to_string_lossy().into_owned(), used);
+        }
+        if out.is_empty() {
+            return Err(format!("no CMA areas in {CMA_DEBUGFS}"));
+        }
+        if heap_pool() == before {
+            return Ok(out);
+        }
+    }
+    Err("the heap's pool kept changing while the CMA areas were read".into())
+}

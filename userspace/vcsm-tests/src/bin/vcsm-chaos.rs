@@ -64,7 +64,6 @@ const MODULE_DIR: &str = "/sys/module/vc_sm_cma";
 const REFCNT: &str = "/sys/module/vc_sm_cma/refcnt";
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const HEAP_STATS: &str = "/sys/kernel/debug/vcsm-cma-heap/stats";
-const CMA_DIR: &str = "/sys/kernel/debug/cma";
 const DRIVER_DIR: &str = "/sys/bus/vchiq-bus/drivers/vcsm-cma";
 const DEVICE: &str = "vcsm-cma";
 const MODULE: &str = "vc_sm_cma";
@@ -737,19 +736,9 @@ fn vpu_checksum(h: u32) -> Result<u32, String> {
         .ok_or_else(|| format!("bad checksum answer '{}'", text.trim()))
 }
 
-/// Used pages per CMA area.
+/// Used pages per CMA area, not counting the heap pool's (see `cma_used_not_pooled`).
 fn cma_used() -> Result<BTreeMap<String, u64>, String> {
-    let mut out = BTreeMap::new();
-    for e in fs::read_dir(CMA_DIR).ctx(CMA_DIR)?.flatten() {
-        let p = e.path().join("used");
-        if let Ok(v) = fs::read_to_string(&p) {
-            out.insert(e.file_name().to_string_lossy().into_owned(), v.trim().parse().unwrap_or(u64::MAX));
-        }
-    }
-    if out.is_empty() {
-        return Err(format!("no CMA areas in {CMA_DIR}"));
-    }
-    Ok(out)
+    vcsm_tests::cma_used_not_pooled()
 }
 
 /// Live dma-bufs of each of our exporters.

@@ -457,15 +457,8 @@ impl Snapshot {
         let sim_handles = sim_handles_in(&sim)?;
         let sim_client_errors =
             kv_value(&sim, "client_errors", &[]).ok_or_else(|| format!("no client_errors in {sim_path}"))?;
-        let mut cma_used = BTreeMap::new();
-        for entry in fs::read_dir(CMA_DIR).ctx(CMA_DIR)? {
-            let entry = entry.ctx(CMA_DIR)?;
-            let p = entry.path().join("used");
-            if let Ok(v) = fs::read_to_string(&p) {
-                let used = v.trim().parse().map_err(|_| format!("{}: '{}'", p.display(), v.trim()))?;
-                cma_used.insert(entry.file_name().to_string_lossy().into_owned(), used);
-            }
-        }
+        // Not counting the heap pool's pages (free to hand out, not left behind).
+        let cma_used = vcsm_tests::cma_used_not_pooled()?;
         let bi = fs::read_to_string(BUFINFO).ctx(BUFINFO)?;
         let dmabufs = bi
             .lines()
