@@ -594,14 +594,19 @@ static struct page *far_page(unsigned int order, unsigned int tries)
 	return found;
 }
 
-static int far_fd(void)
+/*
+ * A one-block buffer above the window: one page (or, where single pages all come from below it,
+ * the first page of a FAR_ORDER block), or with @frame a whole FAR_ORDER block (2 MiB).
+ */
+static int far_buf_fd(bool frame)
 {
 	struct scattered *sc;
 
 	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
 	if (!sc)
 		return -ENOMEM;
-	sc->pages[0] = far_page(0, 64);
+	if (!frame)
+		sc->pages[0] = far_page(0, 64);
 	if (!sc->pages[0]) {
 		sc->order = FAR_ORDER;
 		sc->pages[0] = far_page(FAR_ORDER, FAR_TRIES);
@@ -611,27 +616,8 @@ static int far_fd(void)
 		return -ENOMEM;
 	}
 	sc->n = 1;
-	sc->seg = PAGE_SIZE;
-	return test_buf_fd(sc, PAGE_SIZE, "vcsm-kapi-test-far");
-}
-
-/* One FAR_ORDER block (2 MiB) above the window, all of it the buffer. */
-static int far_frame_fd(void)
-{
-	struct scattered *sc;
-
-	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
-	if (!sc)
-		return -ENOMEM;
-	sc->order = FAR_ORDER;
-	sc->pages[0] = far_page(FAR_ORDER, FAR_TRIES);
-	if (!sc->pages[0]) {
-		kfree(sc);
-		return -ENOMEM;
-	}
-	sc->n = 1;
-	sc->seg = PAGE_SIZE << FAR_ORDER;
-	return test_buf_fd(sc, sc->seg, "vcsm-kapi-test-far-frame");
+	sc->seg = frame ? PAGE_SIZE << FAR_ORDER : PAGE_SIZE;
+	return test_buf_fd(sc, sc->seg, frame ? "vcsm-kapi-test-far-frame" : "vcsm-kapi-test-far");
 }
 
 static ssize_t scattered_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
@@ -643,10 +629,10 @@ static ssize_t scattered_read(struct file *file, char __user *ubuf, size_t len, 
 		return 0;
 	switch ((uintptr_t)file->f_inode->i_private) {
 	case 2:
-		fd = far_frame_fd();
+		fd = far_buf_fd(true);
 		break;
 	case 1:
-		fd = far_fd();
+		fd = far_buf_fd(false);
 		break;
 	default:
 		fd = scattered_fd();
