@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::mapping::{Mapping, Prot};
-use crate::uapi::{DmaBufSync, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME};
+use crate::uapi::{DmaBufSync, BUF_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME};
 
 /// How often `sync` retries a sync interrupted by a signal (EINTR/EAGAIN) before giving up.
 const SYNC_RETRIES: usize = 100;
@@ -30,12 +30,8 @@ impl DmaBuf {
     /// The buffer size in bytes, via `lseek(fd, 0, SEEK_END)` (the only size query dma-buf
     /// supports). Leaves the file position at the end, which no dma-buf operation uses.
     pub fn size(&self) -> io::Result<u64> {
-        // SAFETY: lseek on an fd we own; no pointers involved.
-        let off = unsafe { libc::lseek(self.fd.as_raw_fd(), 0, libc::SEEK_END) };
-        if off < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // off >= 0 was just checked, so the conversion cannot fail.
+        let off = nix::unistd::lseek(&self.fd, 0, nix::unistd::Whence::SeekEnd)?;
+        // lseek does not return a negative offset on success.
         Ok(u64::try_from(off).unwrap_or(0))
     }
 
@@ -51,15 +47,10 @@ impl DmaBuf {
         let mut arg = DmaBufSync { flags };
         let mut last = None;
         for _ in 0..SYNC_RETRIES {
-            // SAFETY: DMA_BUF_IOCTL_SYNC reads one struct dma_buf_sync, which DmaBufSync
-            // reproduces (#[repr(C)] u64); `arg` lives across the call.
-            let ret = unsafe {
-                libc::ioctl(self.fd.as_raw_fd(), DMA_BUF_IOCTL_SYNC as _, &mut arg as *mut DmaBufSync)
+            let err = match BUF_SYNC.call(self.fd.as_fd(), &mut arg) {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
             };
-            if ret == 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) | Some(libc::EAGAIN) => last = Some(err),
                 _ => return Err(err),
@@ -113,18 +104,9 @@ mod tests {
     //! a memfd, which supports lseek/mmap (and rejects the dma-buf ioctls with ENOTTY).
     use super::*;
     use crate::uapi::{DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START};
-    use std::os::fd::FromRawFd;
 
-    fn memfd(len: i64) -> DmaBuf {
-        let name = CString::new("dmabuf-test").unwrap();
-        // SAFETY: valid NUL-terminated name; memfd_create has no other preconditions.
-        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-        assert!(raw >= 0, "memfd_create: {}", io::Error::last_os_error());
-        // SAFETY: fresh fd owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: ftruncate on our own fd.
-        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }, 0);
-        DmaBuf::from_fd(fd)
+    fn memfd(len: u64) -> DmaBuf {
+        DmaBuf::from_fd(crate::sys::memfd("dmabuf-test", len).unwrap())
     }
 
     #[test]

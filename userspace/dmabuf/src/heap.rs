@@ -1,15 +1,13 @@
 //! `/dev/dma_heap/NAME` and `DMA_HEAP_IOCTL_ALLOC`.
 
-use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::buf::DmaBuf;
 use crate::errno::describe_io_error;
-use crate::uapi::{DmaHeapAllocationData, DMA_HEAP_IOCTL_ALLOC};
+use crate::uapi::{DmaHeapAllocationData, HEAP_ALLOC};
 
 /// Where the kernel creates heap device nodes.
 pub const HEAP_DIR: &str = "/dev/dma_heap";
@@ -88,16 +86,8 @@ impl Heap {
     /// Open a heap device node by path.
     pub fn open_path(path: &Path) -> Result<Heap, OpenError> {
         let err = |source| OpenError { path: path.to_owned(), source };
-        let cpath = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| err(io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte")))?;
-        // SAFETY: cpath is a valid NUL-terminated string that outlives the call; open has no
-        // other memory-safety preconditions.
-        let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if raw < 0 {
-            return Err(err(io::Error::last_os_error()));
-        }
-        // SAFETY: open just returned this fd to us, so nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // std opens with O_CLOEXEC; read-only is all DMA_HEAP_IOCTL_ALLOC needs.
+        let fd = OwnedFd::from(std::fs::File::open(path).map_err(err)?);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Heap { fd, name, path: path.to_owned() })
     }
@@ -137,21 +127,9 @@ impl Heap {
     /// ones (a nonzero `fd`, unknown flags). On success the kernel's new fd, written back into
     /// `data.fd`, is owned by the returned [`DmaBuf`].
     pub fn alloc_raw(&self, data: &mut DmaHeapAllocationData) -> io::Result<DmaBuf> {
-        // SAFETY: DMA_HEAP_IOCTL_ALLOC reads and writes exactly one dma_heap_allocation_data,
-        // whose layout DmaHeapAllocationData reproduces (#[repr(C)], size checked in tests);
-        // `data` is a valid, exclusive reference for the duration of the call.
-        let ret = unsafe {
-            libc::ioctl(self.fd.as_raw_fd(), DMA_HEAP_IOCTL_ALLOC as _, data as *mut DmaHeapAllocationData)
-        };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let raw = RawFd::try_from(data.fd).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("kernel returned fd {}", data.fd))
+        let fd = HEAP_ALLOC.call_for_fd(self.fd.as_fd(), data, |d| i64::from(d.fd))?.map_err(|n| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("kernel returned fd {n}"))
         })?;
-        // SAFETY: the ioctl succeeded, so the kernel installed a new fd in our table and handed
-        // its only reference to us; nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         Ok(DmaBuf::from_fd(fd))
     }
 }

@@ -16,8 +16,10 @@ pub mod mapping;
 pub mod meminfo;
 pub mod size;
 pub mod stats;
+pub mod sys;
 pub mod uapi;
 pub mod v4l2;
+pub mod vcsm;
 
 pub use buf::DmaBuf;
 pub use errno::{describe_errno, describe_io_error, errno_name};
@@ -32,9 +34,8 @@ pub use uapi::{
 
 /// The CPU page size (`sysconf(_SC_PAGESIZE)`), 4096 if the query fails.
 pub fn page_size() -> usize {
-    // SAFETY: sysconf takes no pointers and has no preconditions; it only reads a constant.
-    let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(ps).ok().filter(|&p| p > 0).unwrap_or(4096)
+    let ps = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten();
+    ps.and_then(|p| usize::try_from(p).ok()).filter(|&p| p > 0).unwrap_or(4096)
 }
 
 /// Round `n` up to a multiple of `align` (a power of two); `None` on overflow.

@@ -151,9 +151,7 @@ impl Mapping {
         if !self.prot.contains(Prot::READ) || index >= self.words() {
             return None;
         }
-        // SAFETY: index < len/4 keeps the 4-byte access inside the readable mapping; the
-        // mapping is page-aligned so the u32 is aligned. Volatile tolerates concurrent writers.
-        Some(unsafe { ptr::read_volatile(self.ptr.as_ptr().cast::<u32>().add(index)) })
+        Some(self.load::<u32>(index))
     }
 
     /// Volatile write of the `index`-th `u32`.
@@ -167,8 +165,7 @@ impl Mapping {
                 format!("u32 index {index} beyond mapping of {} bytes", self.len),
             ));
         }
-        // SAFETY: index < len/4 keeps the aligned 4-byte store inside the writable mapping.
-        unsafe { ptr::write_volatile(self.ptr.as_ptr().cast::<u32>().add(index), value) };
+        self.store::<u32>(index, value);
         Ok(())
     }
 
@@ -178,10 +175,8 @@ impl Mapping {
         if !self.prot.contains(Prot::WRITE) {
             return Err(not_writable());
         }
-        let base = self.ptr.as_ptr().cast::<u32>();
         for i in 0..self.words() {
-            // SAFETY: i < len/4: an aligned store inside the writable mapping.
-            unsafe { ptr::write_volatile(base.add(i), f(i)) };
+            self.store::<u32>(i, f(i));
         }
         Ok(())
     }
@@ -192,15 +187,12 @@ impl Mapping {
             return Err(not_writable());
         }
         let word = u64::from_ne_bytes([byte; 8]);
-        let base = self.ptr.as_ptr();
         let words = self.len / 8;
         for i in 0..words {
-            // SAFETY: i < len/8: an aligned 8-byte store inside the writable mapping.
-            unsafe { ptr::write_volatile(base.cast::<u64>().add(i), word) };
+            self.store::<u64>(i, word);
         }
         for off in words * 8..self.len {
-            // SAFETY: off < len: a byte store inside the writable mapping.
-            unsafe { ptr::write_volatile(base.add(off), byte) };
+            self.store::<u8>(off, byte);
         }
         Ok(())
     }
@@ -210,10 +202,8 @@ impl Mapping {
         if !self.prot.contains(Prot::READ) {
             return Err(not_readable());
         }
-        let base = self.ptr.as_ptr().cast::<u32>();
         for i in 0..self.words() {
-            // SAFETY: i < len/4: an aligned load inside the readable mapping.
-            let found = unsafe { ptr::read_volatile(base.add(i)) };
+            let found = self.load::<u32>(i);
             let expected = f(i);
             if found != expected {
                 return Ok(Some(Mismatch { offset: i * 4, expected, found }));
@@ -228,24 +218,46 @@ impl Mapping {
             return Err(not_readable());
         }
         let word = u64::from_ne_bytes([byte; 8]);
-        let base = self.ptr.as_ptr();
         let words = self.len / 8;
         let mut start = words * 8;
         for i in 0..words {
-            // SAFETY: i < len/8: an aligned 8-byte load inside the readable mapping.
-            if unsafe { ptr::read_volatile(base.cast::<u64>().add(i)) } != word {
+            if self.load::<u64>(i) != word {
                 start = i * 8;
                 break;
             }
         }
         for off in start..self.len {
-            // SAFETY: off < len: a byte load inside the readable mapping.
-            let found = unsafe { ptr::read_volatile(base.add(off)) };
+            let found = self.load::<u8>(off);
             if found != byte {
                 return Ok(Some(Mismatch { offset: off, expected: byte.into(), found: found.into() }));
             }
         }
         Ok(None)
+    }
+}
+
+/// The element types [`Mapping::load`] and [`Mapping::store`] access: any bit pattern is
+/// valid, and their alignment divides the page size.
+trait Word: Copy {}
+impl Word for u8 {}
+impl Word for u32 {}
+impl Word for u64 {}
+
+impl Mapping {
+    /// Volatile load of the `index`-th `T` (callers check `PROT_READ`). Panics beyond the end.
+    fn load<T: Word>(&self, index: usize) -> T {
+        assert!(index < self.len / std::mem::size_of::<T>(), "load beyond the mapping");
+        // SAFETY: the element lies inside the live mapping self owns (checked above); the
+        // mapping is page-aligned, so it is aligned; every bit pattern is a valid T. Volatile,
+        // because other mappings and devices may write the memory concurrently.
+        unsafe { ptr::read_volatile(self.ptr.as_ptr().cast::<T>().add(index)) }
+    }
+
+    /// Volatile store of the `index`-th `T` (callers check `PROT_WRITE`). Panics beyond the end.
+    fn store<T: Word>(&mut self, index: usize, value: T) {
+        assert!(index < self.len / std::mem::size_of::<T>(), "store beyond the mapping");
+        // SAFETY: as for `load`; `&mut self` rules out references into the mapping meanwhile.
+        unsafe { ptr::write_volatile(self.ptr.as_ptr().cast::<T>().add(index), value) }
     }
 }
 
@@ -261,19 +273,10 @@ impl Drop for Mapping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, OwnedFd};
 
-    fn memfd(len: i64) -> OwnedFd {
-        let name = CString::new("mapping-test").unwrap();
-        // SAFETY: valid NUL-terminated name.
-        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-        assert!(raw >= 0);
-        // SAFETY: fresh fd owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: ftruncate on our own fd.
-        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }, 0);
-        fd
+    fn memfd(len: u64) -> OwnedFd {
+        crate::sys::memfd("mapping-test", len).unwrap()
     }
 
     #[test]

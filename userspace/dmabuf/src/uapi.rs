@@ -3,6 +3,8 @@
 
 use std::mem::size_of;
 
+use crate::sys::Ioctl;
+
 const IOC_NRBITS: u32 = 8;
 const IOC_TYPEBITS: u32 = 8;
 const IOC_SIZEBITS: u32 = 14;
@@ -72,6 +74,10 @@ pub const DMA_BUF_BASE: u8 = b'b';
 pub const DMA_HEAP_IOCTL_ALLOC: u32 = iowr::<DmaHeapAllocationData>(DMA_HEAP_IOC_MAGIC, 0);
 /// `DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)`
 pub const DMA_BUF_IOCTL_SYNC: u32 = iow::<DmaBufSync>(DMA_BUF_BASE, 0);
+/// [`DMA_HEAP_IOCTL_ALLOC`] with its argument type.
+pub const HEAP_ALLOC: Ioctl<DmaHeapAllocationData> = Ioctl::new(DMA_HEAP_IOCTL_ALLOC);
+/// [`DMA_BUF_IOCTL_SYNC`] with its argument type.
+pub const BUF_SYNC: Ioctl<DmaBufSync> = Ioctl::new(DMA_BUF_IOCTL_SYNC);
 /// `DMA_BUF_SET_NAME = _IOW('b', 1, const char *)`
 pub const DMA_BUF_SET_NAME: u32 = iow::<*const libc::c_char>(DMA_BUF_BASE, 1);
 

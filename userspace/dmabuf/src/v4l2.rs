@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr::NonNull;
 
@@ -253,20 +253,32 @@ const _: () = assert!(std::mem::offset_of!(Buffer, timestamp) == 24);
 const _: () = assert!(std::mem::offset_of!(Buffer, m) == 64);
 const _: () = assert!(std::mem::size_of::<ExportBuffer>() == 64);
 
+/// The ioctls, each with its argument type (see [`crate::sys::Ioctl`]).
 mod ioctls {
     use super::*;
-    nix::ioctl_read!(querycap, b'V', 0, Capability);
-    nix::ioctl_readwrite!(g_fmt, b'V', 4, Format);
-    nix::ioctl_readwrite!(s_fmt, b'V', 5, Format);
-    nix::ioctl_readwrite!(reqbufs, b'V', 8, RequestBuffers);
-    nix::ioctl_readwrite!(querybuf, b'V', 9, Buffer);
-    nix::ioctl_readwrite!(qbuf, b'V', 15, Buffer);
-    nix::ioctl_readwrite!(expbuf, b'V', 16, ExportBuffer);
-    nix::ioctl_readwrite!(dqbuf, b'V', 17, Buffer);
-    nix::ioctl_write_ptr!(streamon, b'V', 18, libc::c_int);
-    nix::ioctl_write_ptr!(streamoff, b'V', 19, libc::c_int);
-    nix::ioctl_read!(dqevent, b'V', 89, Event);
-    nix::ioctl_write_ptr!(subscribe_event, b'V', 90, EventSubscription);
+    use crate::sys::Ioctl;
+    use std::mem::size_of;
+    const fn r<T: Copy>(nr: u8) -> Ioctl<T> {
+        Ioctl::new(nix::request_code_read!(b'V', nr, size_of::<T>()) as u32)
+    }
+    const fn w<T: Copy>(nr: u8) -> Ioctl<T> {
+        Ioctl::new(nix::request_code_write!(b'V', nr, size_of::<T>()) as u32)
+    }
+    const fn rw<T: Copy>(nr: u8) -> Ioctl<T> {
+        Ioctl::new(nix::request_code_readwrite!(b'V', nr, size_of::<T>()) as u32)
+    }
+    pub const QUERYCAP: Ioctl<Capability> = r(0);
+    pub const G_FMT: Ioctl<Format> = rw(4);
+    pub const S_FMT: Ioctl<Format> = rw(5);
+    pub const REQBUFS: Ioctl<RequestBuffers> = rw(8);
+    pub const QUERYBUF: Ioctl<Buffer> = rw(9);
+    pub const QBUF: Ioctl<Buffer> = rw(15);
+    pub const EXPBUF: Ioctl<ExportBuffer> = rw(16);
+    pub const DQBUF: Ioctl<Buffer> = rw(17);
+    pub const STREAMON: Ioctl<libc::c_int> = w(18);
+    pub const STREAMOFF: Ioctl<libc::c_int> = w(19);
+    pub const DQEVENT: Ioctl<Event> = r(89);
+    pub const SUBSCRIBE_EVENT: Ioctl<EventSubscription> = w(90);
 }
 
 fn errno(e: nix::Error) -> io::Error {
@@ -285,9 +297,6 @@ impl Device {
         Ok(Device { file })
     }
 
-    fn fd(&self) -> libc::c_int {
-        self.file.as_raw_fd()
-    }
 
     /// `VIDIOC_QUERYCAP`.
     pub fn querycap(&self) -> io::Result<Capability> {
@@ -300,8 +309,7 @@ impl Device {
             device_caps: 0,
             reserved: [0; 3],
         };
-        // SAFETY: `cap` is a live, exclusive `struct v4l2_capability` for the call.
-        unsafe { ioctls::querycap(self.fd(), &mut cap) }.map_err(errno)?;
+        ioctls::QUERYCAP.call(self.file.as_fd(), &mut cap)?;
         Ok(cap)
     }
 
@@ -313,8 +321,7 @@ impl Device {
     /// `VIDIOC_S_FMT` of queue `type_`; returns what the driver chose.
     pub fn set_format_of(&self, type_: u32, pix: PixFormat) -> io::Result<PixFormat> {
         let mut f = Format::of(type_, pix);
-        // SAFETY: `f` is a live, exclusive `struct v4l2_format` for the call.
-        unsafe { ioctls::s_fmt(self.fd(), &mut f) }.map_err(errno)?;
+        ioctls::S_FMT.call(self.file.as_fd(), &mut f)?;
         Ok(f.pix())
     }
 
@@ -326,8 +333,7 @@ impl Device {
     /// `VIDIOC_G_FMT` of queue `type_`.
     pub fn format_of(&self, type_: u32) -> io::Result<PixFormat> {
         let mut f = Format::of(type_, PixFormat::default());
-        // SAFETY: As in `set_format_of`.
-        unsafe { ioctls::g_fmt(self.fd(), &mut f) }.map_err(errno)?;
+        ioctls::G_FMT.call(self.file.as_fd(), &mut f)?;
         Ok(f.pix())
     }
 
@@ -340,17 +346,14 @@ impl Device {
     /// `VIDIOC_REQBUFS` of queue `type_`.
     pub fn request_buffers_of(&self, type_: u32, count: u32, memory: u32) -> io::Result<u32> {
         let mut r = RequestBuffers { count, type_, memory, ..Default::default() };
-        // SAFETY: `r` is a live, exclusive `struct v4l2_requestbuffers` for the call.
-        unsafe { ioctls::reqbufs(self.fd(), &mut r) }.map_err(errno)?;
+        ioctls::REQBUFS.call(self.file.as_fd(), &mut r)?;
         Ok(r.count)
     }
 
     /// `VIDIOC_QUERYBUF` of MMAP buffer `index`.
     pub fn query_buffer(&self, index: u32) -> io::Result<Buffer> {
         let mut b = Buffer::new(index, MEMORY_MMAP);
-        // SAFETY: `b` is a live, exclusive `struct v4l2_buffer` for the call (single-planar:
-        // no plane array is read).
-        unsafe { ioctls::querybuf(self.fd(), &mut b) }.map_err(errno)?;
+        ioctls::QUERYBUF.call(self.file.as_fd(), &mut b)?;
         Ok(b)
     }
 
@@ -362,17 +365,15 @@ impl Device {
             flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
             ..Default::default()
         };
-        // SAFETY: `e` is a live, exclusive `struct v4l2_exportbuffer` for the call.
-        unsafe { ioctls::expbuf(self.fd(), &mut e) }.map_err(errno)?;
-        // SAFETY: The kernel installed a new fd for us.
-        Ok(unsafe { OwnedFd::from_raw_fd(e.fd) })
+        ioctls::EXPBUF
+            .call_for_fd(self.file.as_fd(), &mut e, |e| i64::from(e.fd))?
+            .map_err(|n| io::Error::new(io::ErrorKind::InvalidData, format!("VIDIOC_EXPBUF returned fd {n}")))
     }
 
     /// `VIDIOC_QBUF` of MMAP buffer `index`.
     pub fn queue_mmap(&self, index: u32) -> io::Result<()> {
         let mut b = Buffer::new(index, MEMORY_MMAP);
-        // SAFETY: As in `query_buffer`.
-        unsafe { ioctls::qbuf(self.fd(), &mut b) }.map_err(errno)?;
+        ioctls::QBUF.call(self.file.as_fd(), &mut b)?;
         Ok(())
     }
 
@@ -396,8 +397,7 @@ impl Device {
         b.length = length;
         b.bytesused = bytesused;
         b.field = FIELD_NONE;
-        // SAFETY: As in `query_buffer`; the fd stays open for the call.
-        unsafe { ioctls::qbuf(self.fd(), &mut b) }.map_err(errno)?;
+        ioctls::QBUF.call(self.file.as_fd(), &mut b)?;
         Ok(())
     }
 
@@ -422,8 +422,7 @@ impl Device {
     /// the device is done with.
     pub fn dequeue_of(&self, type_: u32, memory: u32) -> io::Result<Buffer> {
         let mut b = Buffer::of(type_, 0, memory);
-        // SAFETY: As in `query_buffer`.
-        unsafe { ioctls::dqbuf(self.fd(), &mut b) }.map_err(errno)?;
+        ioctls::DQBUF.call(self.file.as_fd(), &mut b)?;
         Ok(b)
     }
 
@@ -434,9 +433,8 @@ impl Device {
 
     /// `VIDIOC_STREAMON` of queue `type_`.
     pub fn stream_on_of(&self, type_: u32) -> io::Result<()> {
-        let t = type_ as libc::c_int;
-        // SAFETY: The ioctl reads one int.
-        unsafe { ioctls::streamon(self.fd(), &t) }.map_err(errno)?;
+        let mut t = type_ as libc::c_int;
+        ioctls::STREAMON.call(self.file.as_fd(), &mut t)?;
         Ok(())
     }
 
@@ -447,17 +445,15 @@ impl Device {
 
     /// `VIDIOC_STREAMOFF` of queue `type_`.
     pub fn stream_off_of(&self, type_: u32) -> io::Result<()> {
-        let t = type_ as libc::c_int;
-        // SAFETY: The ioctl reads one int.
-        unsafe { ioctls::streamoff(self.fd(), &t) }.map_err(errno)?;
+        let mut t = type_ as libc::c_int;
+        ioctls::STREAMOFF.call(self.file.as_fd(), &mut t)?;
         Ok(())
     }
 
     /// `VIDIOC_SUBSCRIBE_EVENT` to events of `type_`.
     pub fn subscribe_event(&self, type_: u32) -> io::Result<()> {
-        let sub = EventSubscription { type_, ..Default::default() };
-        // SAFETY: The ioctl reads one `struct v4l2_event_subscription`.
-        unsafe { ioctls::subscribe_event(self.fd(), &sub) }.map_err(errno)?;
+        let mut sub = EventSubscription { type_, ..Default::default() };
+        ioctls::SUBSCRIBE_EVENT.call(self.file.as_fd(), &mut sub)?;
         Ok(())
     }
 
@@ -482,8 +478,7 @@ impl Device {
             id: 0,
             reserved: [0; 8],
         };
-        // SAFETY: `ev` is a live, exclusive `struct v4l2_event` for the call.
-        unsafe { ioctls::dqevent(self.fd(), &mut ev) }.map_err(errno)?;
+        ioctls::DQEVENT.call(self.file.as_fd(), &mut ev)?;
         Ok(ev)
     }
 
