@@ -184,8 +184,8 @@ pub fn progress_line(done: usize, total: usize, width: usize) -> String {
 
 /// Whether stderr is a terminal (the progress bar is shown only then).
 pub fn stderr_is_tty() -> bool {
-    // SAFETY: isatty takes an fd number and no pointers.
-    unsafe { libc::isatty(libc::STDERR_FILENO) == 1 }
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
 }
 
 /// Samples of one thread: microseconds of each of the two operations.

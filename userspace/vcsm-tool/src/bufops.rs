@@ -98,20 +98,10 @@ fn compare(m: &Mapping, pattern: Pattern) -> Readback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     /// A memfd stands in for a dma-buf: it maps, and rejects the sync ioctl with ENOTTY.
-    fn memfd(len: i64) -> DmaBuf {
-        let name = CString::new("bufops-test").unwrap();
-        // SAFETY: valid NUL-terminated name.
-        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-        assert!(raw >= 0);
-        // SAFETY: a fresh fd owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: ftruncate on our own fd.
-        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }, 0);
-        DmaBuf::from_fd(fd)
+    fn memfd(len: u64) -> DmaBuf {
+        DmaBuf::from_fd(dmabuf::sys::memfd("bufops-test", len).unwrap())
     }
 
     #[test]

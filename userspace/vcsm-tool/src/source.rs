@@ -239,11 +239,7 @@ mod tests {
     #[test]
     fn taking_fds() {
         // Our own stdin-like fd: a pipe end.
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid array of two ints.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: pipe just created both fds.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (r, w) = nix::unistd::pipe().unwrap();
         let copy = take_fd(FdSpec { pid: None, fd: r.as_raw_fd() }).unwrap();
         assert_ne!(copy.as_raw_fd(), r.as_raw_fd());
         // A pipe is not a dma-buf: its size query fails and names the operation.

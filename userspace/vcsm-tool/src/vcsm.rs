@@ -1,16 +1,11 @@
 //! `/dev/vcsm-cma`: the MMAL-era userspace ABI of vc-sm-cma (`linux/vc_sm_cma_ioctl.h`, mirrored
 //! by the `vcsm-uapi` crate).
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use dmabuf::DmaBuf;
-use vcsm_uapi::{
-    VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-};
 
 use crate::error::{op_error, open_error, Error, Op, Result};
 use crate::paths::{Paths, VCSM_MODULE};
@@ -18,7 +13,7 @@ use crate::paths::{Paths, VCSM_MODULE};
 /// An open `/dev/vcsm-cma`.
 #[derive(Debug)]
 pub struct Vcsm {
-    fd: OwnedFd,
+    dev: dmabuf::vcsm::Vcsm,
     path: PathBuf,
 }
 
@@ -74,16 +69,7 @@ impl Vcsm {
     }
 
     fn open_path(path: &Path) -> io::Result<Vcsm> {
-        let cpath = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-        // SAFETY: cpath is a valid NUL-terminated string that outlives the call.
-        let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: open just returned this fd; nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok(Vcsm { fd, path: path.to_owned() })
+        Ok(Vcsm { dev: dmabuf::vcsm::Vcsm::open(path)?, path: path.to_owned() })
     }
 
     /// The device path, for messages.
@@ -91,61 +77,26 @@ impl Vcsm {
         self.path.display().to_string()
     }
 
+    /// An ioctl error: the errno worded for `op`, or (no errno) the driver's broken answer.
+    fn ioctl_error(&self, op: Op, e: &io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(_) => op_error(&self.path(), op, e),
+            None => Error::failed(format!("{}: {e}", self.path())),
+        }
+    }
+
     /// `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`: share the (physically contiguous) dma-buf `src`
     /// with the VPU.
     pub fn import(&self, src: BorrowedFd<'_>) -> Result<Imported> {
-        let mut arg = VcSmCmaIoctlImportDmabuf::new(src.as_raw_fd(), b"vcsm-tool");
-        // SAFETY: the ioctl reads and writes one struct vc_sm_cma_ioctl_import_dmabuf, whose
-        // layout VcSmCmaIoctlImportDmabuf reproduces (size and offsets checked at compile time
-        // in vcsm-uapi); `arg` is a live, exclusive local for the duration of the call.
-        let ret = unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF as _,
-                &mut arg as *mut VcSmCmaIoctlImportDmabuf,
-            )
-        };
-        if ret < 0 {
-            return Err(op_error(&self.path(), Op::VcsmImport, &io::Error::last_os_error()));
-        }
-        let wrapper = self.take_fd(arg.handle, Op::VcsmImport)?;
-        Ok(Imported { wrapper, vc_handle: arg.vc_handle, dma_addr: arg.dma_addr, size: arg.size })
+        let b = self.dev.import(src, b"vcsm-tool").map_err(|e| self.ioctl_error(Op::VcsmImport, &e))?;
+        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, dma_addr: b.dma_addr, size: b.size })
     }
 
     /// `VC_SM_CMA_IOCTL_MEM_ALLOC`: a new contiguous buffer of `size` bytes (rounded up to
     /// pages), shared with the VPU, named `name` (at most 31 bytes are kept).
     pub fn alloc(&self, size: u32, name: &str) -> Result<Allocated> {
-        let mut arg = VcSmCmaIoctlAlloc::new(size, name.as_bytes());
-        // SAFETY: the ioctl reads and writes one struct vc_sm_cma_ioctl_alloc, whose layout
-        // VcSmCmaIoctlAlloc reproduces (checked in vcsm-uapi); `arg` is a live, exclusive
-        // local for the duration of the call.
-        let ret = unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                VC_SM_CMA_IOCTL_MEM_ALLOC as _,
-                &mut arg as *mut VcSmCmaIoctlAlloc,
-            )
-        };
-        if ret < 0 {
-            return Err(op_error(&self.path(), Op::VcsmAlloc, &io::Error::last_os_error()));
-        }
-        let buf = self.take_fd(arg.handle, Op::VcsmAlloc)?;
-        Ok(Allocated { buf, vc_handle: arg.vc_handle, dma_addr: arg.dma_addr })
-    }
-
-    /// Take ownership of the fd an ioctl returned.
-    fn take_fd(&self, fd: i32, op: Op) -> Result<DmaBuf> {
-        if fd < 0 {
-            return Err(Error::failed(format!(
-                "{}: {} succeeded but returned fd {fd} (a driver bug)",
-                self.path(),
-                op.name()
-            )));
-        }
-        // SAFETY: the ioctl succeeded, so the driver installed `fd` in our table and handed its
-        // only reference to us; nothing else in this process knows it.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(DmaBuf::from_fd(owned))
+        let b = self.dev.alloc(size, name.as_bytes()).map_err(|e| self.ioctl_error(Op::VcsmAlloc, &e))?;
+        Ok(Allocated { buf: b.buf, vc_handle: b.vc_handle, dma_addr: b.dma_addr })
     }
 }
 
@@ -153,6 +104,9 @@ impl Vcsm {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+    use vcsm_uapi::{
+        VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
+    };
     use std::mem::{offset_of, size_of};
     use std::os::fd::AsFd;
 
