@@ -339,6 +339,12 @@ pub fn map_checksum(map: &dmabuf::Mapping) -> u32 {
     unsafe { vpu_pattern::checksum(map.as_ptr(), map.len()) }
 }
 
+/// The checksum of the whole of a live V4L2 MMAP buffer mapping.
+pub fn v4l2_map_checksum(map: &dmabuf::v4l2::Mapping) -> u32 {
+    // SAFETY: The mapping is live and readable for `map.len()` bytes while borrowed.
+    unsafe { vpu_pattern::checksum(map.as_ptr(), map.len()) }
+}
+
 /// The checksum of the pattern of `seed` over `len` bytes, computed in memory.
 pub fn pattern_checksum(len: usize, seed: u32) -> u32 {
     let mut v = vec![0u8; len];
@@ -415,4 +421,56 @@ pub fn cma_used_not_pooled() -> Result<std::collections::BTreeMap<String, u64>, 
         }
     }
     Err("the heap's pool kept changing while the CMA areas were read".into())
+}
+
+// ---- processes ----
+
+/// Whether this process has one thread, waiting up to 2 s for threads just joined to leave
+/// `/proc/self/task`.
+pub fn single_threaded() -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        if std::fs::read_dir("/proc/self/task").map(|d| d.count() == 1).unwrap_or(false) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Forks; the child runs `body` (a panic is status 101), flushes stdout and ends with
+/// `_exit(status)`, never returning into the caller's frames. Refuses unless the process has
+/// one thread (fork is only safe then). The parent gets the child's pid.
+pub fn spawn(body: impl FnOnce() -> i32) -> Result<nix::unistd::Pid, String> {
+    use nix::unistd::{fork, ForkResult};
+    if !single_threaded() {
+        return Err("refusing to fork a multi-threaded process (a thread is still running)".into());
+    }
+    let _ = io::stdout().flush();
+    // SAFETY: The process has one thread (checked above), so the child starts with every lock
+    // free and may run ordinary Rust code. It never returns into the caller's frames: it leaves
+    // with `_exit`, without running destructors of values it shares with the parent.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Child) => {
+            let code = panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(101);
+            let _ = io::stdout().flush();
+            exit_now(code)
+        }
+        Err(e) => Err(format!("fork: {e}")),
+    }
+}
+
+/// `_exit(code)`: ends the process at once, without exit handlers or destructors (for forked
+/// children: the kernel closes their fds and unmaps their memory).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Waits for child `pid` to end.
+pub fn wait_child(pid: nix::unistd::Pid) -> Result<nix::sys::wait::WaitStatus, String> {
+    nix::sys::wait::waitpid(pid, None).map_err(|e| format!("waitpid: {e}"))
 }

@@ -21,6 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::WaitStatus;
 use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{
     expect_errno, info, kv_pairs, map_checksum, map_fill, parse_u64, pattern_checksum, sim_knobs_default,
@@ -93,7 +95,7 @@ struct Args {
 
 /// `/dev/vcsm-cma`.
 struct Dev {
-    file: File,
+    dev: dmabuf::vcsm::Vcsm,
 }
 
 /// A buffer imported or allocated through the device: the wrapper fd and what the driver said.
@@ -117,24 +119,16 @@ fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> io::Result<i32> {
 
 impl Dev {
     fn open() -> Result<Dev, String> {
-        let file = OpenOptions::new().read(true).write(true).open(DEV).ctx(DEV)?;
-        Ok(Dev { file })
+        Ok(Dev { dev: dmabuf::vcsm::Vcsm::open(DEV).ctx(DEV)? })
     }
 
     fn fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+        self.dev.as_raw_fd()
     }
 
     fn import_fd(&self, fd: RawFd) -> io::Result<Imported> {
-        let mut arg = VcSmCmaIoctlImportDmabuf::new(fd, b"test");
-        ioctl(
-            self.fd(),
-            VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-            (&mut arg as *mut VcSmCmaIoctlImportDmabuf).cast(),
-        )?;
-        // SAFETY: The driver installed a new fd for us in `handle`.
-        let wrapper = DmaBuf::from_fd(unsafe { OwnedFd::from_raw_fd(arg.handle) });
-        Ok(Imported { wrapper, vc_handle: arg.vc_handle, size: u64::from(arg.size), dma_addr: arg.dma_addr })
+        let b = self.dev.import_raw(fd, b"test")?;
+        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, size: u64::from(b.size), dma_addr: b.dma_addr })
     }
 
     fn import(&self, src: &DmaBuf) -> io::Result<Imported> {
@@ -142,11 +136,8 @@ impl Dev {
     }
 
     fn alloc(&self, size: u32, name: &[u8]) -> io::Result<Imported> {
-        let mut arg = VcSmCmaIoctlAlloc::new(size, name);
-        ioctl(self.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, (&mut arg as *mut VcSmCmaIoctlAlloc).cast())?;
-        // SAFETY: The driver installed a new fd for us in `handle`.
-        let wrapper = DmaBuf::from_fd(unsafe { OwnedFd::from_raw_fd(arg.handle) });
-        Ok(Imported { wrapper, vc_handle: arg.vc_handle, size: u64::from(size), dma_addr: arg.dma_addr })
+        let b = self.dev.alloc(size, name)?;
+        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, size: u64::from(size), dma_addr: b.dma_addr })
     }
 }
 
@@ -385,8 +376,7 @@ fn t_import_basic(t: &T, heap: &Heap, size: u64) -> Result<(), String> {
         return Err("wrapper size differs from the source".into());
     }
     // The wrapper is close-on-exec, as dma_buf_fd(O_CLOEXEC) makes it.
-    // SAFETY: fcntl on an fd we own.
-    let flags = unsafe { libc::fcntl(imp.wrapper.as_raw_fd(), libc::F_GETFD) };
+    let flags = nix::fcntl::fcntl(&imp.wrapper, nix::fcntl::FcntlArg::F_GETFD).map_err(|e| format!("F_GETFD: {e}"))?;
     if flags & libc::FD_CLOEXEC == 0 {
         return Err("wrapper fd is not close-on-exec".into());
     }
@@ -519,14 +509,9 @@ fn t_out_of_reach(t: &T) -> Result<(), String> {
 
 /// The lowest fd number not in use.
 fn lowest_free_fd() -> Result<RawFd, String> {
-    // SAFETY: dup of stdin returns the lowest free number; it is closed at once.
-    let fd = unsafe { libc::dup(0) };
-    if fd < 0 {
-        return Err("dup failed".into());
-    }
-    // SAFETY: We just opened it.
-    unsafe { libc::close(fd) };
-    Ok(fd)
+    // dup of stdin returns the lowest free number; it is closed at once.
+    let fd = nix::unistd::dup(io::stdin()).map_err(|_| "dup failed".to_owned())?;
+    Ok(fd.as_raw_fd())
 }
 
 fn fd_open(fd: RawFd) -> bool {
@@ -744,29 +729,17 @@ fn t_concurrent(t: &T) -> Result<(), String> {
 /// released only after RELEASED.
 fn t_source_outlives_process(t: &T) -> Result<(), String> {
     let before = bufinfo_count(t.heap.name())?;
-    // SAFETY: The program is single-threaded here; the child only uses async-signal-safe
-    // calls... and Rust code that does not allocate across locks held by other threads
-    // (there are none).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err("fork".into());
-    }
-    if pid == 0 {
-        let code = match hold_and_exit(&t.args.heap, 0x77) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("child: {e}");
-                1
-            }
-        };
-        // SAFETY: Leave the child without running the parent's exit handlers.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: Waits for our child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(format!("child failed (status {status:#x})"));
+    // The program is single-threaded here (spawn checks).
+    let pid = vcsm_tests::spawn(|| match hold_and_exit(&t.args.heap, 0x77) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("child: {e}");
+            1
+        }
+    })?;
+    let status = vcsm_tests::wait_child(pid)?;
+    if status != WaitStatus::Exited(pid, 0) {
+        return Err(format!("child failed ({status:?})"));
     }
     // The process is gone; its wrapper and source fds are closed.
     let st = DrvState::read()?;
@@ -826,18 +799,13 @@ fn t_interrupted(t: &T) -> Result<(), String> {
 extern "C" fn on_signal(_: libc::c_int) {}
 
 fn interrupted_inner(t: &T, before: usize) -> Result<(), String> {
-    // SAFETY: See `t_source_outlives_process`.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err("fork".into());
-    }
-    if pid == 0 {
+    let pid = vcsm_tests::spawn(|| {
         // No SA_RESTART: the interrupted ioctl returns EINTR.
-        // SAFETY: Installs a handler that does nothing.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
-            libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+        let sa = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+        // SAFETY: The handler does nothing, so it is async-signal-safe.
+        if let Err(e) = unsafe { sigaction(Signal::SIGUSR1, &sa) } {
+            eprintln!("child: sigaction: {e}");
+            return 1;
         }
         let code = (|| -> Result<i32, String> {
             let heap = Heap::open(&t.args.heap).map_err(|e| e.to_string())?;
@@ -849,24 +817,19 @@ fn interrupted_inner(t: &T, before: usize) -> Result<(), String> {
                 Ok(_) => Err("import was not interrupted".into()),
             }
         })();
-        let code = match code {
+        match code {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("child: {e}");
                 1
             }
-        };
-        // SAFETY: See `t_source_outlives_process`.
-        unsafe { libc::_exit(code) };
-    }
+        }
+    })?;
     thread::sleep(Duration::from_millis(400));
-    // SAFETY: Signals our child.
-    unsafe { libc::kill(pid, libc::SIGUSR1) };
-    let mut status = 0;
-    // SAFETY: Waits for our child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(format!("child failed (status {status:#x})"));
+    let _ = kill(pid, Signal::SIGUSR1);
+    let status = vcsm_tests::wait_child(pid)?;
+    if status != WaitStatus::Exited(pid, 0) {
+        return Err(format!("child failed ({status:?})"));
     }
     // The reply is still delayed: the driver keeps the source while the IMPORT is pending.
     let st = DrvState::read()?;

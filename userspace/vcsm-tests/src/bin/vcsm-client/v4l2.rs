@@ -190,9 +190,8 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
         if b.bytesused != fmt.sizeimage {
             return Err(format!("frame {f}: {} bytes used, format says {}", b.bytesused, fmt.sizeimage));
         }
-        // SAFETY: The mapping is live for `map.len()` bytes and vivid is done with the buffer
-        // until it is queued again.
-        let cpu = unsafe { vcsm_tests::pattern_checksum_raw(slot.map.as_ptr(), slot.map.len()) };
+        // vivid is done with the buffer until it is queued again.
+        let cpu = vcsm_tests::v4l2_map_checksum(&slot.map);
         let vpu = vpu_checksum(slot.imp.vc_handle)?;
         if cpu != vpu {
             return Err(format!("frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}", b.index));
@@ -355,8 +354,7 @@ pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
     // What each buffer holds now, and the VPU takes a reference to every one.
     let mut held = Vec::new();
     for s in &slots {
-        // SAFETY: The mapping is live; the stream is off, so nothing writes the buffer.
-        let cpu = unsafe { vcsm_tests::pattern_checksum_raw(s.map.as_ptr(), s.map.len()) };
+        let cpu = vcsm_tests::v4l2_map_checksum(&s.map);
         sim_write("hold", &format!("{:#x}", s.imp.vc_handle))?;
         held.push((s.imp.vc_handle, cpu));
     }
@@ -456,8 +454,7 @@ fn stream_through_port(
         if submits != u64::from(f) + 1 {
             return Err(format!("frame {f}: the port counted {submits} submissions"));
         }
-        // SAFETY: The mapping is live; vivid does not write the buffer until it is queued again.
-        let cpu = unsafe { vcsm_tests::pattern_checksum_raw(map.as_ptr(), map.len()) };
+        let cpu = vcsm_tests::v4l2_map_checksum(&map);
         let vpu = vpu_checksum(handle)?;
         if cpu != vpu {
             return Err(format!("frame {f}: the VPU read {vpu:#x} through the MMAL header's handle {handle:#x}, the CPU {cpu:#x}"));
@@ -508,12 +505,7 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
     wait_idle(3000)?;
 
     // A process killed mid-stream.
-    // SAFETY: fork in a test program; the child only makes system calls and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err("fork".into());
-    }
-    if pid == 0 {
+    let pid = vcsm_tests::spawn(|| {
         let code = (|| -> Result<(), String> {
             let vid = v4l2::Device::open(&node).ctx(&node)?;
             let n = vid.request_buffers(BUFFERS, MEMORY_MMAP).ctx("VIDIOC_REQBUFS")?;
@@ -521,21 +513,18 @@ pub(super) fn t_v4l2_kernel_port(t: &T) -> Result<(), String> {
             let mut port = Port::open()?;
             vid.stream_on().ctx("VIDIOC_STREAMON")?;
             stream_through_port(&vid, &slots, &mut port, 6)?;
-            // SAFETY: Kills this process, with everything open and streaming.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            // Kills this process, with everything open and streaming.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
             Ok(())
         })();
         if let Err(e) = code {
             eprintln!("child: {e}");
         }
-        // SAFETY: Ends the child without running the parent's destructors.
-        unsafe { libc::_exit(1) };
-    }
-    let mut status = 0;
-    // SAFETY: Waits for our child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if !(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL) {
-        return Err(format!("the child did not die by SIGKILL mid-stream (status {status:#x})"));
+        1
+    })?;
+    let status = vcsm_tests::wait_child(pid)?;
+    if status != nix::sys::wait::WaitStatus::Signaled(pid, nix::sys::signal::Signal::SIGKILL, false) {
+        return Err(format!("the child did not die by SIGKILL mid-stream ({status:?})"));
     }
     all_freed(vivid, "the killed process's cleanup")?;
     info(
