@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -48,13 +48,11 @@ use nix::errno::Errno;
 use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::unistd::{Gid, Pid, Uid};
 use vcsm_tests::{
     emit, info, kv_pairs, map_checksum, map_fill, one_line, parse_u64, pattern_checksum,
     pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
-};
-use vcsm_uapi::{
-    VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
 };
 
 const DEV: &str = "/dev/vcsm-cma";
@@ -312,31 +310,9 @@ fn describe(e: &io::Error) -> String {
 
 // ---- processes ----
 
-/// Whether this process has one thread (fork is only safe then; see [`spawn`]). A thread just
-/// joined may still be listed for a moment.
-fn single_threaded() -> bool {
-    wait_for(2000, || fs::read_dir("/proc/self/task").map(|d| d.count() == 1).unwrap_or(false))
-}
-
-/// Forks; the child runs `body` and ends with `_exit(status)`, never returning.
+/// Forks; the child runs `body` and ends with `_exit(status)` ([`vcsm_tests::spawn`]).
 fn spawn(body: impl FnOnce() -> i32) -> Result<Pid, String> {
-    if !single_threaded() {
-        return Err("refusing to fork a multi-threaded process (a thread is still running)".into());
-    }
-    let _ = io::stdout().flush();
-    // SAFETY: The process has one thread (checked above), so the child starts with every lock
-    // free and may run ordinary Rust code. It never returns into the caller's frames: it leaves
-    // with `_exit`, without running destructors of values it shares with the parent.
-    match unsafe { fork() } {
-        Ok(ForkResult::Parent { child }) => Ok(child),
-        Ok(ForkResult::Child) => {
-            let code = panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(101);
-            let _ = io::stdout().flush();
-            // SAFETY: Ends the child at once; the kernel closes its fds and unmaps its memory.
-            unsafe { libc::_exit(code) }
-        }
-        Err(e) => Err(format!("fork: {e}")),
-    }
+    vcsm_tests::spawn(body)
 }
 
 /// Closes an fd a forked child inherited, without the parent's owner of it (the child never
@@ -450,7 +426,7 @@ struct Child {
 /// Forks a child that runs `body`; its `Ok(text)` or `Err(reason)` comes back on [`Child::join`].
 fn start_child(body: impl FnOnce() -> Result<String, String>) -> Result<Child, String> {
     let (rx, tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let (rx_raw, tx_raw) = (rx.as_raw_fd(), tx.as_raw_fd());
+    let rx_raw = rx.as_raw_fd();
     let pid = spawn(|| {
         close_inherited(rx_raw);
         let res =
@@ -459,10 +435,11 @@ fn start_child(body: impl FnOnce() -> Result<String, String>) -> Result<Child, S
             Ok(t) => (0, format!("ok {}", t.replace('\n', " "))),
             Err(e) => (1, format!("fail {}", one_line(&e))),
         };
-        // SAFETY: The write end inherited from the parent, still open in this process.
-        let mut f = unsafe { File::from_raw_fd(tx_raw) };
-        let _ = f.write_all(text.as_bytes());
-        std::mem::forget(f);
+        // Through a duplicate of the write end inherited from the parent (whose owner `tx`
+        // this process never drops).
+        if let Ok(fd) = tx.try_clone() {
+            let _ = File::from(fd).write_all(text.as_bytes());
+        }
         code
     })?;
     drop(tx);
@@ -501,8 +478,7 @@ impl Reports {
         let mut l = one_line(line);
         l.truncate(1000);
         l.push('\n');
-        // SAFETY: A write to the pipe's write end, which `self` keeps open.
-        unsafe { libc::write(self.tx.as_raw_fd(), l.as_ptr().cast(), l.len()) };
+        let _ = nix::unistd::write(&self.tx, l.as_bytes());
     }
 
     fn drain(&mut self) -> Vec<String> {
@@ -549,7 +525,7 @@ fn timed<T: Send + 'static>(
 
 /// `/dev/vcsm-cma`.
 struct Dev {
-    file: File,
+    dev: dmabuf::vcsm::Vcsm,
 }
 
 /// A buffer the driver shared with the VPU: its wrapper and the VPU's handle.
@@ -558,44 +534,20 @@ struct Imported {
     vc_handle: u32,
 }
 
-fn vcsm_ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> io::Result<()> {
-    // SAFETY: Callers pass a pointer to a live argument of the size `cmd` encodes; the kernel
-    // only reads and writes through it during the call.
-    if unsafe { libc::ioctl(fd, cmd as _, arg) } < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 impl Dev {
     fn open() -> io::Result<Dev> {
-        Ok(Dev { file: OpenOptions::new().read(true).write(true).open(DEV)? })
+        Ok(Dev { dev: dmabuf::vcsm::Vcsm::open(DEV)? })
     }
 
     fn import(&self, fd: RawFd) -> io::Result<Imported> {
-        let mut arg = VcSmCmaIoctlImportDmabuf::new(fd, b"chaos");
-        vcsm_ioctl(
-            self.file.as_raw_fd(),
-            VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-            (&mut arg as *mut VcSmCmaIoctlImportDmabuf).cast(),
-        )?;
-        // SAFETY: The driver installed a new fd for us in `handle`.
-        let buf = DmaBuf::from_fd(unsafe { OwnedFd::from_raw_fd(arg.handle) });
-        Ok(Imported { buf, vc_handle: arg.vc_handle })
+        let b = self.dev.import_raw(fd, b"chaos")?;
+        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
     }
 
     fn alloc(&self, size: usize) -> io::Result<Imported> {
         let size = u32::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        let mut arg = VcSmCmaIoctlAlloc::new(size, b"chaos");
-        vcsm_ioctl(
-            self.file.as_raw_fd(),
-            VC_SM_CMA_IOCTL_MEM_ALLOC,
-            (&mut arg as *mut VcSmCmaIoctlAlloc).cast(),
-        )?;
-        // SAFETY: The driver installed a new fd for us in `handle`.
-        let buf = DmaBuf::from_fd(unsafe { OwnedFd::from_raw_fd(arg.handle) });
-        Ok(Imported { buf, vc_handle: arg.vc_handle })
+        let b = self.dev.alloc(size, b"chaos")?;
+        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
     }
 }
 
@@ -904,10 +856,9 @@ fn apply_udev_mode(gid: u32) -> Result<(), String> {
 
 /// Whether `file` has something to read (or its writers are gone) within `timeout`.
 fn wait_readable(file: &File, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: One live pollfd for an fd the caller owns.
-    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    let mut pfd = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    nix::poll::poll(&mut pfd, ms).is_ok_and(|n| n > 0)
 }
 
 /// Lines from a pipe, with an optional timeout (the guest kernel has no AF_UNIX, so the
@@ -934,17 +885,13 @@ impl LineReader {
             }
             if let Some(end) = end {
                 let left = end.saturating_duration_since(Instant::now());
-                let mut pfd = libc::pollfd { fd: self.file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-                let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
-                // SAFETY: One live pollfd for an fd we own.
-                let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(e);
-                }
+                let mut pfd = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+                let ms = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let n = match nix::poll::poll(&mut pfd, ms) {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 if n == 0 {
                     return Err(io::Error::from(io::ErrorKind::TimedOut));
                 }
@@ -1305,7 +1252,7 @@ fn kill_thread(heap: &Heap, dev: &Dev, mut rng: Rng, rep: &ChildReport, t: usize
 
 /// A kill-mode child: drops privileges, opens the nodes, works in `threads` threads.
 /// Tells the parent it may start the clock (the nodes are open, the work starts now).
-fn kill_child(ctx: &Ctx, index: u32, threads: u32, reports: &Reports, ready: RawFd) -> i32 {
+fn kill_child(ctx: &Ctx, index: u32, threads: u32, reports: &Reports, ready: &OwnedFd) -> i32 {
     let rep = ChildReport { reports, who: format!("child {index}"), left: AtomicU32::new(4) };
     if let Err(e) = ctx.enter_worker() {
         rep.send(&format!("dropping privileges: {e}"));
@@ -1321,8 +1268,7 @@ fn kill_child(ctx: &Ctx, index: u32, threads: u32, reports: &Reports, ready: Raw
         }
     };
     let mut rng = Rng::stream(ctx.seed, "kill-child", u64::from(index));
-    // SAFETY: One byte from a live buffer to the pipe's write end this process holds.
-    unsafe { libc::write(ready, [1u8].as_ptr().cast(), 1) };
+    send_ready(ready);
     let rep = &rep;
     let (heap, dev) = (&heap, &dev);
     thread::scope(|s| {
@@ -1410,10 +1356,10 @@ fn mode_kill(
                 rng.ms(0, max_delay_ms)
             };
             let (ready_rx, ready_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (rx_raw, tx_raw) = (ready_rx.as_raw_fd(), ready_tx.as_raw_fd());
+            let rx_raw = ready_rx.as_raw_fd();
             let pid = spawn(|| {
                 close_inherited(rx_raw);
-                kill_child(ctx, idx, threads, &reports, tx_raw)
+                kill_child(ctx, idx, threads, &reports, &ready_tx)
             })?;
             drop(ready_tx);
             kids.push((delay, pid, idx, LineReader::new(ready_rx)));
@@ -1473,10 +1419,14 @@ fn mode_kill(
 // ---- mode: fork ----
 
 /// Blocks until the other side writes a byte or closes its end.
-fn wait_go(fd: RawFd) {
+fn wait_go(fd: &OwnedFd) {
     let mut b = [0u8; 1];
-    // SAFETY: Reads one byte into a live buffer from an fd this process holds.
-    unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+    let _ = nix::unistd::read(fd, &mut b);
+}
+
+/// Writes one byte (a "ready" signal) to a pipe's write end.
+fn send_ready(fd: &OwnedFd) {
+    let _ = nix::unistd::write(fd, &[1u8]);
 }
 
 fn fork_round(
@@ -1512,7 +1462,7 @@ fn fork_round(
             // The child inherits the wrapper; the parent closes its copy; the child uses it.
             let child = start_child(|| {
                 close_inherited(go_tx_raw);
-                wait_go(go_rx_raw);
+                wait_go(&go_rx);
                 expect_state(vpu.buffer_id(id)?, "mapped", "yes", "after the parent closed its copy")?;
                 // Sometimes through a dup of the inherited fd, the inherited one closed.
                 let fd = if rng.chance(50) {
@@ -1567,7 +1517,7 @@ fn fork_round(
             let child = start_child(|| {
                 close_inherited(go_tx_raw);
                 close_inherited(imp.buf.as_raw_fd());
-                wait_go(go_rx_raw);
+                wait_go(&go_rx);
                 // The mapping holds the wrapper: the VPU still has the buffer.
                 expect_state(vpu.buffer_id(id)?, "mapped", "yes", "with only the child's mapping left")?;
                 let sum = vpu.checksum(h)?;
@@ -2024,16 +1974,15 @@ const OPEN_ERRNOS: [i32; 4] = [libc::ENOENT, libc::ENODEV, libc::ENXIO, libc::EA
 /// connected yet (EPERM).
 const IOCTL_ERRNOS: [i32; 2] = [libc::ENODEV, libc::EPERM];
 
-fn stop_requested(fd: RawFd) -> bool {
+fn stop_requested(fd: &OwnedFd) -> bool {
     let mut b = [0u8; 1];
-    // SAFETY: A non-blocking read of one byte into a live buffer; 0 means the controller
-    // closed its end.
-    unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) == 0 }
+    // A non-blocking read; 0 means the controller closed its end.
+    nix::unistd::read(fd, &mut b) == Ok(0)
 }
 
 /// A process that allocates, imports, maps and closes until the controller closes the stop
 /// pipe, seeing the driver come and go; returns its counts.
-fn unload_worker(ctx: &Ctx, index: u32, stop: RawFd) -> Result<String, String> {
+fn unload_worker(ctx: &Ctx, index: u32, stop: &OwnedFd) -> Result<String, String> {
     ctx.enter_worker()?;
     let heap = Heap::open(&ctx.heap).map_err(|e| e.to_string())?;
     let mut rng = Rng::stream(ctx.seed, "unload-worker", u64::from(index));
@@ -2144,12 +2093,12 @@ fn unload_worker(ctx: &Ctx, index: u32, stop: RawFd) -> Result<String, String> {
 fn start_unload_workers(ctx: &Ctx, n: u32) -> Result<(Vec<Child>, OwnedFd), String> {
     let (stop_rx, stop_tx) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).map_err(|e| format!("pipe: {e}"))?;
-    let (rx_raw, tx_raw) = (stop_rx.as_raw_fd(), stop_tx.as_raw_fd());
+    let tx_raw = stop_tx.as_raw_fd();
     let mut kids = Vec::new();
     for i in 0..n.max(1) {
         kids.push(start_child(|| {
             close_inherited(tx_raw);
-            unload_worker(ctx, i, rx_raw)
+            unload_worker(ctx, i, &stop_rx)
         })?);
     }
     drop(stop_rx);
@@ -2332,17 +2281,15 @@ fn unbind_during_alloc(
     for attempt in 0..4u64 {
         let (go_rx, go_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
         let (ready_rx, ready_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-        let (go_rx_raw, go_tx_raw, ready_rx_raw, ready_tx_raw) =
-            (go_rx.as_raw_fd(), go_tx.as_raw_fd(), ready_rx.as_raw_fd(), ready_tx.as_raw_fd());
+        let (go_tx_raw, ready_rx_raw) = (go_tx.as_raw_fd(), ready_rx.as_raw_fd());
         let child = start_child(|| {
             close_inherited(go_tx_raw);
             close_inherited(ready_rx_raw);
             ctx.enter_worker()?;
             let dev = Dev::open().ctx(DEV)?;
-            // SAFETY: One byte from a live buffer to the pipe's write end this process holds.
-            unsafe { libc::write(ready_tx_raw, [1u8].as_ptr().cast(), 1) };
+            send_ready(&ready_tx);
             let res = dev.alloc(size);
-            wait_go(go_rx_raw);
+            wait_go(&go_rx);
             match res {
                 Ok(imp) => {
                     let mut m =
@@ -2393,7 +2340,7 @@ fn unbind_during_import(ctx: &Ctx, test: &str, known: &mut BTreeSet<u32>) -> Res
     let size = 64 * 1024;
     sim_write("reply_delay_ms", "1000")?;
     let (go_rx, go_tx) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let (go_rx_raw, go_tx_raw) = (go_rx.as_raw_fd(), go_tx.as_raw_fd());
+    let go_tx_raw = go_tx.as_raw_fd();
     let child = start_child(|| {
         close_inherited(go_tx_raw);
         ctx.enter_worker()?;
@@ -2402,7 +2349,7 @@ fn unbind_during_import(ctx: &Ctx, test: &str, known: &mut BTreeSet<u32>) -> Res
         let src = heap.allocate(size as u64).ctx("heap ALLOC")?;
         let res = dev.import(src.as_raw_fd());
         // Keep whatever came back until the controller has looked at the VPU.
-        wait_go(go_rx_raw);
+        wait_go(&go_rx);
         match res {
             Ok(imp) => {
                 let mut m =
