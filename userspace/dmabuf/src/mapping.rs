@@ -154,6 +154,14 @@ impl Mapping {
         Some(self.load::<u32>(index))
     }
 
+    /// Volatile read of the byte at `offset`; `None` if out of range or not readable.
+    pub fn read_u8(&self, offset: usize) -> Option<u8> {
+        if !self.prot.contains(Prot::READ) || offset >= self.len {
+            return None;
+        }
+        Some(self.load::<u8>(offset))
+    }
+
     /// Volatile write of the `index`-th `u32`.
     pub fn write_u32(&mut self, index: usize, value: u32) -> io::Result<()> {
         if !self.prot.contains(Prot::WRITE) {

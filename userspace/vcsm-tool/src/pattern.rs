@@ -258,8 +258,7 @@ mod tests {
                 let sim_sum = unsafe { simulator::checksum(buf.as_ptr().cast(), len) };
                 assert_eq!(pattern.checksum(len), sim_sum, "{pattern} len {len}");
                 let ours: Vec<u8> = pattern.bytes(len).collect();
-                // SAFETY: buf holds at least len initialised bytes.
-                let theirs = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
+                let theirs: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).take(len).collect();
                 assert_eq!(ours, theirs, "{pattern} len {len}");
             }
         }

@@ -44,19 +44,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dmabuf::vcsm::Vcsm;
 use dmabuf::uapi::{DmaBufSync, DmaHeapAllocationData, DMA_BUF_IOCTL_SYNC};
 use dmabuf::{errno_name, DmaBuf, Heap, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW};
 use vcsm_tests::{emit, info, sim_knobs_default, sim_write, Context, Reporter, SIM_DIR};
-use vcsm_uapi::{
-    VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-};
 
 const DEV: &str = "/dev/vcsm-cma";
 const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
@@ -549,8 +547,8 @@ impl Kmsg {
             .custom_flags(libc::O_NONBLOCK)
             .open("/dev/kmsg")
             .ctx("/dev/kmsg")?;
-        // SAFETY: lseek on an fd we own; SEEK_END on /dev/kmsg skips to after the last record.
-        unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
+        // SEEK_END on /dev/kmsg skips to after the last record.
+        let _ = io::Seek::seek(&mut (&file), io::SeekFrom::End(0));
         Ok(Kmsg { file })
     }
 
@@ -599,7 +597,7 @@ fn log_shape(line: &str) -> String {
 
 struct Ctx {
     args: Args,
-    dev: File,
+    dev: Vcsm,
     uncached: Heap,
     cached: Heap,
     fail: FailNth,
@@ -618,28 +616,14 @@ fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> Result<(), i32> {
     }
 }
 
-/// Takes the fd the kernel installed for us.
-fn own_fd(fd: i32) -> OwnedFd {
-    // SAFETY: The ioctl succeeded: the kernel installed a new fd whose only reference is ours.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
 /// MEM_IMPORT_DMABUF of `src`; the wrapper's fd. Does not allocate in userspace.
-fn import_raw(dev: &File, src: RawFd) -> Result<OwnedFd, i32> {
-    let mut arg = VcSmCmaIoctlImportDmabuf::new(src, b"faults");
-    ioctl(
-        dev.as_raw_fd(),
-        VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-        (&mut arg as *mut VcSmCmaIoctlImportDmabuf).cast(),
-    )?;
-    Ok(own_fd(arg.handle))
+fn import_raw(dev: &Vcsm, src: RawFd) -> Result<OwnedFd, i32> {
+    dev.import_raw(src, b"faults").map(|b| b.buf.into_fd()).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 /// MEM_ALLOC of `size` bytes; the wrapper's fd. Does not allocate in userspace.
-fn alloc_raw(dev: &File, size: u32) -> Result<OwnedFd, i32> {
-    let mut arg = VcSmCmaIoctlAlloc::new(size, b"faults");
-    ioctl(dev.as_raw_fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, (&mut arg as *mut VcSmCmaIoctlAlloc).cast())?;
-    Ok(own_fd(arg.handle))
+fn alloc_raw(dev: &Vcsm, size: u32) -> Result<OwnedFd, i32> {
+    dev.alloc(size, b"faults").map(|b| b.buf.into_fd()).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 /// DMA_HEAP_IOCTL_ALLOC. Does not allocate in userspace on either path.
@@ -1225,7 +1209,7 @@ fn run(args: Args) -> ExitCode {
         }
         sim_defaults()?;
         let ctx = Ctx {
-            dev: OpenOptions::new().read(true).write(true).open(DEV).ctx(DEV)?,
+            dev: Vcsm::open(DEV).ctx(DEV)?,
             uncached: Heap::open("vcsm-uncached").map_err(|e| e.to_string())?,
             cached: Heap::open("vcsm-cached").map_err(|e| e.to_string())?,
             fail: FailNth::open()?,

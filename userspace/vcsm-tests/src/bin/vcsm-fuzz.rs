@@ -45,13 +45,15 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use nix::fcntl::OFlag;
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use dmabuf::uapi::{DMA_BUF_IOCTL_SYNC, DMA_BUF_SET_NAME, DMA_HEAP_IOCTL_ALLOC};
 use libc::{
     EACCES, EAGAIN, EBADF, EDQUOT, EEXIST, EFAULT, EINTR, EINVAL, EIO, EMFILE, ENODEV, ENOMEM, ENOTTY,
@@ -488,13 +490,17 @@ fn sys_close(fd: RawFd) -> Result<i64, i32> {
 
 fn sys_open(path: &str, flags: i32) -> Result<RawFd, i32> {
     let c = CString::new(path).map_err(|_| EINVAL)?;
-    // SAFETY: `c` is a NUL-terminated path; open has no other memory arguments.
-    let fd = unsafe { libc::open(c.as_ptr(), flags) };
-    if fd < 0 {
-        Err(errno())
-    } else {
-        Ok(fd)
-    }
+    new_fd(nix::fcntl::open(c.as_c_str(), OFlag::from_bits_retain(flags), nix::sys::stat::Mode::empty()))
+}
+
+/// A new eventfd (counter 0, close-on-exec).
+fn eventfd() -> nix::Result<OwnedFd> {
+    EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).map(OwnedFd::from)
+}
+
+/// A new descriptor handed to the raw-number model of this fuzzer (which closes it itself).
+fn new_fd(r: nix::Result<OwnedFd>) -> Result<RawFd, i32> {
+    r.map(IntoRawFd::into_raw_fd).map_err(|e| e as i32)
 }
 
 fn sys_dup2(src: RawFd, dst: RawFd) -> Result<i64, i32> {
@@ -914,19 +920,15 @@ impl Arena {
         {
             return Err(format!("arena mprotect: {}", ename(errno())));
         }
-        let name = CString::new("vcsm-fuzz-arg").map_err(|e| e.to_string())?;
-        // SAFETY: `name` is NUL-terminated.
-        let mfd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-        if mfd < 0 {
-            return Err(format!("memfd_create: {}", ename(errno())));
-        }
+        let memfd = nix::sys::memfd::memfd_create(c"vcsm-fuzz-arg", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| format!("memfd_create: {}", ename(e as i32)))?;
+        let mfd = memfd.as_raw_fd();
         // Unmaps the reservation on the error paths (and is completed on success).
         let mut arena = Arena { base, rw_view: 0, page };
-        // SAFETY: `mfd` is our memfd.
-        let r = unsafe { libc::ftruncate(mfd, page as libc::off_t) };
+        let r = nix::unistd::ftruncate(&memfd, page as libc::off_t);
         let result = (|| {
-            if r != 0 {
-                return Err(format!("ftruncate: {}", ename(errno())));
+            if let Err(e) = r {
+                return Err(format!("ftruncate: {}", ename(e as i32)));
             }
             // SAFETY: MAP_FIXED over the third page of our own reservation only.
             let ro = unsafe {
@@ -958,7 +960,7 @@ impl Arena {
             }
             Ok(rw as usize)
         })();
-        let _ = sys_close(mfd);
+        drop(memfd);
         arena.rw_view = result?;
         Ok(arena)
     }
@@ -1297,16 +1299,9 @@ impl<'a> Worker<'a> {
         }
         let null = sys_open("/dev/null", libc::O_RDWR | libc::O_CLOEXEC)
             .map_err(|e| format!("open /dev/null: {}", ename(e)))?;
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for the two descriptors.
-        if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(format!("pipe2: {}", ename(errno())));
-        }
-        // SAFETY: No memory arguments.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if efd < 0 {
-            return Err(format!("eventfd: {}", ename(errno())));
-        }
+        let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {}", ename(e as i32)))?;
+        let p = [rx.into_raw_fd(), tx.into_raw_fd()];
+        let efd = new_fd(eventfd()).map_err(|e| format!("eventfd: {}", ename(e)))?;
         // A number far above any we hold: opened once (so the fd table covers it), then closed.
         let closed_fd = (cfg.nofile - 1 - id as i32).max(POOL as i32 * 8);
         let _ = sys_dup2(null, closed_fd);
@@ -2586,15 +2581,11 @@ impl<'a> Chaos<'a> {
         let null = sys_open("/dev/null", libc::O_RDWR | libc::O_CLOEXEC)
             .map_err(|e| format!("chaos: /dev/null: {}", ename(e)))?;
         c.sources.push((null, "/dev/null"));
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for two descriptors.
-        if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } == 0 {
-            c.sources.push((p[0], "pipe-read"));
-            c.sources.push((p[1], "pipe-write"));
+        if let Ok((rx, tx)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+            c.sources.push((rx.into_raw_fd(), "pipe-read"));
+            c.sources.push((tx.into_raw_fd(), "pipe-write"));
         }
-        // SAFETY: No memory arguments.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if efd >= 0 {
+        if let Ok(efd) = new_fd(eventfd()) {
             c.sources.push((efd, "eventfd"));
         }
         if let Some(v) = c.vcsm {
@@ -2684,8 +2675,7 @@ impl<'a> Chaos<'a> {
     fn fresh_fd(&mut self) -> RawFd {
         match self.rng.random_range(0..4) {
             0 => sys_open("/dev/null", libc::O_RDWR | libc::O_CLOEXEC).unwrap_or(-1),
-            // SAFETY: No memory arguments.
-            1 => unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) },
+            1 => new_fd(eventfd()).unwrap_or(-1),
             2 if self.vcsm.is_some() => sys_open(DEV, libc::O_RDWR | libc::O_CLOEXEC).unwrap_or(-1),
             _ => {
                 let (src, _) = self.sources[self.rng.random_range(0..self.sources.len())];
@@ -2800,26 +2790,19 @@ fn count_fds(limit: i32) -> usize {
 
 /// Lowers the soft RLIMIT_NOFILE to `cur`: no new fd gets a number of `cur` or more.
 fn lower_nofile(cur: i32) -> Result<(), String> {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `rl` is a valid rlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return Err(format!("getrlimit: {}", ename(errno())));
-    }
-    rl.rlim_cur = libc::rlim_t::try_from(cur.max(POOL as i32 * 8)).unwrap_or(rl.rlim_cur).min(rl.rlim_cur);
-    // SAFETY: `rl` is a valid rlimit; lowering the soft limit is always allowed.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
-        return Err(format!("setrlimit: {}", ename(errno())));
-    }
-    Ok(())
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) =
+        getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("getrlimit: {}", ename(e as i32)))?;
+    let soft = libc::rlim_t::try_from(cur.max(POOL as i32 * 8)).unwrap_or(soft).min(soft);
+    // Lowering the soft limit is always allowed.
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(|e| format!("setrlimit: {}", ename(e as i32)))
 }
 
 fn nofile_limit() -> i32 {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `rl` is a valid rlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return 1024;
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => i32::try_from(soft).unwrap_or(1 << 16).min(1 << 16),
+        Err(_) => 1024,
     }
-    i32::try_from(rl.rlim_cur).unwrap_or(1 << 16).min(1 << 16)
 }
 
 fn heap_kind(name: &str) -> HeapKind {
@@ -3036,13 +3019,11 @@ fn no_access(rep: &mut Reporter) {
             rep.run("fuzz/no-access/dma_heap", || Err(format!("cannot list {HEAP_DIR}: {e}")));
         }
     }
-    // SAFETY: getuid has no arguments.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     let groups = nix::unistd::getgroups()
         .map(|g| g.iter().map(|g| g.as_raw()).collect::<Vec<_>>())
         .unwrap_or_default();
-    // SAFETY: getgid has no arguments.
-    let gid = unsafe { libc::getgid() };
+    let gid = nix::unistd::getgid().as_raw();
     for node in nodes {
         let name = node.trim_start_matches("/dev/").to_owned();
         rep.run(&format!("fuzz/no-access/{name}"), || {
@@ -3081,6 +3062,11 @@ struct SigBuf {
 }
 
 impl SigBuf {
+    /// Writes the text to stdout with one write(2), which is async-signal-safe.
+    fn out(&self) {
+        // SAFETY: write reads `len <= buf.len()` bytes of our own buffer.
+        unsafe { libc::write(1, self.buf.as_ptr().cast(), self.len) };
+    }
     fn s(&mut self, s: &str) {
         for &b in s.as_bytes() {
             if self.len < self.buf.len() {
@@ -3117,7 +3103,8 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
     b.n(sig as u64, 10);
     b.s(" at 0x");
     // SAFETY: The kernel passes a valid siginfo to an SA_SIGINFO handler.
-    b.n(unsafe { (*info).si_addr() } as u64, 16);
+    let fault = unsafe { (*info).si_addr() } as u64;
+    b.n(fault, 16);
     b.s(", seed ");
     b.n(SEED.load(SeqCst), 10);
     b.s("; threads in:");
@@ -3133,8 +3120,7 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
         }
     }
     b.s("\n");
-    // SAFETY: write is async-signal-safe; the buffer is ours.
-    unsafe { libc::write(1, b.buf.as_ptr().cast(), b.len) };
+    b.out();
     for (t, c) in CURRENT.iter().enumerate() {
         if c.load(SeqCst) == Op::Touch as u32 {
             let mut b = SigBuf { buf: [0; 1024], len: 0 };
@@ -3147,13 +3133,10 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
                 b.n(v.load(SeqCst), 16);
             }
             b.s("\n");
-            // SAFETY: As above.
-            unsafe { libc::write(1, b.buf.as_ptr().cast(), b.len) };
+            b.out();
         }
     }
     // The recorded mmaps and munmaps that covered the faulting address.
-    // SAFETY: As above.
-    let fault = unsafe { (*info).si_addr() } as u64;
     for ev in RING_EVENTS.iter() {
         let (k, a, l) = (ev[0].load(SeqCst), ev[1].load(SeqCst), ev[2].load(SeqCst));
         if k != 0 && a <= fault && fault < a.saturating_add(l.max(1)) {
@@ -3163,8 +3146,7 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
             b.s(" len 0x");
             b.n(l, 16);
             b.s(if k & 1 == 1 { " ok\n" } else { " failed\n" });
-            // SAFETY: As above.
-            unsafe { libc::write(1, b.buf.as_ptr().cast(), b.len) };
+            b.out();
         }
     }
     // The process's mappings, with raw calls only (open, read, write are async-signal-safe).
@@ -3473,14 +3455,10 @@ mod tests {
         }
         // The kernel sees what we see: a write through the RO view fails, the guard faults.
         let r = a.place(&mut rng, PtrClass::ReadOnly, &bytes);
-        // SAFETY: pipe2 fills two fds.
-        let mut p = [0; 2];
-        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        assert_eq!(nix::unistd::write(&tx, &bytes[..8]), Ok(8));
         // SAFETY: read(2) into a read-only page must fail with EFAULT rather than write.
-        assert_eq!(unsafe { libc::write(p[1], bytes.as_ptr().cast(), 8) }, 8);
-        assert_eq!(unsafe { libc::read(p[0], r.addr as *mut libc::c_void, 8) }, -1);
+        assert_eq!(unsafe { libc::read(rx.as_raw_fd(), r.addr as *mut libc::c_void, 8) }, -1);
         assert_eq!(errno(), EFAULT);
-        let _ = sys_close(p[0]);
-        let _ = sys_close(p[1]);
     }
 }

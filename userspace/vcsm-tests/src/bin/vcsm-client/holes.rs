@@ -188,8 +188,7 @@ pub(super) fn t_many_imports_one_buffer(t: &T) -> Result<(), String> {
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a system constant.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u64 }
+    dmabuf::page_size() as u64
 }
 
 /// CMA pages in use now, per the CMA debugfs of the pool the driver allocates from.
