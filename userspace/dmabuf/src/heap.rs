@@ -127,9 +127,9 @@ impl Heap {
     /// ones (a nonzero `fd`, unknown flags). On success the kernel's new fd, written back into
     /// `data.fd`, is owned by the returned [`DmaBuf`].
     pub fn alloc_raw(&self, data: &mut DmaHeapAllocationData) -> io::Result<DmaBuf> {
-        let fd = HEAP_ALLOC.call_for_fd(self.fd.as_fd(), data, |d| i64::from(d.fd))?.map_err(|n| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("kernel returned fd {n}"))
-        })?;
+        let fd = HEAP_ALLOC
+            .call_for_fd(self.fd.as_fd(), data, |d| i64::from(d.fd))?
+            .map_err(|n| io::Error::new(io::ErrorKind::InvalidData, format!("kernel returned fd {n}")))?;
         Ok(DmaBuf::from_fd(fd))
     }
 }

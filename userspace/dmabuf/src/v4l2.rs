@@ -297,7 +297,6 @@ impl Device {
         Ok(Device { file })
     }
 
-
     /// `VIDIOC_QUERYCAP`.
     pub fn querycap(&self) -> io::Result<Capability> {
         let mut cap = Capability {

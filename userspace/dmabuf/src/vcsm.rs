@@ -45,7 +45,10 @@ pub struct VcsmBuf {
 /// The ioctl succeeded but handed back no file descriptor: an error without an errno, whose
 /// text names the ioctl.
 fn bad_fd(ioctl: &str, n: i64) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{ioctl} succeeded but returned fd {n} (a driver bug)"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{ioctl} succeeded but returned fd {n} (a driver bug)"),
+    )
 }
 
 impl Vcsm {
@@ -62,7 +65,12 @@ impl Vcsm {
         let buf = MEM_IMPORT_DMABUF
             .call_for_fd(self.fd.as_fd(), &mut arg, |a| i64::from(a.handle))?
             .map_err(|n| bad_fd("VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF", n))?;
-        Ok(VcsmBuf { buf: DmaBuf::from_fd(buf), vc_handle: arg.vc_handle, dma_addr: arg.dma_addr, size: arg.size })
+        Ok(VcsmBuf {
+            buf: DmaBuf::from_fd(buf),
+            vc_handle: arg.vc_handle,
+            dma_addr: arg.dma_addr,
+            size: arg.size,
+        })
     }
 
     /// [`import_raw`](Self::import_raw) of an open dma-buf.

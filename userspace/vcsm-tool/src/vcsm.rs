@@ -104,11 +104,12 @@ impl Vcsm {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
-    use vcsm_uapi::{
-        VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC, VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
-    };
     use std::mem::{offset_of, size_of};
     use std::os::fd::AsFd;
+    use vcsm_uapi::{
+        VcSmCmaIoctlAlloc, VcSmCmaIoctlImportDmabuf, VC_SM_CMA_IOCTL_MEM_ALLOC,
+        VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF,
+    };
 
     #[test]
     fn uapi_layouts_are_the_drivers() {

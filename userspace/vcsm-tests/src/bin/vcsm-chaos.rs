@@ -46,9 +46,9 @@ use dmabuf::{
 };
 use nix::errno::Errno;
 use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::unistd::{Gid, Pid, Uid};
 use vcsm_tests::{
     emit, info, kv_pairs, map_checksum, map_fill, one_line, parse_u64, pattern_checksum,

@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::WaitStatus;
-use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use vcsm_tests::{
     expect_errno, info, kv_pairs, map_checksum, map_fill, parse_u64, pattern_checksum, sim_knobs_default,
     sim_read, sim_write, with_cpu_access, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
@@ -376,7 +376,8 @@ fn t_import_basic(t: &T, heap: &Heap, size: u64) -> Result<(), String> {
         return Err("wrapper size differs from the source".into());
     }
     // The wrapper is close-on-exec, as dma_buf_fd(O_CLOEXEC) makes it.
-    let flags = nix::fcntl::fcntl(&imp.wrapper, nix::fcntl::FcntlArg::F_GETFD).map_err(|e| format!("F_GETFD: {e}"))?;
+    let flags = nix::fcntl::fcntl(&imp.wrapper, nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(|e| format!("F_GETFD: {e}"))?;
     if flags & libc::FD_CLOEXEC == 0 {
         return Err("wrapper fd is not close-on-exec".into());
     }

@@ -51,8 +51,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmabuf::vcsm::Vcsm;
 use dmabuf::uapi::{DmaBufSync, DmaHeapAllocationData, DMA_BUF_IOCTL_SYNC};
+use dmabuf::vcsm::Vcsm;
 use dmabuf::{errno_name, DmaBuf, Heap, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW};
 use vcsm_tests::{emit, info, sim_knobs_default, sim_write, Context, Reporter, SIM_DIR};
 

@@ -52,13 +52,13 @@ use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use nix::fcntl::OFlag;
-use nix::sys::eventfd::{EfdFlags, EventFd};
 use dmabuf::uapi::{DMA_BUF_IOCTL_SYNC, DMA_BUF_SET_NAME, DMA_HEAP_IOCTL_ALLOC};
 use libc::{
     EACCES, EAGAIN, EBADF, EDQUOT, EEXIST, EFAULT, EINTR, EINVAL, EIO, EMFILE, ENODEV, ENOMEM, ENOTTY,
     EOPNOTSUPP, EOVERFLOW, EPERM, ETIMEDOUT,
 };
+use nix::fcntl::OFlag;
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use vcsm_tests::{emit, info, Reporter};
@@ -1299,7 +1299,8 @@ impl<'a> Worker<'a> {
         }
         let null = sys_open("/dev/null", libc::O_RDWR | libc::O_CLOEXEC)
             .map_err(|e| format!("open /dev/null: {}", ename(e)))?;
-        let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {}", ename(e as i32)))?;
+        let (rx, tx) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {}", ename(e as i32)))?;
         let p = [rx.into_raw_fd(), tx.into_raw_fd()];
         let efd = new_fd(eventfd()).map_err(|e| format!("eventfd: {}", ename(e)))?;
         // A number far above any we hold: opened once (so the fd table covers it), then closed.

@@ -454,7 +454,7 @@ fn stream_through_port(
         if submits != u64::from(f) + 1 {
             return Err(format!("frame {f}: the port counted {submits} submissions"));
         }
-        let cpu = vcsm_tests::v4l2_map_checksum(&map);
+        let cpu = vcsm_tests::v4l2_map_checksum(map);
         let vpu = vpu_checksum(handle)?;
         if cpu != vpu {
             return Err(format!("frame {f}: the VPU read {vpu:#x} through the MMAL header's handle {handle:#x}, the CPU {cpu:#x}"));
