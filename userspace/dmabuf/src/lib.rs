@@ -5,6 +5,10 @@
 //!   `DMA_BUF_SET_NAME`.
 //! * [`Mapping`] is a CPU mapping of (part of) a dma-buf, unmapped on drop, with bounds-checked
 //!   volatile access.
+//! * [`vcsm::Vcsm`] is `/dev/vcsm-cma` (`MEM_ALLOC`, `MEM_IMPORT_DMABUF`), shared by vcsm-tool
+//!   and the guest tests; [`v4l2`] the few V4L2 calls they make.
+//! * [`sys::Ioctl`] is the one place the crate's ioctls become raw calls: each request number
+//!   is paired with its argument type where the uapi mirror is defined.
 //!
 //! Helpers that do not touch the kernel ([`size`], [`stats`], [`meminfo`], [`errno`], [`uapi`])
 //! are pure and unit-tested on the host.

@@ -2,7 +2,8 @@
 //! queues, capture with MMAP buffers exported as dma-bufs (`VIDIOC_EXPBUF`) or DMABUF buffers from
 //! a heap, and a mem2mem codec's two queues (OUTPUT takes the frames, CAPTURE gives the result).
 //!
-//! The ioctls are `nix`'s ioctl macros over `#[repr(C)]` mirrors of `linux/videodev2.h`
+//! The ioctls are [`crate::sys::Ioctl`]s (numbers from `nix`'s request-code macros) over
+//! `#[repr(C)]` mirrors of `linux/videodev2.h`
 //! (64-bit layouts; sizes checked below, and the kernel checks them again: an ioctl number
 //! encodes its argument's size, so a wrong layout gets `ENOTTY`). The maintained V4L2 crates
 //! (`v4l`, `v4l2r`) generate their bindings with bindgen at build time, which would need
