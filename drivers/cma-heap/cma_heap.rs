@@ -196,6 +196,18 @@ impl HeapOps for CmaHeap {
             return Err(ENOMEM);
         }
         let t0 = pool::now_ns();
+        // Exports `mem` (`reused`: from the pool) and counts the time in the pool's stats.
+        let finish = |mem: ContigPages, reused: bool| {
+            let buf = self.export(
+                PooledPages::new(mem, region.pool.clone(), reused),
+                len,
+                fd_flags,
+            );
+            region
+                .pool
+                .account_alloc(reused, pool::now_ns().saturating_sub(t0));
+            buf
+        };
         // A pooled buffer is zeroed and cleaned (pool.rs), so either heap can take it: the
         // uncached heap's first mapping owes it no clean, the cached heap maps it cached.
         let pages = len.div_ceil(kernel::page::PAGE_SIZE);
@@ -203,15 +215,7 @@ impl HeapOps for CmaHeap {
             if self.cached {
                 mem.set_cached();
             }
-            let buf = self.export(
-                PooledPages::new(mem, region.pool.clone(), true),
-                len,
-                fd_flags,
-            );
-            region
-                .pool
-                .account_alloc(true, pool::now_ns().saturating_sub(t0));
-            return buf;
+            return finish(mem, true);
         }
         // The cached heap's CPU mappings are cached and every device mapping of it does the
         // cache maintenance (see `map_attrs`), so its zeroes are never cleaned to memory as
@@ -251,15 +255,7 @@ impl HeapOps for CmaHeap {
         if !region.contains(mem.phys_addr(), len) {
             return Err(exhausted(ENOMEM));
         }
-        let buf = self.export(
-            PooledPages::new(mem, region.pool.clone(), false),
-            len,
-            fd_flags,
-        );
-        region
-            .pool
-            .account_alloc(false, pool::now_ns().saturating_sub(t0));
-        buf
+        finish(mem, false)
     }
 }
 
