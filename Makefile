@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# vcsm: VideoCore shared memory in Rust for Linux 6.12 (arm64).
+# vcsm: VideoCore shared memory in Rust for Linux 6.12 and 7.3 (arm64).
 #
 #   make demo      set up, build, boot the QEMU arm64 guest and show the suite at work
 #   make check     every test (host and guest); last line `N passed, N failed`
@@ -13,9 +13,15 @@
 #   make kernel    the test kernel (FLAVOUR=debug|perf), cached in ~/.cache/vcsm
 #   make install   modules, overlays, udev rule, vcsm-tool into DESTDIR (default /), for KDIR
 #
-# KDIR=<kernel build dir> builds against another Rust-enabled 6.12 kernel (e.g. a Pi kernel).
+# KDIR=<kernel build dir> builds against another Rust-enabled 6.12 or 7.3 kernel (e.g. a Pi
+# kernel). KERNEL=6.12|7.3 picks the test kernel: `make check` runs everything on 6.12 and the
+# modules, link check and main boot on 7.3; `make check KERNEL=7.3` runs everything on 7.3.
 
 FLAVOUR ?= debug
+KERNEL ?=
+ifneq ($(KERNEL),)
+export VCSM_KERNEL := $(KERNEL)
+endif
 KDIR ?=
 O := $(CURDIR)/build
 
@@ -26,7 +32,7 @@ DESTDIR ?= /
 all: modules
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/install-deps.sh

@@ -12,7 +12,11 @@ export VCSM_CACHE VCSM_TOOLS
 
 # Each setting may be preset by the caller (e.g. DKMS building against a Pi kernel made with
 # other tools); the defaults are the test kernel's toolchain.
-export PATH="/usr/lib/llvm-15/bin:$VCSM_TOOLS/bin:$PATH"
+# clang/LLVM 19 (bookworm): Linux 7.3 needs >= 17, and 19 builds 6.12 as well, so one
+# toolchain serves both kernels.
+export PATH="/usr/lib/llvm-19/bin:$VCSM_TOOLS/bin:$PATH"
+# bindgen's libclang, the same LLVM (bindgen would otherwise take the newest it finds).
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 export ARCH=${ARCH:-arm64}
 export LLVM=${LLVM:-1}
 export RUSTC=${RUSTC:-/usr/bin/rustc}
@@ -30,8 +34,11 @@ vcsm_toolchain_id() {
 	"$RUSTC" -V
 	clang --version | head -n1
 	"$BINDGEN" --version
-	dpkg-query -W -f='${Version}\n' linux-source-6.12
 }
+
+# The kernel the build is for: VCSM_KERNEL=6.12 (the default) or 7.3 (`make check KERNEL=7.3`).
+VCSM_KERNEL=${VCSM_KERNEL:-6.12}
+export VCSM_KERNEL
 
 # Make arguments for the kernel and for out-of-tree modules.
 # shellcheck disable=SC2034 # used by the scripts that source this file

@@ -7,9 +7,12 @@
 #   scripts/kernel.sh key FLAVOUR       print the cache key
 #
 # FLAVOUR is `debug` (KASAN, lockdep, kmemleak, DMA-API debug: `make check`) or `perf`
-# (`make bench`). The kernel is Debian's linux-source-6.12 + tests/kernel/patches, configured
-# as allnoconfig + tests/kernel/base.config + tests/kernel/FLAVOUR.config. It lives outside the
-# clone, in $VCSM_CACHE/kernel, keyed by source version, fragments, patches, this script and the
+# (`make bench`). VCSM_KERNEL (scripts/env.sh) picks the kernel: 6.12 (the default) is Debian's
+# linux-source-6.12, 7.3 is Debian's linux-source-7.3 from trixie-backports (fetched into the
+# cache by scripts/install-deps.sh); either gets patches/linux-$VCSM_KERNEL and is configured as
+# allnoconfig + tests/kernel/base.config + tests/kernel/FLAVOUR.config (+ tests/kernel/
+# linux-$VCSM_KERNEL.config and linux-$VCSM_KERNEL-FLAVOUR.config where they exist). It lives outside the clone, in
+# $VCSM_CACHE/kernel, keyed by source version, fragments, patches, this script and the
 # toolchain, so a second run reuses it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,19 +23,34 @@ cmd=${1:?usage: kernel.sh build|kdir|key FLAVOUR}
 flavour=${2:-debug}
 frag_dir="$top/tests/kernel"
 [ -f "$frag_dir/$flavour.config" ] || { echo "kernel.sh: no flavour '$flavour'" >&2; exit 2; }
-tarball=/usr/src/linux-source-6.12.tar.xz
+patch_dir="$top/patches/linux-$VCSM_KERNEL"
+case $VCSM_KERNEL in
+6.12)
+	tarball=/usr/src/linux-source-6.12.tar.xz
+	src_version() { dpkg-query -W -f='${Version}\n' linux-source-6.12; } ;;
+7.3)
+	tarball="$VCSM_CACHE/linux-source-7.3/usr/src/linux-source-7.3.tar.xz"
+	src_version() { cat "$VCSM_CACHE/linux-source-7.3/version"; } ;;
+*) echo "kernel.sh: VCSM_KERNEL must be 6.12 or 7.3, not '$VCSM_KERNEL'" >&2; exit 2 ;;
+esac
+frags=("$frag_dir/base.config" "$frag_dir/$flavour.config")
+for f in "linux-$VCSM_KERNEL" "linux-$VCSM_KERNEL-$flavour"; do
+	[ -f "$frag_dir/$f.config" ] && frags+=("$frag_dir/$f.config")
+done
 
 src_key() {
-	{ dpkg-query -W -f='${Version}\n' linux-source-6.12; cat "$frag_dir"/patches/*.patch; } |
-		sha256sum | cut -c1-16
+	{ echo "$VCSM_KERNEL"; src_version; cat "$patch_dir"/*.patch; } | sha256sum | cut -c1-16
 }
 build_key() {
-	{ vcsm_toolchain_id; cat "$frag_dir/base.config" "$frag_dir/$flavour.config" \
-		"$frag_dir"/patches/*.patch "$0"; } | sha256sum | cut -c1-16
+	{ vcsm_toolchain_id; src_version; cat "${frags[@]}" "$patch_dir"/*.patch "$0"; } |
+		sha256sum | cut -c1-16
 }
 
-srcdir="$VCSM_CACHE/kernel/src-$(src_key)"
-kdir="$VCSM_CACHE/kernel/build-$flavour-$(build_key)"
+# 6.12's directories keep their old names (build-FLAVOUR-KEY), 7.3's carry the version.
+tag=""
+[ "$VCSM_KERNEL" = 6.12 ] || tag="$VCSM_KERNEL-"
+srcdir="$VCSM_CACHE/kernel/src-$tag$(src_key)"
+kdir="$VCSM_CACHE/kernel/build-$tag$flavour-$(build_key)"
 
 case $cmd in
 key) build_key; exit 0 ;;
@@ -48,12 +66,13 @@ fi
 
 log() { printf '[kernel] %s\n' "$*" >&2; }
 
+[ -f "$tarball" ] || { log "no $tarball: run scripts/install-deps.sh"; exit 1; }
 if [ ! -f "$srcdir/.vcsm-complete" ]; then
 	log "unpacking $tarball into $srcdir"
 	rm -rf "$srcdir" "$srcdir.tmp"
 	mkdir -p "$srcdir.tmp"
 	tar -xf "$tarball" -C "$srcdir.tmp" --strip-components=1
-	for p in "$frag_dir"/patches/*.patch; do
+	for p in "$patch_dir"/*.patch; do
 		log "applying $(basename "$p")"
 		patch -d "$srcdir.tmp" -p1 --quiet --no-backup-if-mismatch < "$p"
 	done
@@ -62,19 +81,18 @@ if [ ! -f "$srcdir/.vcsm-complete" ]; then
 fi
 
 start=$(date +%s)
-log "building $flavour kernel in $kdir (about 5-8 minutes on 2 cores)"
+log "building $VCSM_KERNEL $flavour kernel in $kdir (about 5-8 minutes on 2 cores)"
 rm -rf "$kdir"
 mkdir -p "$kdir"
 km() { make -C "$srcdir" O="$kdir" "${VCSM_KMAKE_ARGS[@]}" "$@"; }
 km -s allnoconfig
-"$srcdir/scripts/kconfig/merge_config.sh" -m -O "$kdir" "$kdir/.config" \
-	"$frag_dir/base.config" "$frag_dir/$flavour.config" >/dev/null
+"$srcdir/scripts/kconfig/merge_config.sh" -m -O "$kdir" "$kdir/.config" "${frags[@]}" >/dev/null
 km -s olddefconfig
 
 # A fragment line that did not survive olddefconfig (unmet dependency) is a build error:
 # the tests would otherwise silently run without, say, lockdep.
 bad=0
-for f in "$frag_dir/base.config" "$frag_dir/$flavour.config"; do
+for f in "${frags[@]}"; do
 	while IFS= read -r line; do
 		case $line in
 		CONFIG_*=n) opt=${line%%=*}
@@ -88,7 +106,7 @@ done
 km -s -j"$(nproc)" Image modules dtbs >"$kdir/build.log" 2>&1 || { tail -n 60 "$kdir/build.log" >&2; exit 1; }
 km -s headers_install INSTALL_HDR_PATH="$kdir/usr-headers" >/dev/null
 # A record of what this build is, for the logs.
-{ echo "flavour=$flavour"; echo "source=$srcdir"; vcsm_toolchain_id; } > "$kdir/vcsm-build-info"
+{ echo "kernel=$VCSM_KERNEL $(src_version)"; echo "flavour=$flavour"; echo "source=$srcdir"; vcsm_toolchain_id; } > "$kdir/vcsm-build-info"
 touch "$kdir/.vcsm-complete"
 log "built in $(( $(date +%s) - start )) s"
 echo "$kdir"

@@ -72,7 +72,7 @@ vcsm_lint_clippy() {
 vcsm_lint_clippy_kernel() {
 	local kdir=$1 out log rc n
 	out="$top/build/lint/kmod-clippy/$(basename "$kdir")"
-	log="$top/build/lint/clippy-kernel.out"
+	log="$top/build/lint/clippy-kernel-$(basename "$kdir").out"
 	rm -rf "$out" "$out-tests"
 	mkdir -p "$(dirname "$log")"
 	"$CLIPPY_DRIVER" --version

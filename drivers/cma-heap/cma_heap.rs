@@ -37,6 +37,7 @@
 //! buffers whose zeroes were cleaned to memory (one per buffer that was ever mapped: by its
 //! first mapping, or before it was handed out for a buffer from the pool).
 
+use crate::kext::compat::ARef;
 use core::{
     ffi::{c_int, c_void},
     fmt::Write,
@@ -51,7 +52,6 @@ use kernel::{
     rbtree::RBTree,
     str::CStr,
     sync::{Arc, Mutex},
-    types::ARef,
 };
 
 #[path = "../kernel-ext/mod.rs"]
@@ -69,6 +69,8 @@ mod rpi_firmware;
 #[path = "../common/src/vpu_window.rs"]
 #[allow(dead_code, unreachable_pub)] // Shared with vc-sm-cma.
 mod vpu_window;
+// The kernel's `Display` for the shared window types (host crates know only core's).
+kext::compat::kext_impl_display!(vpu_window::WindowError, vpu_window::Window);
 
 #[path = "../kernel-ext/vpu_ranges.rs"]
 #[allow(dead_code)] // Shared with vc-sm-cma, which reads its device's range map instead.
@@ -93,7 +95,6 @@ use kext::{
 module! {
     type: CmaHeapModule,
     name: "vcsm_cma_heap",
-    author: "vcsm project",
     description: "CMA dma-heaps (cached and uncached) for VideoCore shared memory",
     license: "GPL",
 }
@@ -277,7 +278,13 @@ impl CmaHeap {
         region.buffers.fetch_add(1, Ordering::Relaxed);
         // On failure the buffer is dropped, which undoes the accounting above (and gives its
         // pages to the pool).
-        let buf = dma_buf::export(buffer, len, fd_flags, self.name, &THIS_MODULE)?;
+        let buf = dma_buf::export(
+            buffer,
+            len,
+            fd_flags,
+            self.name,
+            kext::compat::this_module(),
+        )?;
         let allocs = if self.cached {
             &region.cached_allocs
         } else {
@@ -512,7 +519,7 @@ impl HeapDevice {
         size: u64,
         pool_max: Option<u64>,
     ) -> Result<Self> {
-        let reach = Reach::probe(&name, base, size)?;
+        let reach = Reach::probe(name, base, size)?;
         // The VideoCore addresses 32 bits (and the Pi's dma-ranges restrict it further).
         dma::set_mask_and_coherent(&dev, 32)?;
         let pool = Pool::new(size, pool_max)?;
@@ -541,7 +548,7 @@ impl HeapDevice {
                 },
                 GFP_KERNEL,
             )?;
-            Registration::new(name, data, &THIS_MODULE)
+            Registration::new(name, data, kext::compat::this_module())
         };
         let uncached = heap(c_str!("vcsm-uncached"), false)?;
         let cached = heap(c_str!("vcsm-cached"), true)?;

@@ -9,9 +9,13 @@
 #include <linux/of_reserved_mem.h>
 #include <linux/platform_device.h>
 
+#include "kext_compat.h"
 #include "cma_heap_shim.h"
 
-MODULE_IMPORT_NS(DMA_BUF);
+KEXT_IMPORT_NS_DMA_BUF();
+/* Here, not in module!: its key is `author` in 6.12 and `authors` in 7.3. */
+MODULE_AUTHOR("vcsm project");
+KEXT_IMPORT_NS_DMA_HEAP();
 
 /*
  * The pool of freed buffers (pool.rs). Read on every use, so writes take effect at once; the

@@ -48,7 +48,6 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, SpinLock},
-    time::Ktime,
 };
 
 use crate::kext::{
@@ -60,12 +59,12 @@ use crate::shim;
 
 /// Milliseconds of the monotonic clock.
 fn now_ms() -> u64 {
-    Ktime::ktime_get().to_ms().max(0) as u64
+    crate::kext::compat::ktime_get_ms().max(0) as u64
 }
 
 /// Nanoseconds of the monotonic clock.
 pub(crate) fn now_ns() -> u64 {
-    Ktime::ktime_get().to_ns().max(0) as u64
+    crate::kext::compat::ktime_get_ns().max(0) as u64
 }
 
 /// How often the worker looks at a non-empty pool (cap, idle buffers): half the idle time,
@@ -194,7 +193,7 @@ impl PoolInner {
     /// Returns how many buffers moved.
     fn trim_idle(&mut self, cutoff_ms: Option<u64>, out: &mut Stack) -> usize {
         let (before, before_bytes) = (out.len, out.bytes);
-        let mut cursor = self.zeroed.cursor_front();
+        let mut cursor = crate::kext::compat::cursor_front_mut(&mut self.zeroed);
         while let Some(mut c) = cursor {
             let (_, stack) = c.current_mut();
             if let Some(cutoff) = cutoff_ms {

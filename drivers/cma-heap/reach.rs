@@ -39,7 +39,7 @@ impl Reach {
     /// Checks `[base, base + size)`, the region of reserved-memory node `name`. `Err(EINVAL)`
     /// (logged) if the VPU cannot reach all of it; `Err(EPROBE_DEFER)` while the device tree
     /// has a firmware whose driver is not bound yet.
-    pub(crate) fn probe(name: &dyn fmt::Display, base: u64, size: u64) -> Result<Self> {
+    pub(crate) fn probe(name: &CStr, base: u64, size: u64) -> Result<Self> {
         let arm = match Firmware::find() {
             Ok(Some(fw)) => {
                 let arm = crate::vpu_ranges::firmware_arm_memory(&fw);
@@ -80,7 +80,7 @@ impl Reach {
         if !window.contains_cpu(base, size) {
             pr_err!(
                 "refusing pool {} at {:#x}..{:#x}: the VPU ({}, dma-ranges of {}) reaches only ARM {:#x}..{:#x} ({}); use the overlay for the board, vcsm-cma-heap-pi4 or vcsm-cma-heap-pi3, which keeps the pool inside it (Documentation/installing.rst), or vcsm-cma-heap-system\n",
-                name,
+                crate::kext::compat::cstr_display(name),
                 base,
                 base.saturating_add(size),
                 dt.vpu(),
@@ -113,3 +113,4 @@ impl fmt::Display for Reach {
         }
     }
 }
+crate::kext::compat::kext_impl_display!(Reach);

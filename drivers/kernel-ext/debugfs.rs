@@ -152,7 +152,7 @@ impl Dir {
         // SAFETY: The directory is live; `name` is NUL-terminated; `fops` is static; `data`
         // is kept alive by the returned `ShowFile` until the file is removed.
         let dentry = from_err_ptr(unsafe {
-            ext::debugfs_create_file(
+            ext::kext_debugfs_create_file(
                 name.as_char_ptr(),
                 0o444,
                 self.entry.dentry.as_ptr().cast(),

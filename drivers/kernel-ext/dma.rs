@@ -4,11 +4,12 @@
 //! tables describing them.
 
 use super::{bindings as ext, device::raw};
+use crate::kext::compat::{self, ARef};
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicBool, Ordering},
 };
-use kernel::{bindings, device::Device, error::to_result, prelude::*, types::ARef};
+use kernel::{bindings, device::Device, error::to_result, prelude::*};
 
 /// Direction of a DMA transfer, `enum dma_data_direction`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,9 +26,9 @@ impl DataDirection {
     /// Converts the C value; `DMA_NONE` and unknown values are rejected.
     pub(crate) fn from_raw(dir: bindings::dma_data_direction) -> Result<Self> {
         match dir {
-            bindings::dma_data_direction_DMA_BIDIRECTIONAL => Ok(Self::Bidirectional),
-            bindings::dma_data_direction_DMA_TO_DEVICE => Ok(Self::ToDevice),
-            bindings::dma_data_direction_DMA_FROM_DEVICE => Ok(Self::FromDevice),
+            compat::DMA_BIDIRECTIONAL => Ok(Self::Bidirectional),
+            compat::DMA_TO_DEVICE => Ok(Self::ToDevice),
+            compat::DMA_FROM_DEVICE => Ok(Self::FromDevice),
             _ => Err(EINVAL),
         }
     }
@@ -35,9 +36,9 @@ impl DataDirection {
     /// The C value.
     pub(crate) fn as_raw(self) -> bindings::dma_data_direction {
         match self {
-            Self::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
-            Self::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
-            Self::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
+            Self::Bidirectional => compat::DMA_BIDIRECTIONAL,
+            Self::ToDevice => compat::DMA_TO_DEVICE,
+            Self::FromDevice => compat::DMA_FROM_DEVICE,
         }
     }
 }
@@ -137,7 +138,7 @@ impl ContigPages {
                 raw(dev).cast(),
                 size,
                 &mut dma_addr,
-                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                compat::DMA_BIDIRECTIONAL,
                 gfp,
             )
         };
@@ -174,7 +175,7 @@ impl ContigPages {
                 raw(&self.dev).cast(),
                 self.dma_addr,
                 self.size,
-                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                compat::DMA_BIDIRECTIONAL,
             )
         };
         // INVARIANT: The clean above has completed (the sync ends with a barrier).
@@ -317,7 +318,7 @@ impl Drop for ContigPages {
                 self.size,
                 self.page.as_ptr().cast(),
                 self.dma_addr,
-                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                compat::DMA_BIDIRECTIONAL,
             )
         };
     }

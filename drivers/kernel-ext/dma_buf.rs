@@ -65,7 +65,6 @@ struct Ops<T: Exporter>(PhantomData<T>);
 
 impl<T: Exporter> Ops<T> {
     const TABLE: ext::dma_buf_ops = ext::dma_buf_ops {
-        cache_sgt_mapping: false,
         attach: Some(attach_cb::<T>),
         detach: Some(detach_cb::<T>),
         pin: None,
@@ -78,6 +77,9 @@ impl<T: Exporter> Ops<T> {
         mmap: Some(mmap_cb::<T>),
         vmap: Some(vmap_cb::<T>),
         vunmap: Some(vunmap_cb::<T>),
+        // The rest stays zero: in 6.12 that is `cache_sgt_mapping: false` (7.3 dropped it).
+        // SAFETY: An all-zero `dma_buf_ops` is valid: NULL callbacks and false flags.
+        ..unsafe { core::mem::zeroed() }
     };
 }
 
@@ -112,7 +114,7 @@ unsafe extern "C" fn attach_cb<T: Exporter>(
     // SAFETY: The core passes a live buffer exported by `export::<T>`.
     let this = unsafe { exporter::<T>(dmabuf) };
     // SAFETY: The attaching device is valid for the whole life of the attachment.
-    let dev = unsafe { Device::as_ref((*att).dev.cast()) };
+    let dev = unsafe { crate::kext::compat::device_from_raw((*att).dev.cast()) };
     match this.attach(dev) {
         Ok(state) => {
             // SAFETY: `att` is valid; `priv` belongs to the exporter.

@@ -12,6 +12,7 @@ use super::{
     dma::{DataDirection, Vma},
     dma_buf::DmaBuf,
 };
+use crate::kext::compat::ARef;
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
@@ -19,7 +20,6 @@ use kernel::{
     error::{from_err_ptr, to_result},
     prelude::*,
     str::CStr,
-    types::ARef,
 };
 
 /// Takes a reference to the dma-buf behind file descriptor `fd` of the current process

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! dma-heap exporting (needs the kernel patch in `tests/kernel/patches` that exports
-//! `dma_heap_add` and adds `dma_heap_remove`).
+//! dma-heap exporting (needs the kernel patch in `patches/linux-<version>/` that lets a module
+//! add (6.12), own and remove (6.12 and 7.3) a heap).
 
 use super::{bindings as ext, dma_buf::DmaBuf};
 use core::{marker::PhantomData, ptr::NonNull};

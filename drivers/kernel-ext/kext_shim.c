@@ -3,6 +3,7 @@
  * Out-of-line wrappers for static inline kernel helpers (see kext_shim.h). Included by
  * one small C file per module, so each module carries a private copy.
  */
+#include <linux/debugfs.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
@@ -19,6 +20,7 @@
 #include <linux/highmem.h>
 #include <linux/workqueue.h>
 
+#include "kext_compat.h"
 #include "kext_shim.h"
 
 /* Values the Rust side (dma.rs) spells out because bindgen cannot evaluate them. */
@@ -39,7 +41,7 @@ int kext_sg_alloc_contig(struct sg_table *sgt, struct page *page, size_t size,
 	for_each_sg(sgt->sgl, sg, nents, i) {
 		size_t len = min(seg, size - (size_t)i * seg);
 
-		sg_set_page(sg, nth_page(page, (i * seg) >> PAGE_SHIFT), len, 0);
+		sg_set_page(sg, kext_nth_page(page, (i * seg) >> PAGE_SHIFT), len, 0);
 	}
 	return 0;
 }
@@ -108,7 +110,7 @@ void *kext_vmap_contig(struct page *page, unsigned long count, bool writecombine
 	if (!pages)
 		return NULL;
 	for (i = 0; i < count; i++)
-		pages[i] = nth_page(page, i);
+		pages[i] = kext_nth_page(page, i);
 	vaddr = vmap(pages, count, VM_MAP,
 		     writecombine ? pgprot_writecombine(PAGE_KERNEL) : PAGE_KERNEL);
 	kvfree(pages);
@@ -155,6 +157,19 @@ void kext_get_dma_buf(struct dma_buf *dmabuf)
 	get_dma_buf(dmabuf);
 }
 
+struct workqueue_struct *kext_alloc_workqueue(const char *name, bool ordered, int max_active)
+{
+	if (ordered)
+		return alloc_ordered_workqueue("%s", 0, name);
+	return alloc_workqueue("%s", WQ_PERCPU, max_active, name);
+}
+
+struct dentry *kext_debugfs_create_file(const char *name, umode_t mode, struct dentry *parent,
+					void *data, const struct file_operations *fops)
+{
+	return debugfs_create_file(name, mode, parent, data, fops);
+}
+
 void *kext_seq_private(struct seq_file *m)
 {
 	return m->private;
@@ -181,7 +196,7 @@ void kext_zero_and_clean_contig(struct device *dev, struct page *page, dma_addr_
 	unsigned long i, n = size >> PAGE_SHIFT;
 
 	for (i = 0; i < n; i++) {
-		clear_highpage(nth_page(page, i));
+		clear_highpage(kext_nth_page(page, i));
 		cond_resched();
 	}
 	dma_sync_single_for_device(dev, addr, size, DMA_BIDIRECTIONAL);

@@ -57,9 +57,27 @@ void kext_vma_set_writecombine(struct vm_area_struct *vma);
 /* Reference counting on a dma_buf's file. */
 void kext_get_dma_buf(struct dma_buf *dmabuf);
 
+/*
+ * alloc_workqueue() (workqueue.rs), a macro in 7.3. @ordered: one item at a time, in queueing
+ * order (alloc_ordered_workqueue); else a per-CPU queue (WQ_PERCPU: 7.3 warns about a queue
+ * that says neither WQ_PERCPU nor WQ_UNBOUND; 6.12.117 has the flag too) running up to
+ * @max_active items per CPU (0: the default).
+ */
+struct workqueue_struct;
+struct workqueue_struct *kext_alloc_workqueue(const char *name, bool ordered, int max_active);
+
 /* seq_file (debugfs.rs): the private data given to single_open(). */
 struct seq_file;
 void *kext_seq_private(struct seq_file *m);
+
+/*
+ * debugfs_create_file() (debugfs.rs): a function in 6.12, a _Generic macro over
+ * debugfs_create_file_full() in 7.3, so Rust calls it through here on both.
+ */
+struct dentry;
+struct file_operations;
+struct dentry *kext_debugfs_create_file(const char *name, umode_t mode, struct dentry *parent,
+					void *data, const struct file_operations *fops);
 
 /*
  * Whether the first DMA segment of @sgt, mapped for @dev, is a swiotlb bounce buffer instead

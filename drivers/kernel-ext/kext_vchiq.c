@@ -12,7 +12,12 @@
 #include <linux/slab.h>
 #include <linux/stddef.h>
 
+#include "kext_compat.h"
+#ifdef KEXT_VCHIQ_IN_INCLUDE
+#include <linux/raspberrypi/vchiq_arm.h>
+#else
 #include "vchiq_arm/vchiq_arm.h"
+#endif
 #include "kext_vchiq.h"
 
 /*

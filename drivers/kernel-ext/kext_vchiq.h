@@ -13,7 +13,12 @@
 #define VCSM_KEXT_VCHIQ_H
 
 #include <linux/raspberrypi/vchiq.h>
+#include "kext_compat.h"
+#ifdef KEXT_VCHIQ_IN_INCLUDE
+#include <linux/raspberrypi/vchiq_bus.h>
+#else
 #include "vchiq_arm/vchiq_bus.h"
+#endif
 
 struct device;
 struct module;

@@ -7,6 +7,7 @@
 //! live in [`bindings`] and are used only here; the drivers see the safe types below.
 
 pub(crate) mod bindings;
+pub(crate) mod compat;
 pub(crate) mod debugfs;
 pub(crate) mod device;
 pub(crate) mod dma;

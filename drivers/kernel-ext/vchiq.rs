@@ -31,6 +31,7 @@
 //! and links `kext_vchiq.c` (its `*_kext.c` includes it next to `kext_shim.c`).
 
 use crate::kext::bindings as ext;
+use crate::kext::compat::{self, ARef};
 use core::{
     ffi::{c_int, c_uint, c_void},
     marker::PhantomData,
@@ -44,7 +45,7 @@ use kernel::{
     prelude::*,
     str::CStr,
     sync::Arc,
-    types::{ARef, ForeignOwnable, Opaque},
+    types::{ForeignOwnable, Opaque},
     ThisModule,
 };
 
@@ -96,7 +97,7 @@ impl VchiqDevice {
     /// The generic device (for DMA, logging, reference counting).
     pub(crate) fn as_dev(&self) -> &Device {
         // SAFETY: `self` is a valid vchiq device, whose embedded `struct device` lives as long.
-        unsafe { Device::as_ref(ext::kext_vchiq_device_dev(self.as_raw()).cast()) }
+        unsafe { compat::device_from_raw(ext::kext_vchiq_device_dev(self.as_raw()).cast()) }
     }
 
     /// A counted reference to the generic device.
@@ -563,7 +564,7 @@ unsafe extern "C" fn probe_cb<T: Driver>(
     match T::probe(dev) {
         Ok(this) => {
             // SAFETY: `data` is a valid location provided by kext_vchiq.c.
-            unsafe { *data = this.into_foreign().cast_mut() };
+            unsafe { *data = compat::foreign_as_mut(this.into_foreign()) };
             0
         }
         Err(e) => e.to_errno(),

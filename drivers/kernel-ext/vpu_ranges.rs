@@ -67,7 +67,7 @@ pub(crate) fn device_ranges(dev: &Device) -> Result<Option<Ranges>> {
 }
 
 /// A NUL-terminated C string in a fixed buffer, for display.
-struct CBuf<'a>(&'a [u8]);
+pub(crate) struct CBuf<'a>(&'a [u8]);
 
 impl fmt::Display for CBuf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,6 +79,7 @@ impl fmt::Display for CBuf<'_> {
         }
     }
 }
+crate::kext::compat::kext_impl_display!(CBuf<'_>);
 
 /// The `dma-ranges` that apply to the VPU's devices, as the device tree has them.
 pub(crate) struct DtRanges {
@@ -89,12 +90,12 @@ pub(crate) struct DtRanges {
 
 impl DtRanges {
     /// The full name of the node the ranges are from (`/soc` on a Pi).
-    pub(crate) fn node(&self) -> impl fmt::Display + '_ {
+    pub(crate) fn node(&self) -> CBuf<'_> {
         CBuf(&self.info.node)
     }
 
     /// The compatible of the VPU node found (`brcm,bcm2835-vchiq`, `vcsm,vpu-sim`, ...).
-    pub(crate) fn vpu(&self) -> impl fmt::Display + '_ {
+    pub(crate) fn vpu(&self) -> CBuf<'_> {
         CBuf(&self.info.vpu)
     }
 }
@@ -122,6 +123,7 @@ impl fmt::Display for DtError {
         }
     }
 }
+crate::kext::compat::kext_impl_display!(DtError);
 
 /// The `dma-ranges` of the VPU's bus in the device tree: those of the VPU node itself or of
 /// its nearest ancestor that has them.

@@ -3,8 +3,9 @@
 //! Workqueues owned by a module (`alloc_workqueue`), destroyed on drop after everything queued
 //! on them has run, so no work item of the module can run after its owner is gone.
 
+use crate::kext::bindings as ext;
 use core::{ops::Deref, ptr::NonNull};
-use kernel::{bindings, c_str, prelude::*, str::CStr, workqueue::Queue};
+use kernel::{bindings, prelude::*, str::CStr, workqueue::Queue};
 
 /// An owned workqueue.
 ///
@@ -21,35 +22,23 @@ unsafe impl Send for OwnedQueue {}
 unsafe impl Sync for OwnedQueue {}
 
 impl OwnedQueue {
-    fn alloc(name: &'static CStr, flags: u32, max_active: i32) -> Result<Self> {
-        // SAFETY: The format is "%s" with one string argument, `name`, which is NUL-terminated
-        // (the name is copied by the callee).
-        let ptr = unsafe {
-            bindings::alloc_workqueue(
-                c_str!("%s").as_char_ptr(),
-                flags,
-                max_active,
-                name.as_char_ptr(),
-            )
-        };
+    fn alloc(name: &'static CStr, ordered: bool, max_active: i32) -> Result<Self> {
+        // SAFETY: `name` is NUL-terminated (and copied by the callee).
+        let ptr = unsafe { ext::kext_alloc_workqueue(name.as_char_ptr(), ordered, max_active) };
         // INVARIANT: A non-NULL result is a live workqueue.
         Ok(Self {
-            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+            ptr: NonNull::new(ptr.cast()).ok_or(ENOMEM)?,
         })
     }
 
     /// An ordered workqueue (`alloc_ordered_workqueue`): one item at a time, in queueing order.
     pub(crate) fn new_ordered(name: &'static CStr) -> Result<Self> {
-        Self::alloc(
-            name,
-            bindings::wq_flags_WQ_UNBOUND | bindings::wq_flags___WQ_ORDERED,
-            1,
-        )
+        Self::alloc(name, true, 1)
     }
 
     /// A workqueue running up to `max_active` items at once per CPU (0: the default).
     pub(crate) fn new(name: &'static CStr, max_active: i32) -> Result<Self> {
-        Self::alloc(name, 0, max_active)
+        Self::alloc(name, false, max_active)
     }
 }
 

@@ -62,7 +62,7 @@ impl Vcsm {
             map_len: u32::try_from(len).map_err(|_| EINVAL)?,
             dma_addr: pages.dma_addr(),
             name,
-            exporter: crate::export::EXP_NAME.as_bytes(),
+            exporter: crate::kext::compat::cstr_bytes(crate::export::EXP_NAME),
             pid,
             charged: true,
         };
@@ -147,7 +147,7 @@ impl Vcsm {
             map_len: u32::try_from(size).map_err(|_| EINVAL)?,
             dma_addr: pages.dma_addr(),
             name: smem::name_bytes(name),
-            exporter: crate::export::EXP_NAME.as_bytes(),
+            exporter: crate::kext::compat::cstr_bytes(crate::export::EXP_NAME),
             pid: 0,
             charged: false,
         };
@@ -223,3 +223,4 @@ impl core::fmt::Display for NameFmt<'_> {
         Ok(())
     }
 }
+crate::kext::compat::kext_impl_display!(NameFmt<'_>);

@@ -35,7 +35,6 @@ use crate::{
     smem::{self, AllocType, Free, HostBody, VpuState, NAME_LEN},
     transaction::Late,
     vcsm::Vcsm,
-    THIS_MODULE,
 };
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
@@ -130,7 +129,7 @@ impl Buffer {
                 exporter: smem::name_from_bytes(info.exporter),
                 pid: info.pid,
                 charged: info.charged,
-                _module: ModuleRef::new(&THIS_MODULE),
+                _module: ModuleRef::new(crate::kext::compat::this_module()),
             },
             GFP_KERNEL,
         )?)
@@ -294,7 +293,7 @@ impl Vcsm {
                 &self.stats.pin_refused,
             )?;
         }
-        let exporter = smem::name_from_bytes(src.exp_name().as_bytes());
+        let exporter = smem::name_from_bytes(crate::kext::compat::cstr_bytes(src.exp_name()));
         let exporter = NameFmt(&exporter);
         let map = self.maps.get(&src, &self.dev).inspect_err(|e| {
             if *e == EIO {

@@ -26,6 +26,7 @@
 //! When the wrapper's last reference goes, [`Vcsm::wrapper_released`] sends FREE; the
 //! buffer's memory stays until the VPU's RELEASED.
 
+use crate::kext::compat::ARef;
 use crate::{
     buffer::Buffer,
     kext::{
@@ -35,16 +36,14 @@ use crate::{
         ratelimit::pr_limited,
     },
     vcsm::Vcsm,
-    THIS_MODULE,
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings, c_str, device::Device, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex,
-    types::ARef,
 };
 
 /// The exporter name of wrappers (`/sys/kernel/debug/dma_buf/bufinfo`).
-pub(crate) const EXP_NAME: &CStr = c_str!("vc-sm-cma");
+pub(crate) static EXP_NAME: &CStr = c_str!("vc-sm-cma");
 
 /// An allocation's attachment: its own table of the pages, mapped for the device.
 #[pin_data]
@@ -199,9 +198,22 @@ pub(crate) fn wrap(vcsm: &Arc<Vcsm>, buf: &Arc<Buffer>, kernel_id: u32) -> Resul
         // SAFETY: The wrapper keeps `buf`, whose mapping keeps a reference to `src`, until it
         // is dropped on the new buffer's release.
         Some(src) => unsafe {
-            dma_buf::export_sharing_resv(wrapper, buf.size, flags, EXP_NAME, &THIS_MODULE, src)
+            dma_buf::export_sharing_resv(
+                wrapper,
+                buf.size,
+                flags,
+                EXP_NAME,
+                crate::kext::compat::this_module(),
+                src,
+            )
         },
-        None => dma_buf::export(wrapper, buf.size, flags, EXP_NAME, &THIS_MODULE),
+        None => dma_buf::export(
+            wrapper,
+            buf.size,
+            flags,
+            EXP_NAME,
+            crate::kext::compat::this_module(),
+        ),
     }
     .inspect_err(|e| {
         pr_limited!(

@@ -70,6 +70,7 @@ impl fmt::Display for Failed {
         }
     }
 }
+crate::kext::compat::kext_impl_display!(Failed);
 
 /// An optional decoded value, `unknown` when the code does not say.
 struct Opt<T>(Option<T>);
@@ -122,6 +123,7 @@ impl fmt::Display for Summary<'_> {
         Ok(())
     }
 }
+crate::kext::compat::kext_impl_display!(Summary<'_>);
 
 /// A board revision `major.minor`.
 struct Rev(u8, u8);
@@ -131,6 +133,7 @@ impl fmt::Display for Rev {
         write!(f, "{}.{}", self.0, self.1)
     }
 }
+crate::kext::compat::kext_impl_display!(Rev);
 
 impl FirmwareInfo {
     /// The firmware's ARM memory as `(base, size)`, if it answered.

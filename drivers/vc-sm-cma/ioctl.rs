@@ -7,6 +7,7 @@
 //! userspace, and only then is the dma-buf installed in the fd, so a failed copy leaves no fd
 //! behind; dropping the unused wrapper then frees the VPU handle.
 
+use crate::kext::compat::{AsBytes, FromBytes};
 use crate::{
     buffer::{source_from_fd, Shared},
     kext::{
@@ -18,14 +19,7 @@ use crate::{
     vcsm::Vcsm,
     NAME,
 };
-use kernel::{
-    bindings,
-    ioctl::_IOR,
-    prelude::*,
-    sync::Arc,
-    types::{AsBytes, FromBytes},
-    uaccess::UserSlice,
-};
+use kernel::{bindings, ioctl::_IOR, prelude::*, sync::Arc, uaccess::UserSlice};
 
 /// `struct vc_sm_cma_ioctl_alloc` (64 bytes).
 #[repr(C)]
@@ -143,8 +137,11 @@ fn finish<T: AsBytes>(
 }
 
 fn mem_import(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
-    let (mut reader, writer) =
-        UserSlice::new(arg, core::mem::size_of::<ImportArgs>()).reader_writer();
+    let (mut reader, writer) = UserSlice::new(
+        crate::kext::compat::user_ptr(arg),
+        core::mem::size_of::<ImportArgs>(),
+    )
+    .reader_writer();
     let mut args: ImportArgs = reader.read()?;
     let src = source_from_fd(args.dmabuf_fd)?;
     let shared = vcsm.import_dmabuf(src, shim::current_tgid(), true)?;
@@ -155,8 +152,11 @@ fn mem_import(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
 }
 
 fn mem_alloc(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
-    let (mut reader, writer) =
-        UserSlice::new(arg, core::mem::size_of::<AllocArgs>()).reader_writer();
+    let (mut reader, writer) = UserSlice::new(
+        crate::kext::compat::user_ptr(arg),
+        core::mem::size_of::<AllocArgs>(),
+    )
+    .reader_writer();
     let mut args: AllocArgs = reader.read()?;
     let shared = vcsm.alloc_shared(args.size, &args.name, shim::current_tgid())?;
     args.vc_handle = shared.vc_handle;

@@ -11,7 +11,7 @@ use crate::{
     current,
     export::EXP_NAME,
     kext::{bindings as ext, dma_buf::DmaBuf, dma_buf_import, ratelimit::pr_limited},
-    shim, THIS_MODULE,
+    shim,
 };
 use core::{
     ffi::{c_int, c_void},
@@ -85,10 +85,11 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_free(handle: *mut c_void) -> c_int {
         return EPERM.to_errno();
     };
     // SAFETY: `handle` is a live dma-buf (caller). Wrappers are exported with this module's
-    // own `EXP_NAME` string and owner, which no other exporter can pass.
+    // own `EXP_NAME` string (a `static`, so one address) and owner, which no other exporter
+    // can pass.
     let ours = unsafe {
         (*ptr.as_ptr()).exp_name == EXP_NAME.as_char_ptr()
-            && (*ptr.as_ptr()).owner == THIS_MODULE.as_ptr().cast()
+            && (*ptr.as_ptr()).owner == crate::kext::compat::this_module().as_ptr().cast()
     };
     if !ours {
         pr_limited!(

@@ -54,6 +54,8 @@ mod rpi_firmware;
 #[path = "../common/src/vpu_window.rs"]
 #[allow(dead_code, unreachable_pub)] // Shared with the heap.
 mod vpu_window;
+// The kernel's `Display` for the shared window types (host crates know only core's).
+kext::compat::kext_impl_display!(vpu_window::WindowError, vpu_window::Window);
 
 #[path = "../kernel-ext/vpu_ranges.rs"]
 #[allow(dead_code)] // Shared with the heap, which reads the device tree instead.
@@ -78,7 +80,6 @@ use vcsm::Vcsm;
 module! {
     type: VcsmModule,
     name: "vc_sm_cma",
-    author: "vcsm project",
     description: "VideoCore shared memory: CMA buffers shared with the VPU over VCHIQ",
     license: "GPL",
     alias: ["vchiq:vcsm-cma"],

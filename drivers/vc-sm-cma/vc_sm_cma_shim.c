@@ -12,9 +12,12 @@
 #include <linux/sched.h>
 
 #include "vc_sm_knl.h"
+#include "kext_compat.h"
 #include "vc_sm_cma_shim.h"
 
-MODULE_IMPORT_NS(DMA_BUF);
+KEXT_IMPORT_NS_DMA_BUF();
+/* Here, not in module!: its key is `author` in 6.12 and `authors` in 7.3. */
+MODULE_AUTHOR("vcsm project");
 
 static unsigned int timeout_ms = 3000;
 module_param(timeout_ms, uint, 0644);

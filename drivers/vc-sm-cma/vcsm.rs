@@ -24,6 +24,7 @@
 //! Objects whose drop releases memory or dma-buf references (registry entries, services,
 //! registrations) are dropped after the lock that guarded them is released.
 
+use crate::kext::compat::ARef;
 use crate::{
     buffer::Registry,
     debugfs::DebugFiles,
@@ -46,7 +47,6 @@ use kernel::{
     prelude::*,
     sync::{Arc, CondVar, Mutex},
     time::msecs_to_jiffies,
-    types::ARef,
     workqueue::{Work, WorkItem},
 };
 

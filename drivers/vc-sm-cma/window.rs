@@ -104,3 +104,4 @@ impl fmt::Display for VpuWindow {
         }
     }
 }
+crate::kext::compat::kext_impl_display!(VpuWindow);

@@ -47,8 +47,8 @@ command -v "$nm" >/dev/null || nm="nm"
 
 symvers="$kdir/Module.symvers"
 # The real VCHIQ exports: "symbol TYPE" for the vc04_services vchiq module (6.12 staging) or its
-# later home (drivers/platform/raspberrypi/vchiq-interface).
-real=$(awk -F'\t' '$3 ~ /(vc04_services|vchiq-interface)\/vchiq$/ { print $2 " " $4 }' "$symvers" 2>/dev/null)
+# home in 7.3 (drivers/platform/raspberrypi/vchiq.ko, built from vchiq-interface/).
+real=$(awk -F'\t' '$3 ~ /(vc04_services|platform\/raspberrypi)\/vchiq$/ { print $2 " " $4 }' "$symvers" 2>/dev/null)
 if [ -z "$real" ]; then
 	bad "real-vchiq-exports" "no vchiq module exports in $symvers (kernel without CONFIG_BCM2835_VCHIQ=m?)"
 	finish
@@ -57,7 +57,7 @@ ok "real-vchiq-exports ($(echo "$real" | wc -l) symbols in $(basename "$(dirname
 
 sim=""
 if [ -n "$sim_symvers" ]; then
-	sim=$(awk -F'\t' '$3 ~ /\/vpu-sim$/ { print $2 " " $4 }' "$sim_symvers" 2>/dev/null)
+	sim=$(awk -F'\t' '$3 ~ /(^|\/)vpu-sim$/ { print $2 " " $4 }' "$sim_symvers" 2>/dev/null)
 	if [ -z "$sim" ]; then
 		bad "simulator-exports" "no vpu-sim exports in $sim_symvers"
 	else

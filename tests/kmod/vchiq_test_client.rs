@@ -42,6 +42,7 @@
 //! In every mode but `raw` and `kid` the memory lives until the reply is sent (the simulator
 //! judges it while the message is queued) and is freed right after.
 
+use crate::kext::compat::ARef;
 use core::{
     ffi::c_void,
     ptr::NonNull,
@@ -54,8 +55,7 @@ use kernel::{
     prelude::*,
     rbtree::RBTree,
     sync::{Arc, CondVar, Mutex},
-    time::{msecs_to_jiffies, Ktime},
-    types::ARef,
+    time::msecs_to_jiffies,
     workqueue::{Work, WorkItem},
 };
 
@@ -80,7 +80,6 @@ use vchiq::{Incoming, Instance, Service, ServiceHandler, ServiceRef, VchiqDevice
 module! {
     type: ClientModule,
     name: "vchiq_test_client",
-    author: "vcsm project",
     description: "Test client of the SMEM VCHIQ service (for the simulated VPU)",
     license: "GPL",
 }
@@ -218,7 +217,7 @@ const MAX_PING_SAMPLES: usize = 100_000;
 const REMOVE_WAIT_MS: i64 = 2000;
 
 fn now_ms() -> i64 {
-    Ktime::ktime_get().to_ms()
+    kext::compat::ktime_get_ms()
 }
 
 /// A DMA buffer of the vchiq device with a write-combined CPU mapping.
@@ -791,7 +790,7 @@ impl Shared {
         for _ in 0..n {
             let mem = Mem::alloc(&self.dev, SIZE as usize)?;
             let addr = mem.bus_addr()?;
-            let t0 = Ktime::ktime_get();
+            let t0 = kext::compat::ktime_get_ns();
             let kid = self.import_one(&svc, Some(mem), addr, SIZE)?;
             let mut g = self.state.lock();
             let deadline = now_ms() + i64::from(g.timeout_ms);
@@ -808,7 +807,7 @@ impl Shared {
                     .changed
                     .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
             }
-            let ns = (Ktime::ktime_get() - t0).to_ns();
+            let ns = kext::compat::ktime_get_ns() - t0;
             let state = g.buffers.get(&kid).map(|b| b.state);
             if state != Some(BufState::Mapped) {
                 if let Some(b) = g.buffers.get_mut(&kid) {

@@ -12,7 +12,9 @@
  * kernel-ext's types are compiled into every module that includes it, with their drop glue,
  * which calls dma-buf functions (namespace DMA_BUF) whether or not this module uses them.
  */
-MODULE_IMPORT_NS(DMA_BUF);
+KEXT_IMPORT_NS_DMA_BUF();
+/* Here, not in module!: its key is `author` in 6.12 and `authors` in 7.3. */
+MODULE_AUTHOR("vcsm project");
 
 void *vtc_slab_alloc(struct device *dev, u64 *bus);
 void vtc_slab_free(void *obj);

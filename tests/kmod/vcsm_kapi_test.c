@@ -47,9 +47,10 @@
 #include <linux/scatterlist.h>
 #include <linux/uaccess.h>
 
+#include "../../drivers/kernel-ext/kext_compat.h"
 #include "../../drivers/vc-sm-cma/vc_sm_knl.h"
 
-MODULE_IMPORT_NS(DMA_BUF);
+KEXT_IMPORT_NS_DMA_BUF();
 
 static struct dentry *kapi_dir;
 /* A device that imports the wrapper, as a V4L2 or DRM device would. */
@@ -456,7 +457,7 @@ static struct sg_table *scattered_map(struct dma_buf_attachment *att, enum dma_d
 	for_each_sgtable_sg(sgt, sg, i) {
 		size_t off = (i % per_block) * max_seg;
 
-		sg_set_page(sg, nth_page(sc->pages[i / per_block], off >> PAGE_SHIFT),
+		sg_set_page(sg, kext_nth_page(sc->pages[i / per_block], off >> PAGE_SHIFT),
 			    min(max_seg, sc->seg - off), 0);
 	}
 	ret = dma_map_sgtable(att->dev, sgt, dir, 0);

@@ -9,9 +9,10 @@
 //! deferred (at most 10) and `vchiq_initialise` fails with `ENOTCONN`; `connected on` brings
 //! the connection up and runs the deferred callbacks under the mutex.
 
+use crate::kext::compat::ARef;
 use crate::support::debugfs::{on_off, Text};
 use core::ffi::{c_int, c_void};
-use kernel::{device::Device, error::to_result, prelude::*, types::ARef};
+use kernel::{device::Device, error::to_result, prelude::*};
 
 /// `struct vpu_sim_conn_info` (`vpu_sim_shim.h`).
 #[repr(C)]

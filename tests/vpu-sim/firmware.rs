@@ -163,6 +163,7 @@ impl fmt::Display for Reason {
         Ok(())
     }
 }
+crate::kext::compat::kext_impl_display!(Reason);
 
 /// The outcome of the last VC_MEM_REQUEST.
 enum MemResult {
@@ -854,6 +855,7 @@ impl core::fmt::Display for Name<'_> {
         Ok(())
     }
 }
+crate::kext::compat::kext_impl_display!(Name<'_>);
 
 /// The 32-byte name field of a VC_MEM_REQUEST as the firmware fills it: NUL-terminated when
 /// `name` is shorter than the field, otherwise its first 32 bytes with no terminator.

@@ -31,7 +31,7 @@ use kernel::{
         lock::{mutex::MutexBackend, Guard},
         Arc, CondVar, Mutex,
     },
-    time::{msecs_to_jiffies, Ktime},
+    time::msecs_to_jiffies,
     workqueue::{Work, WorkItem},
 };
 
@@ -48,7 +48,7 @@ const INSTANCE_MAGIC: u64 = 0x7670_7573_696d_3031;
 type SimGuard<'a> = Guard<'a, Inner, MutexBackend>;
 
 fn now_ms() -> i64 {
-    Ktime::ktime_get().to_ms()
+    crate::kext::compat::ktime_get_ms()
 }
 
 /// A message as delivered: the VCHIQ header followed by the data, as `struct vchiq_header`'s
@@ -915,9 +915,10 @@ impl Sim {
 
 /// The running task, as a number (only compared).
 fn current_task() -> usize {
+    // `current!()` is a `&Task` on 6.12 and a `&CurrentTask` (deref to `Task`) on 7.3.
     let task = kernel::current!();
-    let ptr: *const kernel::task::Task = task;
-    ptr as usize
+    let task: &kernel::task::Task = &*task;
+    core::ptr::from_ref(task) as usize
 }
 
 /// Calls a client's service callback with the arguments of this kernel's `vchiq.h`.

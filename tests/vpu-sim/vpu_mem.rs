@@ -10,9 +10,10 @@
 //! not snoop the ARM caches.
 
 use crate::kext::bindings as ext;
+use crate::kext::compat::ARef;
 use crate::support::pattern;
 use core::{ffi::c_void, ptr::NonNull};
-use kernel::{bindings, device::Device, prelude::*, types::ARef};
+use kernel::{bindings, device::Device, prelude::*};
 
 /// The C side (`vpu_sim_shim.h`).
 mod shim {

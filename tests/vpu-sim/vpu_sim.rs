@@ -46,7 +46,6 @@ use support::debugfs::Dir;
 module! {
     type: VpuSimModule,
     name: "vpu_sim",
-    author: "vcsm project",
     description: "Simulated VideoCore: VCHIQ client API and SMEM firmware service, for tests",
     license: "GPL",
 }

@@ -38,8 +38,14 @@
 #include <linux/ratelimit.h>
 #include <linux/slab.h>
 
+#include "kext_compat.h"
+#ifdef KEXT_VCHIQ_IN_INCLUDE
+#include <linux/raspberrypi/vchiq_arm.h>
+#include <linux/raspberrypi/vchiq_bus.h>
+#else
 #include "vchiq_arm/vchiq_arm.h"
 #include "vchiq_arm/vchiq_bus.h"
+#endif
 #include "kext_vchiq.h"
 #include "vpu_sim_shim.h"
 
@@ -384,7 +390,8 @@ int vpu_sim_check_host_pages(struct device *pdev, u64 phys, u64 size, u64 *offse
 		page = pfn_to_page(pfn + i);
 		if (is_free_buddy_page(page))
 			return VPU_SIM_PAGES_FREE;
-		if (PageSlab(page))
+		/* The folio's type: 7.3's PageSlab() is true only for a slab's head page. */
+		if (folio_test_slab(page_folio(page)))
 			return VPU_SIM_PAGES_SLAB;
 		if (PageCompound(page))
 			return VPU_SIM_PAGES_COMPOUND;
