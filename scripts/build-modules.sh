@@ -14,7 +14,7 @@ shift
 out="${VCSM_KMOD_OUT:-$top/build/kmod/$(basename "$kdir")}"
 mkdir -p "$out"
 # Objects from earlier runs stay in place, so rebuilds are incremental.
-srcs=("$top/Kbuild" "$top/drivers")
+srcs=("$top/Kbuild" "$top/drivers" "$top/uapi/linux")
 for d in tests/vpu-sim tests/kmod; do [ -d "$top/$d" ] && srcs+=("$top/$d"); done
 rsync -aR --exclude='target/' --exclude='*.o' --exclude='*.ko' --exclude='ext_bindings.rs' \
 	--exclude='*.toml' --exclude='*.lock' --exclude='*.md' \

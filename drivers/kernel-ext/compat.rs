@@ -12,6 +12,13 @@ use kernel::{bindings, device::Device, prelude::*, ThisModule};
 pub(crate) use kernel::sync::aref::ARef;
 #[cfg(not(kext_aref_in_sync))]
 pub(crate) use kernel::types::ARef;
+// Only the crates that count references to C objects of their own use it.
+#[cfg(kext_aref_in_sync)]
+#[allow(unused_imports)]
+pub(crate) use kernel::sync::aref::AlwaysRefCounted;
+#[cfg(not(kext_aref_in_sync))]
+#[allow(unused_imports)]
+pub(crate) use kernel::types::AlwaysRefCounted;
 
 // Only the crates with ioctls use these.
 #[cfg(kext_transmute)]

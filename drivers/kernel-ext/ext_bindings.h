@@ -27,3 +27,9 @@
 
 /* The VPU's window (vpu_window.rs). */
 #include "kext_vpu_window.h"
+
+/*
+ * The /dev/vcsm-cma ABI (vc-sm-cma's ioctl.rs): its argument structs come from the one uapi
+ * header userspace compiles against, never from a second copy.
+ */
+#include "../../uapi/linux/vc_sm_cma_ioctl.h"

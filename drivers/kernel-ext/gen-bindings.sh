@@ -44,6 +44,9 @@ types+='|rpi_firmware|kext_dma_range|kext_vpu_dt'
 # Delayed work and shrinkers (workqueue.rs, shrinker.rs): opaque handles of the kext_ glue.
 types+='|kext_dwork|kext_shrinker'
 
+# The /dev/vcsm-cma ioctl arguments (uapi/linux/vc_sm_cma_ioctl.h, for vc-sm-cma's ioctl.rs).
+types+='|vc_sm_cma_ioctl_(alloc|import_dmabuf)'
+
 # The saved flags use paths relative to the kernel build directory.
 cd "$kdir"
 "$bindgen" "$here/ext_bindings.h" \

@@ -31,7 +31,7 @@
 //! and links `kext_vchiq.c` (its `*_kext.c` includes it next to `kext_shim.c`).
 
 use crate::kext::bindings as ext;
-use crate::kext::compat::{self, ARef};
+use crate::kext::compat::{self, ARef, AlwaysRefCounted};
 use core::{
     ffi::{c_int, c_uint, c_void},
     marker::PhantomData,
@@ -77,6 +77,27 @@ const _: () = assert!(offset_of!(ext::vchiq_driver, driver) == 40);
 /// A device on the vchiq bus (`struct vchiq_device`), created by the VCHIQ platform driver.
 #[repr(transparent)]
 pub(crate) struct VchiqDevice(Opaque<ext::vchiq_device>);
+
+// SAFETY: A vchiq device lives as long as its embedded `struct device`, whose reference count
+// `get_device`/`put_device` manage (the bus frees the vchiq device on the last put), so any
+// `&VchiqDevice` stands for a non-zero count.
+unsafe impl AlwaysRefCounted for VchiqDevice {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is valid, so the count of its device is not zero.
+        unsafe { bindings::get_device(ext::kext_vchiq_device_dev(self.as_raw()).cast()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns a reference to `obj` and gives it up.
+        unsafe { bindings::put_device(ext::kext_vchiq_device_dev(obj.as_ptr().cast()).cast()) };
+    }
+}
+
+// SAFETY: The C side lets a vchiq device be referenced and used from any thread (as a
+// `struct device`; its VCHIQ calls take their own locks).
+unsafe impl Send for VchiqDevice {}
+// SAFETY: See `Send`.
+unsafe impl Sync for VchiqDevice {}
 
 impl VchiqDevice {
     /// Returns the device behind `ptr`.

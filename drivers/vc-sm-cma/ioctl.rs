@@ -11,6 +11,7 @@ use crate::kext::compat::{AsBytes, FromBytes};
 use crate::{
     buffer::{source_from_fd, Shared},
     kext::{
+        bindings as ext,
         fd::FdReservation,
         miscdev::{self, this_module, FileOps, MiscDevice},
         ratelimit::pr_limited,
@@ -21,33 +22,13 @@ use crate::{
 };
 use kernel::{bindings, ioctl::_IOR, prelude::*, sync::Arc, uaccess::UserSlice};
 
-/// `struct vc_sm_cma_ioctl_alloc` (64 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct AllocArgs {
-    size: u32,
-    num: u32,
-    cached: u32,
-    pad: u32,
-    name: [u8; 32],
-    handle: i32,
-    vc_handle: u32,
-    dma_addr: u64,
-}
+/// `struct vc_sm_cma_ioctl_alloc` (64 bytes), generated from `uapi/linux/vc_sm_cma_ioctl.h`.
+type AllocArgs = ext::vc_sm_cma_ioctl_alloc;
 
-/// `struct vc_sm_cma_ioctl_import_dmabuf` (64 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct ImportArgs {
-    dmabuf_fd: i32,
-    cached: u32,
-    name: [u8; 32],
-    handle: i32,
-    vc_handle: u32,
-    size: u32,
-    pad: u32,
-    dma_addr: u64,
-}
+/// `struct vc_sm_cma_ioctl_import_dmabuf` (64 bytes), generated from the same header.
+type ImportArgs = ext::vc_sm_cma_ioctl_import_dmabuf;
+
+// The downstream ABI, which the header must keep: sizes, the offsets of the output fields.
 
 const _: () = assert!(core::mem::size_of::<AllocArgs>() == 64);
 const _: () = assert!(core::mem::offset_of!(AllocArgs, handle) == 48);

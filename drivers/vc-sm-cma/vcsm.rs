@@ -94,18 +94,10 @@ struct Queues {
     ev: OwnedQueue,
 }
 
-/// The vchiq device the driver is bound to.
-///
-/// # Invariants
-///
-/// Points to the bound `VchiqDevice`; it is only dereferenced by the connect work, which
-/// [`Vcsm::remove`] waits for before the device can go away.
-struct BoundDevice(*const VchiqDevice);
-
-// SAFETY: The pointer is only dereferenced under the invariant above, from any thread.
-unsafe impl Send for BoundDevice {}
-// SAFETY: See `Send`.
-unsafe impl Sync for BoundDevice {}
+/// The vchiq device the driver is bound to: a counted reference, so the device's memory
+/// outlives the driver's state; only the connect work uses it, which [`Vcsm::remove`] waits for
+/// before the device is unbound.
+struct BoundDevice(ARef<VchiqDevice>);
 
 /// Counters shown in debugfs.
 #[derive(Default)]
@@ -345,7 +337,7 @@ impl Vcsm {
         Arc::pin_init(
             try_pin_init!(Self {
                 dev,
-                vdev: BoundDevice(vdev),
+                vdev: BoundDevice(ARef::from(vdev)),
                 conn <- new_mutex!(
                     Conn {
                         phase: Phase::Probed,
@@ -605,8 +597,8 @@ impl Vcsm {
     }
 
     fn try_connect(self: &Arc<Self>) -> Result {
-        // SAFETY: By the invariant of `BoundDevice`, the device is bound while this work runs.
-        let vdev = unsafe { &*self.vdev.0 };
+        // The device is bound while this work runs (the invariant of `BoundDevice`).
+        let vdev = &*self.vdev.0;
         let instance = vdev
             .instance()
             .inspect_err(|e| pr_err!("vchiq_initialise failed: {:?}\n", e))?;
