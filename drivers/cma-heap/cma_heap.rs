@@ -375,7 +375,7 @@ impl Exporter for CmaBuffer {
             }),
             GFP_KERNEL,
         )?;
-        let key = &*att as *const CmaAttachment as usize;
+        let key = core::ptr::from_ref::<CmaAttachment>(&*att) as usize;
         let handle = KBox::new(att.clone(), GFP_KERNEL)?;
         self.inner
             .lock()
@@ -385,7 +385,7 @@ impl Exporter for CmaBuffer {
     }
 
     fn detach(&self, att: KBox<Arc<CmaAttachment>>) {
-        let key = &**att as *const CmaAttachment as usize;
+        let key = core::ptr::from_ref::<CmaAttachment>(&**att) as usize;
         // Dropped after the lock is released.
         let removed = self.inner.lock().attachments.remove(&key);
         drop(removed);

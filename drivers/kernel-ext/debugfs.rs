@@ -156,7 +156,7 @@ impl Dir {
                 name.as_char_ptr(),
                 0o444,
                 self.entry.dentry.as_ptr().cast(),
-                (&*data as *const T).cast_mut().cast(),
+                core::ptr::from_ref::<T>(&*data).cast_mut().cast(),
                 &fops.0,
             )
         })?;

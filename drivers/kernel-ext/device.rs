@@ -11,5 +11,5 @@ pub(crate) fn raw(dev: &Device) -> *mut bindings::device {
     // `Device` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is itself
     // `#[repr(transparent)]` over the C struct, so the address of one is the address of the
     // other. The pointer is only handed to C functions that take `struct device *`.
-    (dev as *const Device).cast_mut().cast()
+    core::ptr::from_ref::<Device>(dev).cast_mut().cast()
 }

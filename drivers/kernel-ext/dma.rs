@@ -298,11 +298,7 @@ impl ContigPages {
         }
         // SAFETY: The pages are valid and contiguous by the type invariant.
         let vaddr = unsafe {
-            ext::kext_vmap_contig(
-                self.page.as_ptr().cast(),
-                self.page_count() as _,
-                writecombine,
-            )
+            ext::kext_vmap_contig(self.page.as_ptr().cast(), self.page_count(), writecombine)
         };
         NonNull::new(vaddr).ok_or(ENOMEM)
     }
@@ -380,7 +376,7 @@ impl SgTable {
         // SAFETY: `table` is a valid, zeroed `sg_table`; `page` starts `size` contiguous bytes.
         to_result(unsafe {
             ext::kext_sg_alloc_contig(
-                &mut *table as *mut _ as _,
+                core::ptr::from_mut::<bindings::sg_table>(&mut *table).cast(),
                 page.as_ptr().cast(),
                 size,
                 max_seg,
@@ -395,7 +391,7 @@ impl SgTable {
 
     /// The C table, valid while `self` lives.
     pub(crate) fn as_raw(&self) -> *mut bindings::sg_table {
-        (&*self.table as *const bindings::sg_table).cast_mut()
+        core::ptr::from_ref::<bindings::sg_table>(&*self.table).cast_mut()
     }
 
     /// Maps the table for DMA by `dev`.
@@ -409,7 +405,7 @@ impl SgTable {
                 raw(dev).cast(),
                 self.as_raw().cast(),
                 dir.as_raw(),
-                attrs as _,
+                attrs as usize,
             )
         })?;
         self.mapped = Some((dev.clone(), dir, attrs));
@@ -425,7 +421,7 @@ impl SgTable {
                     raw(&dev).cast(),
                     self.as_raw().cast(),
                     dir.as_raw(),
-                    attrs as _,
+                    attrs as usize,
                 )
             };
         }

@@ -64,6 +64,8 @@ pub(crate) trait Exporter: Sized + Send + Sync {
 struct Ops<T: Exporter>(PhantomData<T>);
 
 impl<T: Exporter> Ops<T> {
+    // On 7.3 every field is named, so the zeroed rest is empty.
+    #[allow(clippy::needless_update)]
     const TABLE: ext::dma_buf_ops = ext::dma_buf_ops {
         attach: Some(attach_cb::<T>),
         detach: Some(detach_cb::<T>),

@@ -65,7 +65,7 @@ impl<T: HeapOps> Registration<T> {
         let info = ext::dma_heap_export_info {
             name: name.as_char_ptr(),
             ops: &Ops::<T>::TABLE,
-            priv_: (&*data as *const T).cast_mut().cast(),
+            priv_: core::ptr::from_ref::<T>(&*data).cast_mut().cast(),
             owner: module.as_ptr().cast(),
         };
         // SAFETY: `info` is fully initialised; `name` and `ops` are static; `priv` points to

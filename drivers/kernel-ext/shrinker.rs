@@ -64,7 +64,7 @@ unsafe extern "C" fn scan_cb<T: ShrinkerOps>(data: *mut c_void, nr: c_ulong) -> 
 impl<T: ShrinkerOps> Shrinker<T> {
     /// Registers a shrinker named `name` (shown in `/sys/kernel/debug/shrinker/`) over `data`.
     pub(crate) fn register(name: &CStr, data: Arc<T>) -> Result<Self> {
-        let ptr = (&*data as *const T).cast_mut().cast::<c_void>();
+        let ptr = core::ptr::from_ref::<T>(&*data).cast_mut().cast::<c_void>();
         // SAFETY: `name` is NUL-terminated (copied by the callee); the callbacks match the
         // C prototypes and `ptr` stays valid until `Drop` has freed the shrinker.
         let raw = unsafe {

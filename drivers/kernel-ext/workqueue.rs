@@ -129,7 +129,7 @@ impl<T: DelayedWorkFn> DelayedWork<T> {
         unsafe {
             super::bindings::kext_dwork_set_data(
                 self.raw.as_ptr(),
-                (target as *const T).cast_mut().cast(),
+                core::ptr::from_ref::<T>(target).cast_mut().cast(),
             )
         };
     }

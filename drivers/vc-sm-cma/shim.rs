@@ -64,7 +64,7 @@ pub(crate) fn current_tgid() -> i32 {
 pub(crate) fn current_comm() -> [u8; 16] {
     let mut buf = [0u8; 16];
     // SAFETY: `buf` is valid for writes of its length; the shim NUL-terminates within it.
-    unsafe { ffi::vcsm_shim_current_comm(buf.as_mut_ptr(), buf.len() as _) };
+    unsafe { ffi::vcsm_shim_current_comm(buf.as_mut_ptr(), buf.len() as u32) };
     buf
 }
 

@@ -198,7 +198,10 @@ impl GlobalBox {
             }),
             GFP_KERNEL,
         )?;
-        GLOBAL.store((&*global as *const Global).cast_mut(), Ordering::Release);
+        GLOBAL.store(
+            core::ptr::from_ref::<Global>(&*global).cast_mut(),
+            Ordering::Release,
+        );
         Ok(Self { _global: global })
     }
 }

@@ -87,7 +87,11 @@ impl VpuWindow {
 
     /// Whether ARM physical `[base, base + size)` lies in the window (true when unknown).
     pub(crate) fn contains_cpu(&self, base: u64, size: u64) -> bool {
-        self.get().map_or(true, |w| w.contains_cpu(base, size))
+        // (Not `is_none_or`: newer than 6.12's minimum Rust; 7.3's clippy flags `map_or(true, ..)`.)
+        match self.get() {
+            Some(w) => w.contains_cpu(base, size),
+            None => true,
+        }
     }
 }
 

@@ -119,7 +119,9 @@ struct SlabObj {
 impl SlabObj {
     fn new(dev: &Device) -> Result<Self> {
         let mut bus = 0u64;
-        let dev = (dev as *const Device).cast_mut().cast::<c_void>();
+        let dev = core::ptr::from_ref::<Device>(dev)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `dev` is the bound vchiq device; `bus` is valid for a write.
         let obj = unsafe { shim::vtc_slab_alloc(dev, &mut bus) };
         // INVARIANT: A non-NULL `obj` came from `vtc_slab_alloc`.
@@ -671,7 +673,7 @@ impl Shared {
 
     /// `connected_callbacks N`: registers `n` counting callbacks (or one reentering one).
     fn add_connected_callbacks(&self, n: u32, reenter: bool) {
-        let vdev = (&*self.dev as *const Device)
+        let vdev = core::ptr::from_ref::<Device>(&*self.dev)
             .cast_mut()
             .cast::<kext::bindings::vchiq_device>();
         let cb: extern "C" fn() = if reenter {
@@ -1280,7 +1282,7 @@ impl vchiq::Driver for Client {
             },
         )?;
         VDEV.store(
-            (vdev.as_dev() as *const Device)
+            core::ptr::from_ref::<Device>(vdev.as_dev())
                 .cast_mut()
                 .cast::<kext::bindings::vchiq_device>(),
             Ordering::Release,

@@ -53,7 +53,9 @@ impl Connection {
     }
 
     fn dev_ptr(&self) -> *mut c_void {
-        (&*self.pdev as *const Device).cast_mut().cast::<c_void>()
+        core::ptr::from_ref::<Device>(&*self.pdev)
+            .cast_mut()
+            .cast::<c_void>()
     }
 
     fn info(&self) -> Info {

@@ -411,7 +411,11 @@ impl Firmware {
 
     /// Releases `vc_handle` if it has no references left.
     fn put_if_unused(&mut self, out: &mut impl Post, vc_handle: u32) {
-        if self.handles.get(&vc_handle).map_or(true, |h| h.refs() > 0) {
+        let held = match self.handles.get(&vc_handle) {
+            Some(h) => h.refs() > 0,
+            None => true,
+        };
+        if held {
             return;
         }
         let Some(h) = self.handles.remove(&vc_handle) else {

@@ -917,7 +917,7 @@ impl Sim {
 fn current_task() -> usize {
     // `current!()` is a `&Task` on 6.12 and a `&CurrentTask` (deref to `Task`) on 7.3.
     let task = kernel::current!();
-    let task: &kernel::task::Task = &*task;
+    let task: &kernel::task::Task = task;
     core::ptr::from_ref(task) as usize
 }
 

@@ -67,7 +67,9 @@ impl Bus {
     }
 
     fn dev_ptr(&self) -> *mut c_void {
-        (&*self.pdev as *const Device).cast_mut().cast::<c_void>()
+        core::ptr::from_ref::<Device>(&*self.pdev)
+            .cast_mut()
+            .cast::<c_void>()
     }
 
     /// Checks that physical range `[phys, phys + size)` (page aligned System RAM) is memory a

@@ -107,14 +107,16 @@ impl<T: Control> Dir<T> {
         for f in files {
             let entry = KBox::new(
                 Entry {
-                    ctx: (&*dir.ctx as *const T).cast(),
+                    ctx: core::ptr::from_ref::<T>(&*dir.ctx).cast(),
                     id: f.id,
                     show: show_thunk::<T>,
                     store: store_thunk::<T>,
                 },
                 GFP_KERNEL,
             )?;
-            let data = (&*entry as *const Entry).cast_mut().cast::<c_void>();
+            let data = core::ptr::from_ref::<Entry>(&*entry)
+                .cast_mut()
+                .cast::<c_void>();
             dir.entries.push(entry, GFP_KERNEL)?;
             // SAFETY: The directory is live; `data` points into `dir.entries`, which lives
             // until the directory is removed (on error, by `dir`'s drop).

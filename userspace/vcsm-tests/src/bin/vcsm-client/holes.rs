@@ -375,12 +375,12 @@ pub(super) fn t_pin_caps(t: &T) -> Result<(), String> {
 
 /// Hole 4: every failing request logged a line: 2,000 failing MEM_ALLOCs gave 2,000 lines.
 /// Now 10,000 failing requests of each kind add at most a few dozen: each message site prints
-/// at most 10 lines per 5 s, plus one line per 5 s saying how many it suppressed.
+/// at most 10 lines per 5 s, plus one line per 5 s saying how many it suppressed. The bound is
+/// that rate over the time the flood took (on a loaded host 10,000 requests can take 100 s).
 pub(super) fn t_log_flood(t: &T) -> Result<(), String> {
     const N: usize = 10_000;
     const BURST: u64 = 10;
     const INTERVAL_S: f64 = 5.0;
-    const CEILING: usize = 80;
     let scattered = test_buf(SCATTERED)?;
     let far = test_buf(FAR)?;
     let buf = std::cell::UnsafeCell::new([0u8; 64]);
@@ -415,7 +415,7 @@ pub(super) fn t_log_flood(t: &T) -> Result<(), String> {
         info("vcsm/log-flood", &format!("{N} x {what}: {} kernel log lines in {secs:.1} s", lines.len()));
         // Intervals the flood touched, each worth a burst and a "suppressed" line.
         let windows = (secs / INTERVAL_S).ceil() as u64 + 1;
-        let max = ((BURST + 1) * windows).min(CEILING as u64) as usize;
+        let max = ((BURST + 1) * windows) as usize;
         if lines.len() > max {
             return Err(format!(
                 "{N} x {what} added {} kernel log lines in {secs:.1} s (at most {max}); the first:\n{}",
