@@ -101,21 +101,10 @@ module! {
 
 /// The C side of the module (`cma_heap_shim.c`).
 mod shim {
-    use core::ffi::{c_int, c_uint};
+    use crate::kext::bindings as ffi;
+    use core::ffi::c_uint;
 
-    mod ffi {
-        use core::ffi::{c_int, c_uint};
-
-        extern "C" {
-            pub(super) fn vcsm_cma_heap_pool_max_kb() -> c_int;
-            pub(super) fn vcsm_cma_heap_pool_idle_ms() -> c_uint;
-        }
-    }
-
-    extern "C" {
-        pub(crate) fn vcsm_cma_heap_driver_register() -> c_int;
-        pub(crate) fn vcsm_cma_heap_driver_unregister();
-    }
+    pub(crate) use ffi::{vcsm_cma_heap_driver_register, vcsm_cma_heap_driver_unregister};
 
     /// The module parameter `pool_max_kb` (-1: the default cap, 0: no pool).
     pub(crate) fn pool_max_kb() -> i32 {

@@ -5,29 +5,7 @@
 
 use kernel::{device::Device, error::to_result, prelude::*};
 
-use crate::kext::device::raw;
-
-mod ffi {
-    use kernel::bindings;
-
-    // `struct device` contains zero-sized members the lint flags; only pointers cross.
-    #[allow(improper_ctypes)]
-    extern "C" {
-        pub(super) fn vcsm_shim_timeout_ms() -> core::ffi::c_uint;
-        pub(super) fn vcsm_shim_first_trans_id() -> core::ffi::c_uint;
-        pub(super) fn vcsm_shim_dma_setup(dev: *mut bindings::device) -> core::ffi::c_int;
-        pub(super) fn vcsm_shim_dma_release(dev: *mut bindings::device);
-        pub(super) fn vcsm_shim_current_tgid() -> core::ffi::c_int;
-        pub(super) fn vcsm_shim_current_comm(buf: *mut u8, len: core::ffi::c_uint);
-        pub(super) fn vcsm_shim_pin_cap_process_mb() -> core::ffi::c_uint;
-        pub(super) fn vcsm_shim_pin_cap_total_mb() -> core::ffi::c_uint;
-        pub(super) fn vcsm_shim_cma_setup(
-            dev: *mut bindings::device,
-            base: *mut u64,
-            size: *mut u64,
-        ) -> core::ffi::c_int;
-    }
-}
+use crate::kext::{bindings as ffi, device::raw};
 
 /// The module parameter `timeout_ms`: how long to wait for a VPU reply.
 pub(crate) fn timeout_ms() -> u32 {
@@ -64,7 +42,7 @@ pub(crate) fn current_tgid() -> i32 {
 pub(crate) fn current_comm() -> [u8; 16] {
     let mut buf = [0u8; 16];
     // SAFETY: `buf` is valid for writes of its length; the shim NUL-terminates within it.
-    unsafe { ffi::vcsm_shim_current_comm(buf.as_mut_ptr(), buf.len() as u32) };
+    unsafe { ffi::vcsm_shim_current_comm(buf.as_mut_ptr().cast(), buf.len() as u32) };
     buf
 }
 
