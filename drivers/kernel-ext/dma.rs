@@ -272,15 +272,15 @@ impl ContigPages {
                 return Err(EINVAL);
             }
             self.prepare_uncached_access();
-            // SAFETY: `vma.0` is a valid VMA being set up by `mmap`.
-            unsafe { ext::kext_vma_set_writecombine(vma.0.as_ptr().cast()) };
+            // SAFETY: `vma` is a valid VMA being set up by `mmap` (its invariant).
+            unsafe { ext::kext_vma_set_writecombine(vma.as_raw().cast()) };
         }
-        // SAFETY: `vma.0` is a valid VMA; the pages belong to `self.dev` with size `self.size`.
+        // SAFETY: `vma` is a valid VMA (its invariant); the pages belong to `self.dev` with size `self.size`.
         // `dma_mmap_pages` checks the VMA's offset and length against `self.size`.
         to_result(unsafe {
             ext::dma_mmap_pages(
                 raw(&self.dev).cast(),
-                vma.0.as_ptr().cast(),
+                vma.as_raw().cast(),
                 self.size,
                 self.page.as_ptr().cast(),
             )
@@ -331,19 +331,38 @@ pub(crate) unsafe fn vunmap(vaddr: NonNull<core::ffi::c_void>) {
 }
 
 /// A user VMA during `mmap`.
-pub(crate) struct Vma(pub(crate) NonNull<bindings::vm_area_struct>);
+///
+/// # Invariants
+///
+/// The VMA is valid and being set up by an `mmap` call for as long as `self` lives.
+pub(crate) struct Vma(NonNull<bindings::vm_area_struct>);
 
 impl Vma {
+    /// Wraps the VMA of an `mmap` call.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the VMA an `mmap` callback was given, and the `Vma` does not outlive the call.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::vm_area_struct>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(ptr)
+    }
+
+    /// The C VMA, valid during the `mmap` call.
+    pub(crate) fn as_raw(&self) -> *mut bindings::vm_area_struct {
+        self.0.as_ptr()
+    }
+
     /// Offset into the object, in pages.
     pub(crate) fn pgoff(&self) -> usize {
         // SAFETY: The VMA is valid during the `mmap` call.
-        unsafe { ext::kext_vma_pgoff(self.0.as_ptr().cast()) as usize }
+        unsafe { ext::kext_vma_pgoff(self.as_raw().cast()) as usize }
     }
 
     /// Length of the mapping in bytes.
     pub(crate) fn len(&self) -> usize {
         // SAFETY: The VMA is valid during the `mmap` call.
-        unsafe { ext::kext_vma_len(self.0.as_ptr().cast()) as usize }
+        unsafe { ext::kext_vma_len(self.as_raw().cast()) as usize }
     }
 }
 

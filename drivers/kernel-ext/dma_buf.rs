@@ -225,7 +225,8 @@ unsafe extern "C" fn mmap_cb<T: Exporter>(
     let Some(vma) = NonNull::new(vma.cast()) else {
         return EINVAL.to_errno();
     };
-    match this.mmap(&mut Vma(vma)) {
+    // SAFETY: `vma` is the VMA of this `mmap` call; the `Vma` ends with the call.
+    match this.mmap(&mut unsafe { Vma::from_raw(vma) }) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

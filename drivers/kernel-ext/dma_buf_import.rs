@@ -110,7 +110,7 @@ impl Import for DmaBuf {
         // SAFETY: The buffer is live and `vma` is a VMA being set up by `mmap`. `dma_buf_mmap`
         // checks `pgoff` and the length against the buffer's size and takes a reference to
         // the buffer's file for the VMA.
-        to_result(unsafe { ext::dma_buf_mmap(self.as_raw(), vma.0.as_ptr().cast(), pgoff) })
+        to_result(unsafe { ext::dma_buf_mmap(self.as_raw(), vma.as_raw().cast(), pgoff) })
     }
 
     unsafe fn vmap_locked(&self) -> Result<NonNull<c_void>> {
