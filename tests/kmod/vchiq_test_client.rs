@@ -5,8 +5,9 @@
 //!
 //! It binds to the vchiq device "vcsm-cma" (so it and `vc-sm-cma.ko` are never loaded
 //! together), opens service SMEM version 1 (minimum 0), announces protocol 2 with
-//! CLIENT_VERSION, and takes every message the way the driver does: pushed in the service
-//! callback, held and released from its own (ordered) workqueue. Through debugfs
+//! CLIENT_VERSION, and takes every message the way the driver does: a reply to a ping is
+//! handled in the service callback (the driver handles every reply there), anything else
+//! pushed in the callback, held and released from its own (ordered) workqueue. Through debugfs
 //! `vchiq-test-client/` a test
 //!
 //! | file | write | read |
@@ -20,7 +21,7 @@
 //! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
 //! | `mem_reply` | how to answer the next VC_MEM_REQUEST: `normal`, or wrong on purpose (below) | the mode |
 //! | `connected_callbacks` | `N`: register N counting connected callbacks; `reenter`: one that calls `vchiq_add_connected_callback` itself (deadlocks, as on VCHIQ) | `registered R run C` |
-//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
+//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `once`: one IMPORT round trip of the client's ping page (a 4 KiB buffer allocated on first use), for a caller that times the write itself as it times an import ioctl; `free`: FREE of the calling thread's last `once` (as closing an import's fd); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
 //! | `state` | | counters, reply order, buffers |
 //!
 //! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
@@ -211,6 +212,8 @@ extern "C" fn reentering_connected() {
 const MAX_VPU_ALLOC: u32 = 16 << 20;
 /// The largest `import` COUNT.
 const MAX_IMPORT_COUNT: u32 = 16;
+/// The size of a ping's buffer.
+const PING_SIZE: u32 = bindings::PAGE_SIZE as u32;
 /// The most round trips of one `ping` write, and kept samples.
 const MAX_PINGS: u32 = 10_000;
 const MAX_PING_SAMPLES: usize = 100_000;
@@ -302,6 +305,9 @@ struct Buffer {
     state: BufState,
     /// Allocated for a VC_MEM_REQUEST.
     vpu_alloc: bool,
+    /// A `ping` round trip: its reply is handled in the service callback, as the driver
+    /// handles replies.
+    ping: bool,
 }
 
 #[derive(Default)]
@@ -346,6 +352,10 @@ struct State {
     counters: Counters,
     /// Nanoseconds of each `ping` round trip since the last reset.
     ping_ns: KVec<u64>,
+    /// The page `ping once` imports (allocated on first use, freed with the client).
+    ping_page: Option<Mem>,
+    /// Each thread's last `ping once` (by pid), for its `ping free`.
+    ping_last: RBTree<i32, u32>,
 }
 
 /// What the service callback, the message work and debugfs share.
@@ -378,7 +388,14 @@ struct Events(Arc<Shared>);
 
 impl ServiceHandler for Events {
     fn message(&self, msg: Incoming<'_>) {
-        // As the driver does: keep it for the worker, then wake the worker.
+        // As the driver does: a reply (here: to a ping) goes to its waiter from the callback;
+        // anything else is kept for the worker, which is woken.
+        if let Ok(VpuMsg::Reply(reply)) = VpuMsg::decode(msg.data()) {
+            if self.0.ping_reply(&reply) {
+                // Released to VCHIQ on drop.
+                return;
+            }
+        }
         msg.push();
         let g = self.0.state.lock();
         if let Some(wq) = &g.wq {
@@ -475,6 +492,51 @@ impl Shared {
         }
     }
 
+    /// A reply to a ping that is still awaited (and the client not paused), handled in the
+    /// service callback: the waiter gets it without a workqueue hop. Returns false (nothing
+    /// done) for any other message, which goes the worker's way.
+    fn ping_reply(&self, reply: &smem::Reply) -> bool {
+        let trans_id = reply.trans_id();
+        let mut g = self.state.lock();
+        if g.paused {
+            return false;
+        }
+        let Some(kid) = g.waiting.get(&trans_id).copied() else {
+            return false;
+        };
+        if !g
+            .buffers
+            .get(&kid)
+            .is_some_and(|b| b.ping && b.state == BufState::Waiting)
+        {
+            return false;
+        }
+        g.counters.replies += 1;
+        if g.reply_order.len() >= 64 {
+            g.reply_order = KVec::new();
+        }
+        let _ = g.reply_order.push(trans_id, GFP_KERNEL);
+        g.waiting.remove(&trans_id);
+        let handle = match reply.import_result() {
+            Ok(r) => r.res_handle,
+            Err(e) => {
+                pr_err!("bad IMPORT reply for trans_id {}: {:?}\n", trans_id, e);
+                0
+            }
+        };
+        if let Some(buf) = g.buffers.get_mut(&kid) {
+            buf.vc_handle = handle;
+            buf.state = if handle == 0 {
+                BufState::Rejected
+            } else {
+                BufState::Mapped
+            };
+        }
+        drop(g);
+        self.changed.notify_all();
+        true
+    }
+
     fn reply(&self, svc: &ServiceRef, reply: &smem::Reply) {
         let trans_id = reply.trans_id();
         let mut g = self.state.lock();
@@ -566,6 +628,7 @@ impl Shared {
                     trans_id: req.trans_id,
                     state: BufState::Mapped,
                     vpu_alloc: true,
+                    ping: false,
                 };
                 match g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL) {
                     Ok(_) => (addr, kid),
@@ -689,8 +752,15 @@ impl Shared {
         }
     }
 
-    /// Sends one IMPORT for a new buffer; returns its kernel id.
-    fn import_one(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32, size: u32) -> Result<u32> {
+    /// Sends one IMPORT for a new buffer; returns its kernel id. `ping`: a ping round trip.
+    fn import_one(
+        &self,
+        svc: &ServiceRef,
+        mem: Option<Mem>,
+        addr: u32,
+        size: u32,
+        ping: bool,
+    ) -> Result<u32> {
         let (kid, trans_id) = {
             let mut g = self.state.lock();
             let kid = g.next_kernel_id;
@@ -705,6 +775,7 @@ impl Shared {
                 trans_id,
                 state: BufState::Waiting,
                 vpu_alloc: false,
+                ping,
             };
             g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL)?;
             if let Err(e) = g.waiting.try_create_and_insert(trans_id, kid, GFP_KERNEL) {
@@ -738,7 +809,7 @@ impl Shared {
         let mut kids = KVec::with_capacity(buffers.len(), GFP_KERNEL)?;
         let mut result = Ok(());
         for (mem, addr, size) in buffers {
-            match self.import_one(&svc, mem, addr, size) {
+            match self.import_one(&svc, mem, addr, size, false) {
                 Ok(kid) => kids.push(kid, GFP_KERNEL)?,
                 Err(e) => {
                     result = Err(e);
@@ -786,46 +857,95 @@ impl Shared {
 
     /// `ping N`: N timed IMPORT round trips, each buffer freed after its reply.
     fn ping(&self, n: u32) -> Result {
-        const SIZE: u32 = bindings::PAGE_SIZE as u32;
         let svc = self.service()?;
         for _ in 0..n {
-            let mem = Mem::alloc(&self.dev, SIZE as usize)?;
+            let mem = Mem::alloc(&self.dev, PING_SIZE as usize)?;
             let addr = mem.bus_addr()?;
-            let t0 = Ktime::ktime_get();
-            let kid = self.import_one(&svc, Some(mem), addr, SIZE)?;
-            let mut g = self.state.lock();
-            let deadline = now_ms() + i64::from(g.timeout_ms);
-            loop {
-                let waiting = g
-                    .buffers
-                    .get(&kid)
-                    .is_some_and(|b| b.state == BufState::Waiting);
-                let left = deadline - now_ms();
-                if !waiting || left <= 0 || kernel::current!().signal_pending() {
-                    break;
-                }
-                let _ = self
-                    .changed
-                    .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
-            }
-            let ns = (Ktime::ktime_get() - t0).to_ns();
-            let state = g.buffers.get(&kid).map(|b| b.state);
-            if state != Some(BufState::Mapped) {
-                if let Some(b) = g.buffers.get_mut(&kid) {
-                    if b.state == BufState::Waiting {
-                        b.state = BufState::TimedOut;
-                    }
-                }
-                pr_err!("ping: IMPORT {} got no accepting reply\n", kid);
-                return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
-            }
-            if g.ping_ns.len() < MAX_PING_SAMPLES {
-                g.ping_ns.push(ns.max(0) as u64, GFP_KERNEL)?;
-            }
-            drop(g);
+            let kid = self.ping_round_trip(&svc, Some(mem), addr)?;
             self.free(kid)?;
         }
         Ok(())
+    }
+
+    /// `ping once`: one timed IMPORT round trip of the ping page; its FREE is left to the
+    /// thread's `ping free`, so the write that the caller times is the round trip alone.
+    fn ping_once(&self) -> Result {
+        let svc = self.service()?;
+        let addr = {
+            let mut g = self.state.lock();
+            match &g.ping_page {
+                Some(m) => m.bus_addr()?,
+                None => {
+                    let m = Mem::alloc(&self.dev, PING_SIZE as usize)?;
+                    let addr = m.bus_addr()?;
+                    g.ping_page = Some(m);
+                    addr
+                }
+            }
+        };
+        let kid = self.ping_round_trip(&svc, None, addr)?;
+        let pid = kernel::current!().pid();
+        let mut g = self.state.lock();
+        let old = match g.ping_last.get_mut(&pid) {
+            Some(k) => Some(core::mem::replace(k, kid)),
+            None => {
+                g.ping_last.try_create_and_insert(pid, kid, GFP_KERNEL)?;
+                None
+            }
+        };
+        drop(g);
+        // A `once` without its `free`: the previous import is not left mapped.
+        if let Some(old) = old {
+            self.free(old)?;
+        }
+        Ok(())
+    }
+
+    /// `ping free`: FREE of this thread's last `ping once`.
+    fn ping_free(&self) -> Result {
+        let pid = kernel::current!().pid();
+        let kid = self.state.lock().ping_last.remove(&pid);
+        match kid {
+            Some(kid) => self.free(kid),
+            None => Err(bad("ping", "free", "no `ping once` of this thread to free")),
+        }
+    }
+
+    /// One IMPORT round trip of `addr` (the page `mem`, if given, goes with the buffer),
+    /// timed from the send to the reply and recorded; returns the buffer's kernel id.
+    fn ping_round_trip(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32) -> Result<u32> {
+        let t0 = Ktime::ktime_get();
+        let kid = self.import_one(svc, mem, addr, PING_SIZE, true)?;
+        let mut g = self.state.lock();
+        let deadline = now_ms() + i64::from(g.timeout_ms);
+        loop {
+            let waiting = g
+                .buffers
+                .get(&kid)
+                .is_some_and(|b| b.state == BufState::Waiting);
+            let left = deadline - now_ms();
+            if !waiting || left <= 0 || kernel::current!().signal_pending() {
+                break;
+            }
+            let _ = self
+                .changed
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
+        }
+        let ns = (Ktime::ktime_get() - t0).to_ns();
+        let state = g.buffers.get(&kid).map(|b| b.state);
+        if state != Some(BufState::Mapped) {
+            if let Some(b) = g.buffers.get_mut(&kid) {
+                if b.state == BufState::Waiting {
+                    b.state = BufState::TimedOut;
+                }
+            }
+            pr_err!("ping: IMPORT {} got no accepting reply\n", kid);
+            return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+        }
+        if g.ping_ns.len() < MAX_PING_SAMPLES {
+            g.ping_ns.push(ns.max(0) as u64, GFP_KERNEL)?;
+        }
+        Ok(kid)
     }
 
     fn show_ping(&self, out: &mut Text) -> Result {
@@ -1135,11 +1255,16 @@ impl Control for ClientControl {
                 s.free(kid)
             }
             PING => {
-                if input == "reset" {
-                    s.state.lock().ping_ns = KVec::new();
-                    return Ok(());
+                match input {
+                    "reset" => {
+                        s.state.lock().ping_ns = KVec::new();
+                        return Ok(());
+                    }
+                    "once" => return s.ping_once(),
+                    "free" => return s.ping_free(),
+                    _ => {}
                 }
-                let [n] = words::<1>("ping", input, "expected N or reset")?;
+                let [n] = words::<1>("ping", input, "expected N, once, free or reset")?;
                 if n == 0 || n > MAX_PINGS {
                     return Err(bad("ping", input, "N is 1..10000"));
                 }
@@ -1243,6 +1368,8 @@ impl vchiq::Driver for Client {
                     reply_order: KVec::new(),
                     last_import: KVec::new(),
                     ping_ns: KVec::new(),
+                    ping_page: None,
+                    ping_last: RBTree::new(),
                     last_checksum: None,
                     mem_reply: MemReply::Normal,
                     callbacks_registered: 0,
