@@ -62,6 +62,13 @@ struct Args {
     /// Also print every sample as JSON (`@@VCSM BENCH-JSON heap {...}` lines).
     #[arg(long)]
     json: bool,
+
+    /// Wait this long after every sample (untimed, spinning: a sleep would idle the CPU and
+    /// make the next sample pay the wakeup), so that background work a free started (a
+    /// pool's zeroing) is over before the next allocation: separates an allocation's own cost
+    /// from its competition with that work.
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    gap_ms: u32,
 }
 
 /// Sizes and their default iteration counts: a page, 1 MiB, 8 MiB and a 12 MP frame (12 MiB).
@@ -131,13 +138,20 @@ type Samples = Result<Vec<Sample>, String>;
 /// Per-heap samples for one size, taken round-robin: iteration `i` visits the heaps starting
 /// at a rotating index, so drift in the machine (other load, page-cache state, migration of
 /// movable pages) spreads evenly over every heap instead of favouring whichever runs first.
-fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) -> Vec<Samples> {
+fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, gap_ms: u32) -> Vec<Samples> {
+    let gap = || {
+        let t0 = Instant::now();
+        while t0.elapsed().as_millis() < u128::from(gap_ms) {
+            std::hint::spin_loop();
+        }
+    };
     let mut out: Vec<Samples> = heaps.iter().map(|_| Ok(Vec::new())).collect();
     for w in 0..warmup {
         for (k, (_, heap)) in heaps.iter().enumerate() {
             if let Err(e) = sample(heap, size) {
                 out[k] = Err(format!("warm-up {w}: {e}"));
             }
+            gap();
         }
     }
     let n = heaps.len();
@@ -149,6 +163,7 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) ->
                 Ok(s) => samples.push(s),
                 Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
             }
+            gap();
         }
     }
     out
@@ -187,7 +202,8 @@ fn main() -> ExitCode {
     };
     for (size, default_iters) in sizes {
         let iters = args.iters.unwrap_or(default_iters);
-        for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup)) {
+        for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup, args.gap_ms))
+        {
             // iters >= 1 (enforced by the argument parser) and durations are never NaN.
             let summarize = |samples: Vec<Sample>| {
                 let of = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>());
