@@ -53,8 +53,9 @@ if [ -w "$POOL_MAX" ]; then
 	sed 's/^/@@VCSM BENCH-STATS /' "$HEAP_STATS"
 fi
 
-# The raw SMEM round trip of this boot (the vchiq test client's ping: one IMPORT message and
-# its reply, timed in the kernel), the floor under the driver's import round trip below.
+# The raw SMEM round trip of this boot (the vchiq test client's `ping once`: one IMPORT message
+# and its reply, timed from userspace around the one write that does it, as the import below is
+# timed around its ioctl), the floor under the driver's import round trip.
 vcsm_run bench/smem-ping
 if insmod /lib/modules/vpu-sim.ko && insmod /lib/modules/vchiq-test-client.ko; then
 	i=0
