@@ -21,7 +21,7 @@
 //! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
 //! | `mem_reply` | how to answer the next VC_MEM_REQUEST: `normal`, or wrong on purpose (below) | the mode |
 //! | `connected_callbacks` | `N`: register N counting connected callbacks; `reenter`: one that calls `vchiq_add_connected_callback` itself (deadlocks, as on VCHIQ) | `registered R run C` |
-//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `once`: one IMPORT round trip of the client's ping page (a 4 KiB buffer allocated on first use), for a caller that times the write itself as it times an import ioctl; `free`: FREE of the calling thread's last `once` (as closing an import's fd); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
+//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `once`: one IMPORT round trip of the client's ping page (a 4 KiB buffer allocated on first use), for a caller that times the write itself as it times an import ioctl; `free`: FREE of one `once` not freed yet (as closing an import's fd); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
 //! | `state` | | counters, reply order, buffers |
 //!
 //! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
@@ -46,7 +46,7 @@
 use core::{
     ffi::c_void,
     ptr::NonNull,
-    sync::atomic::{AtomicPtr, AtomicU64, Ordering},
+    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings, c_str,
@@ -308,6 +308,8 @@ struct Buffer {
     /// A `ping` round trip: its reply is handled in the service callback, as the driver
     /// handles replies.
     ping: bool,
+    /// A `ping once` that returned (only those are for `ping free`).
+    once_done: bool,
 }
 
 #[derive(Default)]
@@ -354,8 +356,6 @@ struct State {
     ping_ns: KVec<u64>,
     /// The page `ping once` imports (allocated on first use, freed with the client).
     ping_page: Option<Mem>,
-    /// Each thread's last `ping once` (by pid), for its `ping free`.
-    ping_last: RBTree<i32, u32>,
 }
 
 /// What the service callback, the message work and debugfs share.
@@ -369,6 +369,8 @@ struct Shared {
     #[pin]
     drain: Work<Shared>,
     dev: ARef<Device>,
+    /// Messages the callback pushed that the worker has not handled yet.
+    rx_pending: AtomicU32,
 }
 
 impl_has_work! {
@@ -390,12 +392,17 @@ impl ServiceHandler for Events {
     fn message(&self, msg: Incoming<'_>) {
         // As the driver does: a reply (here: to a ping) goes to its waiter from the callback;
         // anything else is kept for the worker, which is woken.
-        if let Ok(VpuMsg::Reply(reply)) = VpuMsg::decode(msg.data()) {
-            if self.0.ping_reply(&reply) {
+        // As the driver, only when nothing older waits for the worker (no overtaking). A
+        // RELEASED of a ping's buffer is handled here too, as the driver handles RELEASED.
+        if self.0.rx_pending.load(Ordering::Acquire) == 0 {
+            match VpuMsg::decode(msg.data()) {
                 // Released to VCHIQ on drop.
-                return;
+                Ok(VpuMsg::Reply(reply)) if self.0.ping_reply(&reply) => return,
+                Ok(VpuMsg::Released(rel)) if self.0.ping_released(&rel) => return,
+                _ => {}
             }
         }
+        self.0.rx_pending.fetch_add(1, Ordering::AcqRel);
         msg.push();
         let g = self.0.state.lock();
         if let Some(wq) = &g.wq {
@@ -454,6 +461,7 @@ impl Shared {
                     pr_err!("undecodable message from the VPU: {:?}\n", e);
                 }
             }
+            self.rx_pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -490,6 +498,25 @@ impl Shared {
             }
             VpuMsg::VcMemRequest(req) => self.mem_request(svc, &req),
         }
+    }
+
+    /// RELEASED of a ping's buffer (the client not paused), handled in the service callback.
+    /// Returns false (nothing done) for any other buffer.
+    fn ping_released(&self, rel: &smem::Released) -> bool {
+        let mut g = self.state.lock();
+        if g.paused
+            || !g.buffers.get(&rel.kernel_id).is_some_and(|b| {
+                b.ping && b.vc_handle == rel.vc_handle && b.state == BufState::Freeing
+            })
+        {
+            return false;
+        }
+        let buf = g.buffers.remove(&rel.kernel_id);
+        g.counters.released += 1;
+        drop(g);
+        drop(buf);
+        self.changed.notify_all();
+        true
     }
 
     /// A reply to a ping that is still awaited (and the client not paused), handled in the
@@ -629,6 +656,7 @@ impl Shared {
                     state: BufState::Mapped,
                     vpu_alloc: true,
                     ping: false,
+                    once_done: false,
                 };
                 match g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL) {
                     Ok(_) => (addr, kid),
@@ -776,6 +804,7 @@ impl Shared {
                 state: BufState::Waiting,
                 vpu_alloc: false,
                 ping,
+                once_done: false,
             };
             g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL)?;
             if let Err(e) = g.waiting.try_create_and_insert(trans_id, kid, GFP_KERNEL) {
@@ -867,8 +896,8 @@ impl Shared {
         Ok(())
     }
 
-    /// `ping once`: one timed IMPORT round trip of the ping page; its FREE is left to the
-    /// thread's `ping free`, so the write that the caller times is the round trip alone.
+    /// `ping once`: one timed IMPORT round trip of the ping page; its FREE is left to a
+    /// `ping free`, so the write that the caller times is the round trip alone.
     fn ping_once(&self) -> Result {
         let svc = self.service()?;
         let addr = {
@@ -884,31 +913,45 @@ impl Shared {
             }
         };
         let kid = self.ping_round_trip(&svc, None, addr)?;
-        let pid = kernel::current!().pid();
-        let mut g = self.state.lock();
-        let old = match g.ping_last.get_mut(&pid) {
-            Some(k) => Some(core::mem::replace(k, kid)),
-            None => {
-                g.ping_last.try_create_and_insert(pid, kid, GFP_KERNEL)?;
-                None
-            }
-        };
-        drop(g);
-        // A `once` without its `free`: the previous import is not left mapped.
-        if let Some(old) = old {
-            self.free(old)?;
+        if let Some(b) = self.state.lock().buffers.get_mut(&kid) {
+            b.once_done = true;
         }
         Ok(())
     }
 
-    /// `ping free`: FREE of this thread's last `ping once`.
+    /// `ping free`: FREE of a `ping once` not freed yet (every one imports the same page, so
+    /// which one does not matter; each thread frees one after each of its round trips).
     fn ping_free(&self) -> Result {
-        let pid = kernel::current!().pid();
-        let kid = self.state.lock().ping_last.remove(&pid);
-        match kid {
-            Some(kid) => self.free(kid),
-            None => Err(bad("ping", "free", "no `ping once` of this thread to free")),
-        }
+        let svc = self.service()?;
+        let mut g = self.state.lock();
+        let acked = g.version_acked;
+        let found = g
+            .buffers
+            .iter()
+            .find(|(_, b)| b.once_done && b.state == BufState::Mapped)
+            .map(|(k, b)| (*k, b.vc_handle));
+        let Some((kid, handle)) = found else {
+            return Err(bad("ping", "free", "no `ping once` left to free"));
+        };
+        // As `free`: with the acknowledgement FREE waits for RELEASED, without it it is final.
+        let gone = if acked {
+            if let Some(b) = g.buffers.get_mut(&kid) {
+                b.state = BufState::Freeing;
+            }
+            None
+        } else {
+            g.buffers.remove(&kid)
+        };
+        drop(g);
+        drop(gone);
+        self.send(
+            &svc,
+            HostBody::Free(smem::Free {
+                res_handle: handle,
+                res_mem: 0,
+            }),
+        )
+        .map(|_| ())
     }
 
     /// One IMPORT round trip of `addr` (the page `mem`, if given, goes with the buffer),
@@ -1369,7 +1412,6 @@ impl vchiq::Driver for Client {
                     last_import: KVec::new(),
                     ping_ns: KVec::new(),
                     ping_page: None,
-                    ping_last: RBTree::new(),
                     last_checksum: None,
                     mem_reply: MemReply::Normal,
                     callbacks_registered: 0,
@@ -1378,6 +1420,7 @@ impl vchiq::Driver for Client {
                 changed <- new_condvar!("vchiq_test_client::changed"),
                 drain <- new_work!("vchiq_test_client::drain"),
                 dev: vdev.get(),
+                rx_pending: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
