@@ -135,9 +135,28 @@ fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
 /// One heap's samples for one size, or why it failed.
 type Samples = Result<Vec<Sample>, String>;
 
-/// Per-heap samples for one size, taken round-robin: iteration `i` visits the heaps starting
-/// at a rotating index, so drift in the machine (other load, page-cache state, migration of
-/// movable pages) spreads evenly over every heap instead of favouring whichever runs first.
+/// The order in which round `round` visits `n` heaps: the rows of a Williams design (a Latin
+/// square balanced for the previous heap), so that over `n` rounds (`2n` for odd `n`) every
+/// heap runs in every position once and after every other heap once. What the previous
+/// sample leaves behind (per-CPU page lists the next CMA allocation must drain, freed pages
+/// still being zeroed, cache state) then hits every heap alike; a plain rotation puts the same
+/// heap after the same one in most rounds.
+fn round_order(round: usize, n: usize) -> Vec<usize> {
+    // 0, 1, n-1, 2, n-2, ...: consecutive differences cover every non-zero residue once.
+    let base: Vec<usize> = (0..n).map(|j| if j % 2 == 1 { j.div_ceil(2) } else { (n - j / 2) % n }).collect();
+    let row = round % n;
+    let mut order: Vec<usize> = base.iter().map(|b| (b + row) % n).collect();
+    if n % 2 == 1 && (round / n) % 2 == 1 {
+        // Odd n needs the mirrored square too.
+        order.reverse();
+    }
+    order
+}
+
+/// Per-heap samples for one size, taken in rounds: round `i` visits every heap once, in the
+/// order [`round_order`] gives, so drift in the machine (other load, page-cache state,
+/// migration of movable pages) spreads evenly over every heap instead of favouring whichever
+/// runs first, and sample `i` of every heap is from round `i` (the host's report pairs them).
 fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, gap_ms: u32) -> Vec<Samples> {
     let gap = || {
         let t0 = Instant::now();
@@ -156,8 +175,7 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, ga
     }
     let n = heaps.len();
     for i in 0..iters as usize {
-        for j in 0..n {
-            let k = (i + j) % n;
+        for k in round_order(i, n) {
             let Ok(samples) = &mut out[k] else { continue };
             match sample(&heaps[k].1, size) {
                 Ok(s) => samples.push(s),
@@ -167,6 +185,38 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, ga
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    /// Every heap once per round, and over a full design every heap after every other once
+    /// per row set.
+    #[test]
+    fn williams_design_is_balanced() {
+        for n in 1..=6 {
+            let rows = if n % 2 == 1 { 2 * n } else { n };
+            let mut after = vec![vec![0usize; n]; n];
+            for r in 0..rows {
+                let o = round_order(r, n);
+                let mut seen = o.clone();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n} round {r}: {o:?}");
+                for w in o.windows(2) {
+                    after[w[0]][w[1]] += 1;
+                }
+            }
+            let want = if n % 2 == 1 { 2 } else { 1 };
+            for a in 0..n {
+                for b in 0..n {
+                    if a != b {
+                        assert_eq!(after[a][b], want, "n={n}: {b} after {a}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn error_line(heap: &str, size: Option<u64>, reason: &str) {
