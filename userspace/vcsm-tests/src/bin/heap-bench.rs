@@ -208,10 +208,10 @@ mod tests {
                 }
             }
             let want = if n % 2 == 1 { 2 } else { 1 };
-            for a in 0..n {
-                for b in 0..n {
+            for (a, row) in after.iter().enumerate() {
+                for (b, &count) in row.iter().enumerate() {
                     if a != b {
-                        assert_eq!(after[a][b], want, "n={n}: {b} after {a}");
+                        assert_eq!(count, want, "n={n}: {b} after {a}");
                     }
                 }
             }
