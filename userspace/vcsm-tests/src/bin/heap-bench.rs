@@ -187,38 +187,6 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, ga
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::round_order;
-
-    /// Every heap once per round, and over a full design every heap after every other once
-    /// per row set.
-    #[test]
-    fn williams_design_is_balanced() {
-        for n in 1..=6 {
-            let rows = if n % 2 == 1 { 2 * n } else { n };
-            let mut after = vec![vec![0usize; n]; n];
-            for r in 0..rows {
-                let o = round_order(r, n);
-                let mut seen = o.clone();
-                seen.sort_unstable();
-                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n} round {r}: {o:?}");
-                for w in o.windows(2) {
-                    after[w[0]][w[1]] += 1;
-                }
-            }
-            let want = if n % 2 == 1 { 2 } else { 1 };
-            for (a, row) in after.iter().enumerate() {
-                for (b, &count) in row.iter().enumerate() {
-                    if a != b {
-                        assert_eq!(count, want, "n={n}: {b} after {a}");
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn error_line(heap: &str, size: Option<u64>, reason: &str) {
     let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
     emit(&format!("@@VCSM BENCH-ERROR heap={heap} size={size} error={}", one_line(reason)));
@@ -347,5 +315,37 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    /// Every heap once per round, and over a full design every heap after every other once
+    /// per row set.
+    #[test]
+    fn williams_design_is_balanced() {
+        for n in 1..=6 {
+            let rows = if n % 2 == 1 { 2 * n } else { n };
+            let mut after = vec![vec![0usize; n]; n];
+            for r in 0..rows {
+                let o = round_order(r, n);
+                let mut seen = o.clone();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n} round {r}: {o:?}");
+                for w in o.windows(2) {
+                    after[w[0]][w[1]] += 1;
+                }
+            }
+            let want = if n % 2 == 1 { 2 } else { 1 };
+            for (a, row) in after.iter().enumerate() {
+                for (b, &count) in row.iter().enumerate() {
+                    if a != b {
+                        assert_eq!(count, want, "n={n}: {b} after {a}");
+                    }
+                }
+            }
+        }
     }
 }
