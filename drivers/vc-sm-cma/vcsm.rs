@@ -3,17 +3,16 @@
 //! The VCHIQ service client and the life of the device: connecting once VCHIQ is up, sending
 //! messages, taking received ones off the VCHIQ callback, and tearing everything down.
 //!
-//! Replies and RELEASED are handled in the VCHIQ callback itself: copied, released at once
-//! (`vchiq_release_message`), and then a reply hands its waiter the result (a short mutex
-//! section and a wakeup, no allocation, no send) and RELEASED updates the registry and drops
-//! what the buffer held; so a request's round trip has no workqueue hop on its way back.
-//! Other messages are not processed in the callback: the callback keeps them on the
-//! service's queue (`vchiq_msg_queue_push`) and queues [`Vcsm`]'s receive work on an ordered
-//! workqueue, which takes messages with `vchiq_msg_hold`, copies them, hands them back at
-//! once and then dispatches them. Anything that sends or allocates (a FREE after a late
-//! IMPORT reply, VC_MEM_REQUEST) goes to a second workqueue, so neither the callback nor the
-//! receive path blocks on the VPU. The callback handles a message itself only while the
-//! receive work has nothing queued, so messages are handled in the order they came.
+//! Received messages are not processed in the VCHIQ callback: the callback keeps the message
+//! on the service's queue (`vchiq_msg_queue_push`) and queues [`Vcsm`]'s receive work on an
+//! ordered workqueue, which takes messages with `vchiq_msg_hold`, copies them, hands them
+//! back at once (`vchiq_release_message`) and then dispatches them, in the order they came.
+//! Replies complete their waiter; RELEASED is handled in place (it never sends); anything
+//! that sends or allocates (a FREE after a late IMPORT reply, VC_MEM_REQUEST) goes to a second
+//! workqueue, so the receive path never blocks on the VPU. (Handling replies and RELEASED in
+//! the callback itself was tried for the import round trip: in three `make bench` runs it
+//! saved no measurable time with one thread, and with two threads the import rate fell below
+//! one thread's; see README, `make bench`.)
 //!
 //! # Locking
 //!
@@ -130,9 +129,6 @@ pub(crate) struct Stats {
     pub(crate) pin_refused: AtomicU64,
     /// Imports and allocations refused because the VPU cannot reach them (`window.rs`).
     pub(crate) window_refused: AtomicU32,
-    /// Messages the service callback queued that the receive work has not dispatched yet
-    /// (not a statistic: it decides whether a reply may skip the queue).
-    rx_pending: AtomicU32,
 }
 
 /// One bound VideoCore: the SMEM service client and everything shared with the VPU.
@@ -208,33 +204,7 @@ struct Handler {
 
 impl ServiceHandler for Handler {
     fn message(&self, msg: Incoming<'_>) {
-        // A reply only hands its waiter the result (and at most queues a work item, for the
-        // reply to an abandoned IMPORT), and RELEASED only updates the registry and drops what
-        // the buffer held: neither sends or waits for the VPU, so both are handled here, and a
-        // round trip wakes its waiter straight from the callback instead of through the
-        // receive work (a workqueue hop, a worker wakeup and a context switch less on every
-        // request). Only when the receive work has nothing older left to dispatch, so that
-        // messages are still handled in the order they came (a RELEASED that unpins a buffer
-        // before the reply to the next IMPORT, which the pin caps rely on). VCHIQ calls back
-        // one message at a time, in order.
-        if self.vcsm.stats.rx_pending.load(Ordering::Acquire) == 0 {
-            match VpuMsg::decode(msg.data()) {
-                Ok(VpuMsg::Reply(reply)) => {
-                    // Back to VCHIQ at once; the reply is a copy.
-                    drop(msg);
-                    self.vcsm.handle_reply(reply);
-                    return;
-                }
-                Ok(VpuMsg::Released(rel)) => {
-                    drop(msg);
-                    self.vcsm.released(&rel);
-                    return;
-                }
-                _ => {}
-            }
-        }
         // Keep it on the service's queue and let the receive work take it.
-        self.vcsm.stats.rx_pending.fetch_add(1, Ordering::AcqRel);
         msg.push();
         self.vcsm.kick_receive();
     }
@@ -543,13 +513,10 @@ impl Vcsm {
                     );
                 }
             }
-            // Dispatched: a reply that comes now may go straight to its waiter.
-            self.stats.rx_pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    /// Hands a reply to its waiter (from the service callback, or the receive work for a
-    /// reply the callback could not decode as one). Allocates nothing and never sends.
+    /// Hands a reply to its waiter (receive work). Allocates nothing and never sends.
     fn handle_reply(self: &Arc<Self>, reply: smem::Reply) {
         if let Some(late) = self.complete(reply) {
             // Sending FREE may block on the VPU: not here.

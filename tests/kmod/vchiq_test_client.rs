@@ -5,9 +5,8 @@
 //!
 //! It binds to the vchiq device "vcsm-cma" (so it and `vc-sm-cma.ko` are never loaded
 //! together), opens service SMEM version 1 (minimum 0), announces protocol 2 with
-//! CLIENT_VERSION, and takes every message the way the driver does: a reply to a ping is
-//! handled in the service callback (the driver handles every reply there), anything else
-//! pushed in the callback, held and released from its own (ordered) workqueue. Through debugfs
+//! CLIENT_VERSION, and takes every message the way the driver does: pushed in the service
+//! callback, held and released from its own (ordered) workqueue. Through debugfs
 //! `vchiq-test-client/` a test
 //!
 //! | file | write | read |
@@ -46,7 +45,7 @@
 use core::{
     ffi::c_void,
     ptr::NonNull,
-    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicPtr, AtomicU64, Ordering},
 };
 use kernel::{
     bindings, c_str,
@@ -305,9 +304,6 @@ struct Buffer {
     state: BufState,
     /// Allocated for a VC_MEM_REQUEST.
     vpu_alloc: bool,
-    /// A `ping` round trip: its reply is handled in the service callback, as the driver
-    /// handles replies.
-    ping: bool,
     /// A `ping once` that returned (only those are for `ping free`).
     once_done: bool,
 }
@@ -369,8 +365,6 @@ struct Shared {
     #[pin]
     drain: Work<Shared>,
     dev: ARef<Device>,
-    /// Messages the callback pushed that the worker has not handled yet.
-    rx_pending: AtomicU32,
 }
 
 impl_has_work! {
@@ -392,17 +386,7 @@ impl ServiceHandler for Events {
     fn message(&self, msg: Incoming<'_>) {
         // As the driver does: a reply (here: to a ping) goes to its waiter from the callback;
         // anything else is kept for the worker, which is woken.
-        // As the driver, only when nothing older waits for the worker (no overtaking). A
-        // RELEASED of a ping's buffer is handled here too, as the driver handles RELEASED.
-        if self.0.rx_pending.load(Ordering::Acquire) == 0 {
-            match VpuMsg::decode(msg.data()) {
-                // Released to VCHIQ on drop.
-                Ok(VpuMsg::Reply(reply)) if self.0.ping_reply(&reply) => return,
-                Ok(VpuMsg::Released(rel)) if self.0.ping_released(&rel) => return,
-                _ => {}
-            }
-        }
-        self.0.rx_pending.fetch_add(1, Ordering::AcqRel);
+        // As the driver does: keep it for the worker, then wake the worker.
         msg.push();
         let g = self.0.state.lock();
         if let Some(wq) = &g.wq {
@@ -461,7 +445,6 @@ impl Shared {
                     pr_err!("undecodable message from the VPU: {:?}\n", e);
                 }
             }
-            self.rx_pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -498,70 +481,6 @@ impl Shared {
             }
             VpuMsg::VcMemRequest(req) => self.mem_request(svc, &req),
         }
-    }
-
-    /// RELEASED of a ping's buffer (the client not paused), handled in the service callback.
-    /// Returns false (nothing done) for any other buffer.
-    fn ping_released(&self, rel: &smem::Released) -> bool {
-        let mut g = self.state.lock();
-        if g.paused
-            || !g.buffers.get(&rel.kernel_id).is_some_and(|b| {
-                b.ping && b.vc_handle == rel.vc_handle && b.state == BufState::Freeing
-            })
-        {
-            return false;
-        }
-        let buf = g.buffers.remove(&rel.kernel_id);
-        g.counters.released += 1;
-        drop(g);
-        drop(buf);
-        self.changed.notify_all();
-        true
-    }
-
-    /// A reply to a ping that is still awaited (and the client not paused), handled in the
-    /// service callback: the waiter gets it without a workqueue hop. Returns false (nothing
-    /// done) for any other message, which goes the worker's way.
-    fn ping_reply(&self, reply: &smem::Reply) -> bool {
-        let trans_id = reply.trans_id();
-        let mut g = self.state.lock();
-        if g.paused {
-            return false;
-        }
-        let Some(kid) = g.waiting.get(&trans_id).copied() else {
-            return false;
-        };
-        if !g
-            .buffers
-            .get(&kid)
-            .is_some_and(|b| b.ping && b.state == BufState::Waiting)
-        {
-            return false;
-        }
-        g.counters.replies += 1;
-        if g.reply_order.len() >= 64 {
-            g.reply_order = KVec::new();
-        }
-        let _ = g.reply_order.push(trans_id, GFP_KERNEL);
-        g.waiting.remove(&trans_id);
-        let handle = match reply.import_result() {
-            Ok(r) => r.res_handle,
-            Err(e) => {
-                pr_err!("bad IMPORT reply for trans_id {}: {:?}\n", trans_id, e);
-                0
-            }
-        };
-        if let Some(buf) = g.buffers.get_mut(&kid) {
-            buf.vc_handle = handle;
-            buf.state = if handle == 0 {
-                BufState::Rejected
-            } else {
-                BufState::Mapped
-            };
-        }
-        drop(g);
-        self.changed.notify_all();
-        true
     }
 
     fn reply(&self, svc: &ServiceRef, reply: &smem::Reply) {
@@ -655,7 +574,6 @@ impl Shared {
                     trans_id: req.trans_id,
                     state: BufState::Mapped,
                     vpu_alloc: true,
-                    ping: false,
                     once_done: false,
                 };
                 match g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL) {
@@ -780,15 +698,8 @@ impl Shared {
         }
     }
 
-    /// Sends one IMPORT for a new buffer; returns its kernel id. `ping`: a ping round trip.
-    fn import_one(
-        &self,
-        svc: &ServiceRef,
-        mem: Option<Mem>,
-        addr: u32,
-        size: u32,
-        ping: bool,
-    ) -> Result<u32> {
+    /// Sends one IMPORT for a new buffer; returns its kernel id.
+    fn import_one(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32, size: u32) -> Result<u32> {
         let (kid, trans_id) = {
             let mut g = self.state.lock();
             let kid = g.next_kernel_id;
@@ -803,7 +714,6 @@ impl Shared {
                 trans_id,
                 state: BufState::Waiting,
                 vpu_alloc: false,
-                ping,
                 once_done: false,
             };
             g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL)?;
@@ -838,7 +748,7 @@ impl Shared {
         let mut kids = KVec::with_capacity(buffers.len(), GFP_KERNEL)?;
         let mut result = Ok(());
         for (mem, addr, size) in buffers {
-            match self.import_one(&svc, mem, addr, size, false) {
+            match self.import_one(&svc, mem, addr, size) {
                 Ok(kid) => kids.push(kid, GFP_KERNEL)?,
                 Err(e) => {
                     result = Err(e);
@@ -958,7 +868,7 @@ impl Shared {
     /// timed from the send to the reply and recorded; returns the buffer's kernel id.
     fn ping_round_trip(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32) -> Result<u32> {
         let t0 = Ktime::ktime_get();
-        let kid = self.import_one(svc, mem, addr, PING_SIZE, true)?;
+        let kid = self.import_one(svc, mem, addr, PING_SIZE)?;
         let mut g = self.state.lock();
         let deadline = now_ms() + i64::from(g.timeout_ms);
         loop {
@@ -1420,7 +1330,6 @@ impl vchiq::Driver for Client {
                 changed <- new_condvar!("vchiq_test_client::changed"),
                 drain <- new_work!("vchiq_test_client::drain"),
                 dev: vdev.get(),
-                rx_pending: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
