@@ -10,9 +10,9 @@
 //! Replies complete their waiter; RELEASED is handled in place (it never sends); anything
 //! that sends or allocates (a FREE after a late IMPORT reply, VC_MEM_REQUEST) goes to a second
 //! workqueue, so the receive path never blocks on the VPU. (Handling replies and RELEASED in
-//! the callback itself was tried for the import round trip: in three `make bench` runs it
-//! saved no measurable time with one thread, and with two threads the import rate fell below
-//! one thread's; see README, `make bench`.)
+//! the callback itself was tried for the import round trip: in six `make bench` runs it saved
+//! no measurable time, and it puts RELEASED's unmap and detach on the path of the next reply;
+//! see README, `make bench`.)
 //!
 //! # Locking
 //!
