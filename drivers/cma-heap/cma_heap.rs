@@ -185,28 +185,39 @@ impl HeapOps for CmaHeap {
             );
             return Err(ENOMEM);
         }
-        let t0 = pool::now_ns();
-        // Exports `mem` (`reused`: from the pool) and counts the time in the pool's stats.
-        let finish = |mem: ContigPages, reused: bool| {
+        let pool = &region.pool;
+        // A pooled buffer is zeroed and cleaned (pool.rs), so either heap can take it: the
+        // uncached heap's first mapping owes it no clean, the cached heap marks it cached.
+        // With the pool off (`pool_max_kb=0`) nothing of the pool is touched and no clock is
+        // read: the allocation does what linux,cma's does.
+        if pool.max_bytes() == 0 {
+            return self.allocate_fresh(len, fd_flags);
+        }
+        // A clock read is not free (under QEMU TCG it takes the emulator's global lock), so
+        // only every `HIT_SAMPLE`th allocation times a hit; a miss is timed from here.
+        let t0 = pool.sample_hit().then(pool::now_ns);
+        if let Some(node) = pool.take(len.div_ceil(kernel::page::PAGE_SIZE)) {
             let buf = self.export(
-                PooledPages::new(mem, region.pool.clone(), reused),
+                PooledPages::reused(node, self.cached, pool.clone()),
                 len,
                 fd_flags,
             );
-            region
-                .pool
-                .account_alloc(reused, pool::now_ns().saturating_sub(t0));
-            buf
-        };
-        // A pooled buffer is zeroed and cleaned (pool.rs), so either heap can take it: the
-        // uncached heap's first mapping owes it no clean, the cached heap maps it cached.
-        let pages = len.div_ceil(kernel::page::PAGE_SIZE);
-        if let Some(mut mem) = region.pool.take(pages) {
-            if self.cached {
-                mem.set_cached();
+            if let Some(t0) = t0 {
+                pool.account_hit(pool::now_ns().saturating_sub(t0));
             }
-            return finish(mem, true);
+            return buf;
         }
+        let t0 = t0.unwrap_or_else(pool::now_ns);
+        let buf = self.allocate_fresh(len, fd_flags);
+        pool.account_miss(pool::now_ns().saturating_sub(t0));
+        buf
+    }
+}
+
+impl CmaHeap {
+    /// An allocation from CMA, zeroed on this thread.
+    fn allocate_fresh(&self, len: usize, fd_flags: u32) -> Result<DmaBuf> {
+        let region = &self.region;
         // The cached heap's CPU mappings are cached and every device mapping of it does the
         // cache maintenance (see `map_attrs`), so its zeroes are never cleaned to memory as
         // such. The uncached heap's are cleaned once, by the first mapping of any kind (`mmap`,
@@ -245,11 +256,9 @@ impl HeapOps for CmaHeap {
         if !region.contains(mem.phys_addr(), len) {
             return Err(exhausted(ENOMEM));
         }
-        finish(mem, false)
+        self.export(PooledPages::fresh(mem, region.pool.clone()), len, fd_flags)
     }
-}
 
-impl CmaHeap {
     /// Wraps `mem` in a buffer and exports it as a dma-buf of `len` bytes.
     fn export(&self, mem: PooledPages, len: usize, fd_flags: u32) -> Result<DmaBuf> {
         let region = &self.region;
@@ -336,7 +345,7 @@ impl CmaBuffer {
         self.mem.prepare_uncached_access();
         if !self.cleaned.swap(true, Ordering::AcqRel) {
             self.region.cleans.fetch_add(1, Ordering::Relaxed);
-            if self.mem.reused {
+            if self.mem.is_reused() {
                 self.mem.pool().account_clean_reused();
             }
         }

@@ -74,7 +74,7 @@ fn tick_ms() -> u32 {
 }
 
 /// One pooled buffer.
-struct Node {
+pub(crate) struct Node {
     pages: ContigPages,
     /// When it was zeroed (ms), for idle trimming.
     stamp_ms: u64,
@@ -230,10 +230,17 @@ struct PoolStats {
     idle_returned: AtomicU64,
     cap_returned: AtomicU64,
     drained: AtomicU64,
+    /// Time of the timed hits (`hits_timed` of them, see [`Pool::sample_hit`]).
     alloc_ns_hit: AtomicU64,
     alloc_ns_miss: AtomicU64,
     clean_reused: AtomicU64,
+    hits_timed: AtomicU64,
+    /// Allocations with the pool on, for sampling.
+    allocs: AtomicU64,
 }
+
+/// One allocation in this many times its pool hit.
+const HIT_SAMPLE: u64 = 16;
 
 /// The pool of one region (both heaps share it).
 #[pin_data]
@@ -306,10 +313,12 @@ impl Pool {
     }
 
     /// A zeroed, clean buffer of exactly `pages` pages from the pool, if it has one.
-    pub(crate) fn take(&self, pages: usize) -> Option<ContigPages> {
-        if self.max_bytes() == 0 {
-            return None;
-        }
+    ///
+    /// O(1) in the buffer's size: a pop off the stack of its page count (the tree has one node
+    /// per size the pool holds, a handful), under the pool's lock. The buffer comes in its
+    /// pool node, which [`PooledPages`] keeps so that the free puts it back without allocating
+    /// (and this takes it without freeing).
+    pub(crate) fn take(&self, pages: usize) -> Option<KBox<Node>> {
         let node = {
             let mut inner = self.inner.lock();
             let node = inner.zeroed.get_mut(&pages).and_then(|s| s.pop());
@@ -319,23 +328,18 @@ impl Pool {
             }
             node
         };
-        match node {
-            Some(n) => {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                Some(KBox::into_inner(n).pages)
-            }
-            None => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
+        let counter = if node.is_some() {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        node
     }
 
     /// Takes back a freed buffer's pages: into the pool if it has room, else back to CMA.
     pub(crate) fn put(&self, pages: ContigPages) {
-        let size = pages.size();
-        let max = self.max_bytes();
-        if size > max {
+        if pages.size() > self.max_bytes() {
             return;
         }
         // Allocated before the lock (nothing allocates under it); on failure the pages go
@@ -350,6 +354,14 @@ impl Pool {
         ) else {
             return;
         };
+        self.put_node(node);
+    }
+
+    /// Takes back a freed buffer in its pool node (it came from the pool, or `put` made one):
+    /// onto the dirty stack for the worker if the pool has room, else back to CMA.
+    fn put_node(&self, node: KBox<Node>) {
+        let size = node.pages.size();
+        let max = self.max_bytes();
         let rejected = {
             let mut inner = self.inner.lock();
             if inner.closed || inner.bytes + size > max {
@@ -411,14 +423,21 @@ impl Pool {
         drop(out);
     }
 
-    /// Counts an allocation's time on the allocating thread.
-    pub(crate) fn account_alloc(&self, hit: bool, ns: u64) {
-        let c = if hit {
-            &self.stats.alloc_ns_hit
-        } else {
-            &self.stats.alloc_ns_miss
-        };
-        c.fetch_add(ns, Ordering::Relaxed);
+    /// Whether this allocation times its hit (every [`HIT_SAMPLE`]th allocation with the pool
+    /// on does).
+    pub(crate) fn sample_hit(&self) -> bool {
+        self.stats.allocs.fetch_add(1, Ordering::Relaxed) % HIT_SAMPLE == 0
+    }
+
+    /// Counts the time of a timed hit on the allocating thread.
+    pub(crate) fn account_hit(&self, ns: u64) {
+        self.stats.alloc_ns_hit.fetch_add(ns, Ordering::Relaxed);
+        self.stats.hits_timed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the time of a miss (an allocation from CMA, zeroed on the allocating thread).
+    pub(crate) fn account_miss(&self, ns: u64) {
+        self.stats.alloc_ns_miss.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// Counts an uncached buffer from the pool whose first mapping needed no clean (the worker
@@ -439,7 +458,7 @@ impl Pool {
     }
 
     /// The counters, in the order of the `pool` line's names.
-    pub(crate) fn counters(&self) -> [(&'static str, u64); 11] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 12] {
         let s = &self.stats;
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
@@ -454,6 +473,7 @@ impl Pool {
             ("alloc_ns_hit", n(&s.alloc_ns_hit)),
             ("alloc_ns_miss", n(&s.alloc_ns_miss)),
             ("clean_reused", n(&s.clean_reused)),
+            ("hits_timed", n(&s.hits_timed)),
         ]
     }
 
@@ -579,19 +599,42 @@ impl ShrinkerOps for Pool {
 
 /// A buffer's pages while the buffer lives; given to the pool when it is dropped.
 pub(crate) struct PooledPages {
-    pages: core::mem::ManuallyDrop<ContigPages>,
+    mem: core::mem::ManuallyDrop<Held>,
     pool: Arc<Pool>,
-    /// Whether the pages came from the pool (zeroed and cleaned by the worker).
-    pub(crate) reused: bool,
+}
+
+/// How a live buffer holds its pages.
+enum Held {
+    /// From the pool, in its pool node (which goes back with them).
+    Node(KBox<Node>),
+    /// Fresh from CMA; the pool makes a node for them on free if it takes them.
+    Fresh(ContigPages),
 }
 
 impl PooledPages {
-    pub(crate) fn new(pages: ContigPages, pool: Arc<Pool>, reused: bool) -> Self {
+    /// Pages fresh from CMA.
+    pub(crate) fn fresh(pages: ContigPages, pool: Arc<Pool>) -> Self {
         Self {
-            pages: core::mem::ManuallyDrop::new(pages),
+            mem: core::mem::ManuallyDrop::new(Held::Fresh(pages)),
             pool,
-            reused,
         }
+    }
+
+    /// A buffer [`Pool::take`] returned (zeroed and cleaned by the worker); `cached` marks
+    /// it for the cached heap ([`ContigPages::set_cached`]).
+    pub(crate) fn reused(mut node: KBox<Node>, cached: bool, pool: Arc<Pool>) -> Self {
+        if cached {
+            node.pages.set_cached();
+        }
+        Self {
+            mem: core::mem::ManuallyDrop::new(Held::Node(node)),
+            pool,
+        }
+    }
+
+    /// Whether the pages came from the pool (zeroed and cleaned by the worker).
+    pub(crate) fn is_reused(&self) -> bool {
+        matches!(*self.mem, Held::Node(_))
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -603,14 +646,19 @@ impl core::ops::Deref for PooledPages {
     type Target = ContigPages;
 
     fn deref(&self) -> &ContigPages {
-        &self.pages
+        match &*self.mem {
+            Held::Node(n) => &n.pages,
+            Held::Fresh(p) => p,
+        }
     }
 }
 
 impl Drop for PooledPages {
     fn drop(&mut self) {
-        // SAFETY: Taken once, here; `self.pages` is not used afterwards.
-        let pages = unsafe { core::mem::ManuallyDrop::take(&mut self.pages) };
-        self.pool.put(pages);
+        // SAFETY: Taken once, here; `self.mem` is not used afterwards.
+        match unsafe { core::mem::ManuallyDrop::take(&mut self.mem) } {
+            Held::Node(node) => self.pool.put_node(node),
+            Held::Fresh(pages) => self.pool.put(pages),
+        }
     }
 }

@@ -103,7 +103,6 @@ impl MapCache {
     /// Fails with `ENODEV` once the cache is revoked, or with the attach or map error.
     pub(crate) fn get(self: &Arc<Self>, src: &DmaBuf, dev: &Device) -> Result<MapUse> {
         let key = src.as_raw() as usize;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut t = self.table.lock();
         if t.revoked {
             return Err(ENODEV);
@@ -118,6 +117,9 @@ impl MapCache {
                 info,
             });
         }
+        // Only a new mapping needs a tree node (allocated under the lock, which is a mutex
+        // and covers the attach and map below anyway); a shared one allocates nothing.
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let map = Attachment::new(src, dev)?.map(VPU_DIR)?;
         let info = MapInfo {
             nents: map.nents(),

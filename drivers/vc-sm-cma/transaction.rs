@@ -276,6 +276,10 @@ impl Vcsm {
         match p.state {
             State::Waiting => {
                 p.state = State::Replied(reply);
+                // Woken after the unlock, so that the waiter does not wake into a held lock.
+                // No wakeup is lost: a waiter checks its state under the lock and is on the
+                // condition variable's queue before it lets go of the lock to sleep.
+                drop(t);
                 self.trans_cv.notify_all();
                 None
             }

@@ -6,10 +6,13 @@
 //! Received messages are not processed in the VCHIQ callback: the callback keeps the message
 //! on the service's queue (`vchiq_msg_queue_push`) and queues [`Vcsm`]'s receive work on an
 //! ordered workqueue, which takes messages with `vchiq_msg_hold`, copies them, hands them
-//! back at once (`vchiq_release_message`) and then dispatches them. Replies complete their
-//! waiter; RELEASED is handled in place (it never sends); anything that sends or allocates
-//! (a FREE after a late IMPORT reply, VC_MEM_REQUEST) goes to a second workqueue, so the
-//! receive path never blocks on the VPU.
+//! back at once (`vchiq_release_message`) and then dispatches them, in the order they came.
+//! Replies complete their waiter; RELEASED is handled in place (it never sends); anything
+//! that sends or allocates (a FREE after a late IMPORT reply, VC_MEM_REQUEST) goes to a second
+//! workqueue, so the receive path never blocks on the VPU. (Handling replies and RELEASED in
+//! the callback itself was tried for the import round trip: in six `make bench` runs it saved
+//! no measurable time, and it puts RELEASED's unmap and detach on the path of the next reply;
+//! see README, `make bench`.)
 //!
 //! # Locking
 //!
@@ -505,26 +508,29 @@ impl Vcsm {
         }
     }
 
+    /// Hands a reply to its waiter (receive work). Allocates nothing and never sends.
+    fn handle_reply(self: &Arc<Self>, reply: smem::Reply) {
+        if let Some(late) = self.complete(reply) {
+            // Sending FREE may block on the VPU: not here.
+            let kernel_id = match late.event() {
+                Event::LateImport(l) => l.kernel_id,
+                Event::MemRequest(_) => 0,
+            };
+            if let Err(e) = self.enqueue_event(late) {
+                pr_limited!(
+                    pr_err,
+                    "cannot queue the late IMPORT reply for buffer {} ({:?}); it is released at teardown\n",
+                    kernel_id,
+                    e
+                );
+            }
+        }
+    }
+
     /// Handles one message from the VPU.
     fn dispatch(self: &Arc<Self>, data: &[u8]) {
         match VpuMsg::decode(data) {
-            Ok(VpuMsg::Reply(reply)) => {
-                if let Some(late) = self.complete(reply) {
-                    // Sending FREE may block on the VPU: not here.
-                    let kernel_id = match late.event() {
-                        Event::LateImport(l) => l.kernel_id,
-                        Event::MemRequest(_) => 0,
-                    };
-                    if let Err(e) = self.enqueue_event(late) {
-                        pr_limited!(
-                            pr_err,
-                            "cannot queue the late IMPORT reply for buffer {} ({:?}); it is released at teardown\n",
-                            kernel_id,
-                            e
-                        );
-                    }
-                }
-            }
+            Ok(VpuMsg::Reply(reply)) => self.handle_reply(reply),
             Ok(VpuMsg::ClientVersionAck) => {
                 if !self.protocol_v2.swap(true, Ordering::AcqRel) {
                     pr_info!(

@@ -20,7 +20,7 @@
 //! | `drain` | `off`: leave received messages queued (not held or released); `on`: take them | on/off |
 //! | `mem_reply` | how to answer the next VC_MEM_REQUEST: `normal`, or wrong on purpose (below) | the mode |
 //! | `connected_callbacks` | `N`: register N counting connected callbacks; `reenter`: one that calls `vchiq_add_connected_callback` itself (deadlocks, as on VCHIQ) | `registered R run C` |
-//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
+//! | `ping` | `N`: N round trips, one after the other, each one IMPORT of a fresh 4 KiB buffer timed from the send to its reply, then FREE (untimed); `once`: one IMPORT round trip of the client's ping page (a 4 KiB buffer allocated on first use), for a caller that times the write itself as it times an import ioctl; `free`: FREE of one `once` not freed yet (as closing an import's fd); `reset`: forget the samples | `count N p50_ns P p99_ns Q mean_ns M` over every round trip since the reset, from all writers |
 //! | `state` | | counters, reply order, buffers |
 //!
 //! VC_MEM_REQUESTs are answered with a new DMA buffer (or address 0 over 16 MiB), freed on
@@ -212,6 +212,8 @@ extern "C" fn reentering_connected() {
 const MAX_VPU_ALLOC: u32 = 16 << 20;
 /// The largest `import` COUNT.
 const MAX_IMPORT_COUNT: u32 = 16;
+/// The size of a ping's buffer.
+const PING_SIZE: u32 = bindings::PAGE_SIZE as u32;
 /// The most round trips of one `ping` write, and kept samples.
 const MAX_PINGS: u32 = 10_000;
 const MAX_PING_SAMPLES: usize = 100_000;
@@ -303,6 +305,8 @@ struct Buffer {
     state: BufState,
     /// Allocated for a VC_MEM_REQUEST.
     vpu_alloc: bool,
+    /// A `ping once` that returned (only those are for `ping free`).
+    once_done: bool,
 }
 
 #[derive(Default)]
@@ -347,6 +351,8 @@ struct State {
     counters: Counters,
     /// Nanoseconds of each `ping` round trip since the last reset.
     ping_ns: KVec<u64>,
+    /// The page `ping once` imports (allocated on first use, freed with the client).
+    ping_page: Option<Mem>,
 }
 
 /// What the service callback, the message work and debugfs share.
@@ -379,6 +385,8 @@ struct Events(Arc<Shared>);
 
 impl ServiceHandler for Events {
     fn message(&self, msg: Incoming<'_>) {
+        // As the driver does: a reply (here: to a ping) goes to its waiter from the callback;
+        // anything else is kept for the worker, which is woken.
         // As the driver does: keep it for the worker, then wake the worker.
         msg.push();
         let g = self.0.state.lock();
@@ -567,6 +575,7 @@ impl Shared {
                     trans_id: req.trans_id,
                     state: BufState::Mapped,
                     vpu_alloc: true,
+                    once_done: false,
                 };
                 match g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL) {
                     Ok(_) => (addr, kid),
@@ -706,6 +715,7 @@ impl Shared {
                 trans_id,
                 state: BufState::Waiting,
                 vpu_alloc: false,
+                once_done: false,
             };
             g.buffers.try_create_and_insert(kid, buf, GFP_KERNEL)?;
             if let Err(e) = g.waiting.try_create_and_insert(trans_id, kid, GFP_KERNEL) {
@@ -787,46 +797,109 @@ impl Shared {
 
     /// `ping N`: N timed IMPORT round trips, each buffer freed after its reply.
     fn ping(&self, n: u32) -> Result {
-        const SIZE: u32 = bindings::PAGE_SIZE as u32;
         let svc = self.service()?;
         for _ in 0..n {
-            let mem = Mem::alloc(&self.dev, SIZE as usize)?;
+            let mem = Mem::alloc(&self.dev, PING_SIZE as usize)?;
             let addr = mem.bus_addr()?;
-            let t0 = kext::compat::ktime_get_ns();
-            let kid = self.import_one(&svc, Some(mem), addr, SIZE)?;
-            let mut g = self.state.lock();
-            let deadline = now_ms() + i64::from(g.timeout_ms);
-            loop {
-                let waiting = g
-                    .buffers
-                    .get(&kid)
-                    .is_some_and(|b| b.state == BufState::Waiting);
-                let left = deadline - now_ms();
-                if !waiting || left <= 0 || kernel::current!().signal_pending() {
-                    break;
-                }
-                let _ = self
-                    .changed
-                    .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
-            }
-            let ns = kext::compat::ktime_get_ns() - t0;
-            let state = g.buffers.get(&kid).map(|b| b.state);
-            if state != Some(BufState::Mapped) {
-                if let Some(b) = g.buffers.get_mut(&kid) {
-                    if b.state == BufState::Waiting {
-                        b.state = BufState::TimedOut;
-                    }
-                }
-                pr_err!("ping: IMPORT {} got no accepting reply\n", kid);
-                return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
-            }
-            if g.ping_ns.len() < MAX_PING_SAMPLES {
-                g.ping_ns.push(ns.max(0) as u64, GFP_KERNEL)?;
-            }
-            drop(g);
+            let kid = self.ping_round_trip(&svc, Some(mem), addr)?;
             self.free(kid)?;
         }
         Ok(())
+    }
+
+    /// `ping once`: one timed IMPORT round trip of the ping page; its FREE is left to a
+    /// `ping free`, so the write that the caller times is the round trip alone.
+    fn ping_once(&self) -> Result {
+        let svc = self.service()?;
+        let addr = {
+            let mut g = self.state.lock();
+            match &g.ping_page {
+                Some(m) => m.bus_addr()?,
+                None => {
+                    let m = Mem::alloc(&self.dev, PING_SIZE as usize)?;
+                    let addr = m.bus_addr()?;
+                    g.ping_page = Some(m);
+                    addr
+                }
+            }
+        };
+        let kid = self.ping_round_trip(&svc, None, addr)?;
+        if let Some(b) = self.state.lock().buffers.get_mut(&kid) {
+            b.once_done = true;
+        }
+        Ok(())
+    }
+
+    /// `ping free`: FREE of a `ping once` not freed yet (every one imports the same page, so
+    /// which one does not matter; each thread frees one after each of its round trips).
+    fn ping_free(&self) -> Result {
+        let svc = self.service()?;
+        let mut g = self.state.lock();
+        let acked = g.version_acked;
+        let found = g
+            .buffers
+            .iter()
+            .find(|(_, b)| b.once_done && b.state == BufState::Mapped)
+            .map(|(k, b)| (*k, b.vc_handle));
+        let Some((kid, handle)) = found else {
+            return Err(bad("ping", "free", "no `ping once` left to free"));
+        };
+        // As `free`: with the acknowledgement FREE waits for RELEASED, without it it is final.
+        let gone = if acked {
+            if let Some(b) = g.buffers.get_mut(&kid) {
+                b.state = BufState::Freeing;
+            }
+            None
+        } else {
+            g.buffers.remove(&kid)
+        };
+        drop(g);
+        drop(gone);
+        self.send(
+            &svc,
+            HostBody::Free(smem::Free {
+                res_handle: handle,
+                res_mem: 0,
+            }),
+        )
+        .map(|_| ())
+    }
+
+    /// One IMPORT round trip of `addr` (the page `mem`, if given, goes with the buffer),
+    /// timed from the send to the reply and recorded; returns the buffer's kernel id.
+    fn ping_round_trip(&self, svc: &ServiceRef, mem: Option<Mem>, addr: u32) -> Result<u32> {
+        let t0 = kext::compat::ktime_get_ns();
+        let kid = self.import_one(svc, mem, addr, PING_SIZE)?;
+        let mut g = self.state.lock();
+        let deadline = now_ms() + i64::from(g.timeout_ms);
+        loop {
+            let waiting = g
+                .buffers
+                .get(&kid)
+                .is_some_and(|b| b.state == BufState::Waiting);
+            let left = deadline - now_ms();
+            if !waiting || left <= 0 || kernel::current!().signal_pending() {
+                break;
+            }
+            let _ = self
+                .changed
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(left as u32));
+        }
+        let ns = kext::compat::ktime_get_ns() - t0;
+        let state = g.buffers.get(&kid).map(|b| b.state);
+        if state != Some(BufState::Mapped) {
+            if let Some(b) = g.buffers.get_mut(&kid) {
+                if b.state == BufState::Waiting {
+                    b.state = BufState::TimedOut;
+                }
+            }
+            pr_err!("ping: IMPORT {} got no accepting reply\n", kid);
+            return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+        }
+        if g.ping_ns.len() < MAX_PING_SAMPLES {
+            g.ping_ns.push(ns.max(0) as u64, GFP_KERNEL)?;
+        }
+        Ok(kid)
     }
 
     fn show_ping(&self, out: &mut Text) -> Result {
@@ -1136,11 +1209,16 @@ impl Control for ClientControl {
                 s.free(kid)
             }
             PING => {
-                if input == "reset" {
-                    s.state.lock().ping_ns = KVec::new();
-                    return Ok(());
+                match input {
+                    "reset" => {
+                        s.state.lock().ping_ns = KVec::new();
+                        return Ok(());
+                    }
+                    "once" => return s.ping_once(),
+                    "free" => return s.ping_free(),
+                    _ => {}
                 }
-                let [n] = words::<1>("ping", input, "expected N or reset")?;
+                let [n] = words::<1>("ping", input, "expected N, once, free or reset")?;
                 if n == 0 || n > MAX_PINGS {
                     return Err(bad("ping", input, "N is 1..10000"));
                 }
@@ -1244,6 +1322,7 @@ impl vchiq::Driver for Client {
                     reply_order: KVec::new(),
                     last_import: KVec::new(),
                     ping_ns: KVec::new(),
+                    ping_page: None,
                     last_checksum: None,
                     mem_reply: MemReply::Normal,
                     callbacks_registered: 0,

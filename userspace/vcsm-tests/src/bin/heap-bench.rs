@@ -62,6 +62,13 @@ struct Args {
     /// Also print every sample as JSON (`@@VCSM BENCH-JSON heap {...}` lines).
     #[arg(long)]
     json: bool,
+
+    /// Wait this long after every sample (untimed, spinning: a sleep would idle the CPU and
+    /// make the next sample pay the wakeup), so that background work a free started (a
+    /// pool's zeroing) is over before the next allocation: separates an allocation's own cost
+    /// from its competition with that work.
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    gap_ms: u32,
 }
 
 /// Sizes and their default iteration counts: a page, 1 MiB, 8 MiB and a 12 MP frame (12 MiB).
@@ -128,27 +135,53 @@ fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
 /// One heap's samples for one size, or why it failed.
 type Samples = Result<Vec<Sample>, String>;
 
-/// Per-heap samples for one size, taken round-robin: iteration `i` visits the heaps starting
-/// at a rotating index, so drift in the machine (other load, page-cache state, migration of
-/// movable pages) spreads evenly over every heap instead of favouring whichever runs first.
-fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32) -> Vec<Samples> {
+/// The order in which round `round` visits `n` heaps: the rows of a Williams design (a Latin
+/// square balanced for the previous heap), so that over `n` rounds (`2n` for odd `n`) every
+/// heap runs in every position once and after every other heap once. What the previous
+/// sample leaves behind (per-CPU page lists the next CMA allocation must drain, freed pages
+/// still being zeroed, cache state) then hits every heap alike; a plain rotation puts the same
+/// heap after the same one in most rounds.
+fn round_order(round: usize, n: usize) -> Vec<usize> {
+    // 0, 1, n-1, 2, n-2, ...: consecutive differences cover every non-zero residue once.
+    let base: Vec<usize> = (0..n).map(|j| if j % 2 == 1 { j.div_ceil(2) } else { (n - j / 2) % n }).collect();
+    let row = round % n;
+    let mut order: Vec<usize> = base.iter().map(|b| (b + row) % n).collect();
+    if n % 2 == 1 && (round / n) % 2 == 1 {
+        // Odd n needs the mirrored square too.
+        order.reverse();
+    }
+    order
+}
+
+/// Per-heap samples for one size, taken in rounds: round `i` visits every heap once, in the
+/// order [`round_order`] gives, so drift in the machine (other load, page-cache state,
+/// migration of movable pages) spreads evenly over every heap instead of favouring whichever
+/// runs first, and sample `i` of every heap is from round `i` (the host's report pairs them).
+fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, gap_ms: u32) -> Vec<Samples> {
+    let gap = || {
+        let t0 = Instant::now();
+        while t0.elapsed().as_millis() < u128::from(gap_ms) {
+            std::hint::spin_loop();
+        }
+    };
     let mut out: Vec<Samples> = heaps.iter().map(|_| Ok(Vec::new())).collect();
     for w in 0..warmup {
         for (k, (_, heap)) in heaps.iter().enumerate() {
             if let Err(e) = sample(heap, size) {
                 out[k] = Err(format!("warm-up {w}: {e}"));
             }
+            gap();
         }
     }
     let n = heaps.len();
     for i in 0..iters as usize {
-        for j in 0..n {
-            let k = (i + j) % n;
+        for k in round_order(i, n) {
             let Ok(samples) = &mut out[k] else { continue };
             match sample(&heaps[k].1, size) {
                 Ok(s) => samples.push(s),
                 Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
             }
+            gap();
         }
     }
     out
@@ -187,7 +220,8 @@ fn main() -> ExitCode {
     };
     for (size, default_iters) in sizes {
         let iters = args.iters.unwrap_or(default_iters);
-        for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup)) {
+        for ((name, _), res) in heaps.iter().zip(measure_size(&heaps, size, iters, args.warmup, args.gap_ms))
+        {
             // iters >= 1 (enforced by the argument parser) and durations are never NaN.
             let summarize = |samples: Vec<Sample>| {
                 let of = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>());
@@ -281,5 +315,37 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    /// Every heap once per round, and over a full design every heap after every other once
+    /// per row set.
+    #[test]
+    fn williams_design_is_balanced() {
+        for n in 1..=6 {
+            let rows = if n % 2 == 1 { 2 * n } else { n };
+            let mut after = vec![vec![0usize; n]; n];
+            for r in 0..rows {
+                let o = round_order(r, n);
+                let mut seen = o.clone();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n} round {r}: {o:?}");
+                for w in o.windows(2) {
+                    after[w[0]][w[1]] += 1;
+                }
+            }
+            let want = if n % 2 == 1 { 2 } else { 1 };
+            for (a, row) in after.iter().enumerate() {
+                for (b, &count) in row.iter().enumerate() {
+                    if a != b {
+                        assert_eq!(count, want, "n={n}: {b} after {a}");
+                    }
+                }
+            }
+        }
     }
 }
