@@ -156,8 +156,9 @@ t_ping() {
 	echo reset > "$VC/ping" || { vs_why "ping reset refused"; return 1; }
 	[ "$(cat "$VC/ping")" = "count 0" ] || { vs_why "after reset: $(cat "$VC/ping")"; return 1; }
 	echo 20 > "$VC/ping" &
-	echo 15 > "$VC/ping" || { vs_why "ping 15 failed"; return 1; }
-	wait $! || { vs_why "ping 20 failed"; return 1; }
+	# On a failure, both sides' state: which trans_id the simulator answered or still holds.
+	echo 15 > "$VC/ping" || { wait; cat "$VS/state" "$VC/state"; vs_why "ping 15 failed"; return 1; }
+	wait $! || { cat "$VS/state" "$VC/state"; vs_why "ping 20 failed"; return 1; }
 	line=$(cat "$VC/ping")
 	case "$line" in
 	"count 35 p50_ns "[1-9]*" p99_ns "[1-9]*" mean_ns "[1-9]*) ;;
