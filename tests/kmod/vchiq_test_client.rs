@@ -833,36 +833,20 @@ impl Shared {
     /// `ping free`: FREE of a `ping once` not freed yet (every one imports the same page, so
     /// which one does not matter; each thread frees one after each of its round trips).
     fn ping_free(&self) -> Result {
-        let svc = self.service()?;
-        let mut g = self.state.lock();
-        let acked = g.version_acked;
-        let found = g
-            .buffers
-            .iter()
-            .find(|(_, b)| b.once_done && b.state == BufState::Mapped)
-            .map(|(k, b)| (*k, b.vc_handle));
-        let Some((kid, handle)) = found else {
-            return Err(bad("ping", "free", "no `ping once` left to free"));
+        let kid = {
+            let mut g = self.state.lock();
+            let found = g
+                .buffers
+                .iter_mut()
+                .find(|(_, b)| b.once_done && b.state == BufState::Mapped);
+            let Some((kid, b)) = found else {
+                return Err(bad("ping", "free", "no `ping once` left to free"));
+            };
+            // Claimed: no other thread's `ping free` takes it as well.
+            b.once_done = false;
+            *kid
         };
-        // As `free`: with the acknowledgement FREE waits for RELEASED, without it it is final.
-        let gone = if acked {
-            if let Some(b) = g.buffers.get_mut(&kid) {
-                b.state = BufState::Freeing;
-            }
-            None
-        } else {
-            g.buffers.remove(&kid)
-        };
-        drop(g);
-        drop(gone);
-        self.send(
-            &svc,
-            HostBody::Free(smem::Free {
-                res_handle: handle,
-                res_mem: 0,
-            }),
-        )
-        .map(|_| ())
+        self.free(kid)
     }
 
     /// One IMPORT round trip of `addr` (the page `mem`, if given, goes with the buffer),
