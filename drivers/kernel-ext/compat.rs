@@ -80,7 +80,6 @@ pub(crate) fn cstr_display(s: &CStr) -> Disp<&str> {
 }
 
 /// `enum dma_data_direction` (a bindgen newtype in 7.3, plain constants in 6.12).
-pub(crate) type DmaDataDirection = bindings::dma_data_direction;
 #[cfg(not(kext_dma_dir_newtype))]
 mod dma_dir {
     use kernel::bindings;
