@@ -8,6 +8,12 @@
 
 use kernel::{bindings, device::Device, prelude::*, ThisModule};
 
+#[cfg(kext_probe_no_sources)]
+compile_error!(
+    "drivers/kernel-ext/probe.sh found no rust/kernel/ sources in the kernel tree (KDIR): build \
+     against a kernel build or headers directory that has them"
+);
+
 #[cfg(kext_aref_in_sync)]
 pub(crate) use kernel::sync::aref::ARef;
 #[cfg(not(kext_aref_in_sync))]

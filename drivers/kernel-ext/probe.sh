@@ -11,6 +11,13 @@ r="$src/rust"
 cfg() { printf -- '--cfg %s ' "$1"; }
 has() { grep -qs -e "$1" "$2"; }
 
+# Without the kernel crate's sources the answers below would be guesses: say so (compat.rs
+# turns this cfg into a compile error naming the directory).
+if [ ! -f "$r/kernel/lib.rs" ] || [ ! -f "$r/kernel/types.rs" ]; then
+	cfg kext_probe_no_sources
+	exit 0
+fi
+
 # kernel::types::ARef/AlwaysRefCounted moved to kernel::sync::aref (7.3).
 has 'pub struct ARef' "$r/kernel/types.rs" || cfg kext_aref_in_sync
 # kernel::types::{AsBytes, FromBytes} moved to kernel::transmute (7.3).
