@@ -62,27 +62,10 @@ macro_rules! kext_impl_display {
 }
 pub(crate) use kext_impl_display;
 
-/// A value printed by `pr_*!` through its `core::fmt::Display` on either kernel (for
-/// `impl Display` values, which cannot be given a kernel `Display` impl).
-pub(crate) struct Disp<T>(pub(crate) T);
-
-impl<T: core::fmt::Display> core::fmt::Display for Disp<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
-
-#[cfg(kext_kernel_fmt)]
-impl<T: core::fmt::Display> kernel::fmt::Display for Disp<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
-
-/// A C string printed by `pr_*!` (6.12's `CStr` is `Display`, 7.3's `core::ffi::CStr` is not):
-/// its bytes as UTF-8, or `?` for a string that is not.
-pub(crate) fn cstr_display(s: &CStr) -> Disp<&str> {
-    Disp(core::str::from_utf8(cstr_bytes(s)).unwrap_or("?"))
+/// A C string for `pr_*!` (6.12's `CStr` is `Display`, 7.3's `core::ffi::CStr` is not; `str` is
+/// on both): its bytes as UTF-8, or `?` for a string that is not.
+pub(crate) fn cstr_display(s: &CStr) -> &str {
+    core::str::from_utf8(cstr_bytes(s)).unwrap_or("?")
 }
 
 /// `enum dma_data_direction` (a bindgen newtype in 7.3, plain constants in 6.12).
