@@ -11,9 +11,9 @@
 //! caller's pin caps (`pins.rs`).
 
 use crate::{
-    buffer::{Backing, Buffer, BufferInfo, Origin, Shared},
+    buffer::{Backing, Buffer, BufferInfo, Origin, Shared, Vpu},
     kext::{dma::ContigPages, ratelimit::pr_limited},
-    smem::{self, HostBody, VcMemRequest, VcMemRequestReply, VpuState},
+    smem::{self, HostBody, VcMemRequest, VcMemRequestReply},
     vcsm::Vcsm,
 };
 use core::sync::atomic::Ordering;
@@ -154,7 +154,7 @@ impl Vcsm {
         let buf = Buffer::new(Backing::Alloc(pages), info)?;
         let vpu_addr = buf.vpu_addr;
         // The VPU holds the only reference until it sends RELEASED.
-        let kernel_id = self.register(&buf, VpuState::Mapped, req.vc_handle, false)?;
+        let kernel_id = self.register(&buf, Vpu::Mapped(req.vc_handle))?;
         Ok((vpu_addr, kernel_id))
     }
 
@@ -195,13 +195,7 @@ impl Vcsm {
             addr: 0,
             size: 0,
             kernel_id,
-            vc_handle: self
-                .bufs
-                .lock()
-                .by_id
-                .get(&kernel_id)
-                .map(|e| e.vc_handle)
-                .unwrap_or(0),
+            vc_handle: self.handle_of(kernel_id),
         };
         self.released(&rel);
     }

@@ -32,7 +32,7 @@ use crate::{
         ratelimit::pr_limited,
     },
     mapcache::MapUse,
-    smem::{self, AllocType, Free, HostBody, VpuState, NAME_LEN},
+    smem::{self, AllocType, Free, HostBody, NAME_LEN},
     transaction::Late,
     vcsm::Vcsm,
 };
@@ -152,23 +152,123 @@ impl Buffer {
     }
 }
 
+/// What the VPU holds of a buffer, with the handle where there is one:
+///
+/// ```text
+///   Importing ──reply with a handle──▶ Mapped(h) ──FREE sent──▶ Unmapping(h) ──RELEASED(h)──▶ Released
+///       │                                 │                        └─FREE final (protocol 1, or
+///       └─no handle, error──▶ Released    └─RELEASED(h)──▶ Released   not sent)──▶ Released
+/// ```
+///
+/// A VPU allocation (VC_MEM_REQUEST) starts as `Mapped`. Only the methods of [`Entry`] change
+/// it, and only under the registry lock, through [`Vcsm::update`] (or teardown's
+/// [`Vcsm::forget_vpu`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vpu {
+    /// IMPORT sent, no reply handled yet.
+    Importing,
+    /// The VPU holds this handle for the buffer.
+    Mapped(u32),
+    /// FREE was sent for this handle; waiting for RELEASED.
+    Unmapping(u32),
+    /// The VPU holds nothing of the buffer (or never did).
+    Released,
+}
+
+impl Vpu {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Importing => "importing",
+            Self::Mapped(_) => "mapped",
+            Self::Unmapping(_) => "unmapping",
+            Self::Released => "released",
+        }
+    }
+}
+
+/// Whether a wrapper dma-buf exposes the buffer (a wrapper holds its own reference to it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrap {
+    /// Nothing exposes it.
+    None,
+    /// A wrapper is being made (IMPORT answered, the dma-buf not exported yet).
+    Exporting,
+    /// The wrapper's `struct dma_buf` is at this address (the key of `Registry::by_wrapper`).
+    At(usize),
+}
+
 /// A buffer's state in the registry.
 pub(crate) struct Entry {
     pub(crate) buf: Arc<Buffer>,
-    pub(crate) vpu: VpuState,
-    /// The VPU's handle; 0 if none.
-    pub(crate) vc_handle: u32,
-    /// IMPORT sent, no reply handled yet.
-    pub(crate) importing: bool,
-    /// A wrapper dma-buf exposes the buffer (it holds its own reference to `buf`).
-    pub(crate) wrapped: bool,
-    /// Address of the wrapper's `struct dma_buf`, once exported; 0 before.
-    pub(crate) wrapper: usize,
+    pub(crate) vpu: Vpu,
+    pub(crate) wrap: Wrap,
 }
 
 impl Entry {
+    /// The VPU's handle; 0 if it holds none.
+    pub(crate) fn handle(&self) -> u32 {
+        match self.vpu {
+            Vpu::Mapped(h) | Vpu::Unmapping(h) => h,
+            Vpu::Importing | Vpu::Released => 0,
+        }
+    }
+
+    pub(crate) fn wrapped(&self) -> bool {
+        self.wrap != Wrap::None
+    }
+
+    /// Nothing holds the buffer: the entry leaves the registry.
     fn retirable(&self) -> bool {
-        !self.wrapped && !self.importing && self.vpu == VpuState::NotMapped
+        self.wrap == Wrap::None && self.vpu == Vpu::Released
+    }
+
+    /// The IMPORT reply was handled: the VPU holds `handle`, or nothing if it is 0.
+    fn replied(&mut self, handle: u32) {
+        if self.vpu == Vpu::Importing {
+            self.vpu = if handle != 0 {
+                Vpu::Mapped(handle)
+            } else {
+                Vpu::Released
+            };
+        }
+    }
+
+    /// If the VPU maps a buffer nothing exposes any more: the handle FREE is to be sent for,
+    /// now that the state says it was.
+    fn free_due(&mut self) -> Option<u32> {
+        match (self.vpu, self.wrap) {
+            (Vpu::Mapped(h), Wrap::None) => {
+                self.vpu = Vpu::Unmapping(h);
+                Some(h)
+            }
+            _ => None,
+        }
+    }
+
+    /// FREE for `handle` is final (protocol 1, or it could not be sent): no RELEASED comes.
+    fn freed(&mut self, handle: u32) {
+        if self.vpu == Vpu::Unmapping(handle) {
+            self.vpu = Vpu::Released;
+        }
+    }
+
+    /// RELEASED for `handle`; `Err` with the buffer's own handle if the VPU named another.
+    fn released(&mut self, handle: u32) -> core::result::Result<(), u32> {
+        let ours = self.handle();
+        if ours != handle {
+            return Err(ours);
+        }
+        if ours != 0 {
+            self.vpu = Vpu::Released;
+        }
+        Ok(())
+    }
+
+    /// The service closed: the VPU holds nothing any more. Returns whether it held anything.
+    fn forget_vpu(&mut self) -> bool {
+        let held = self.vpu != Vpu::Released;
+        self.vpu = Vpu::Released;
+        held
     }
 }
 
@@ -211,17 +311,32 @@ impl Registry {
     fn take(&mut self, id: u32) -> Option<Entry> {
         let e = self.by_id.remove(&id)?;
         self.len = self.len.saturating_sub(1);
-        if e.wrapper != 0 {
-            self.by_wrapper.remove(&e.wrapper);
+        if let Wrap::At(addr) = e.wrap {
+            self.by_wrapper.remove(&addr);
         }
         Some(e)
+    }
+
+    /// Entry `id`, to change with one of its transitions.
+    fn entry(&mut self, id: u32) -> Option<&mut Entry> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// Removes entry `id` if nothing holds it any more; the caller drops it after releasing
+    /// the lock.
+    fn take_if_retirable(&mut self, id: u32) -> Option<Entry> {
+        if self.by_id.get(&id)?.retirable() {
+            self.take(id)
+        } else {
+            None
+        }
     }
 
     /// Buffers the VPU has or may get a handle for.
     pub(crate) fn vpu_busy(&self) -> usize {
         self.by_id
             .values()
-            .filter(|e| e.importing || e.vpu != VpuState::NotMapped)
+            .filter(|e| e.vpu != Vpu::Released)
             .count()
     }
 
@@ -381,14 +496,8 @@ impl Vcsm {
         })
     }
 
-    /// Registers `buf` with the given state; returns its new kernel id.
-    pub(crate) fn register(
-        &self,
-        buf: &Arc<Buffer>,
-        vpu: VpuState,
-        vc_handle: u32,
-        importing: bool,
-    ) -> Result<u32> {
+    /// Registers `buf` with the VPU's state `vpu`; returns its new kernel id.
+    pub(crate) fn register(&self, buf: &Arc<Buffer>, vpu: Vpu) -> Result<u32> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut reg = self.bufs.lock();
         if buf.charged {
@@ -404,20 +513,40 @@ impl Vcsm {
             Entry {
                 buf: buf.clone(),
                 vpu,
-                vc_handle,
-                importing,
-                wrapped: false,
-                wrapper: 0,
+                wrap: Wrap::None,
             },
         ));
         reg.len += 1;
         Ok(id)
     }
 
+    /// Changes entry `kernel_id`: runs `change` on the registry under its lock (it returns
+    /// `None` if it found no entry to change). Then retires the entry if nothing holds it any
+    /// more, and, outside the lock, wakes whoever waits for buffers to leave the VPU or the
+    /// registry and releases a retired buffer's memory.
+    ///
+    /// Every change of an entry's state after registration goes through here, so none forgets
+    /// to retire or to wake (teardown's [`Vcsm::forget_vpu`] does the same for all at once).
+    fn update<T>(
+        &self,
+        kernel_id: u32,
+        change: impl FnOnce(&mut Registry) -> Option<T>,
+    ) -> Option<T> {
+        let mut reg = self.bufs.lock();
+        let out = change(&mut reg)?;
+        let retired = reg.take_if_retirable(kernel_id);
+        drop(reg);
+        self.bufs_cv.notify_all();
+        // A retired buffer's memory (the imported dma-buf's mapping, attachment and reference,
+        // or the pages) is released here, outside the lock.
+        drop(retired);
+        Some(out)
+    }
+
     /// Sends IMPORT for `buf` and waits; returns its kernel id and VPU handle. On success the
-    /// entry is marked wrapped: the caller must wrap it (see [`crate::export::wrap`]).
+    /// entry is marked as being wrapped: the caller must wrap it (see [`crate::export::wrap`]).
     fn share(self: &Arc<Self>, buf: &Arc<Buffer>) -> Result<(u32, u32)> {
-        let kernel_id = self.register(buf, VpuState::NotMapped, 0, true)?;
+        let kernel_id = self.register(buf, Vpu::Importing)?;
         let body = HostBody::Import(smem::Import {
             alloc_type: AllocType::NonCached,
             addr: buf.vpu_addr,
@@ -439,7 +568,8 @@ impl Vcsm {
                 return Err(f.err);
             }
             Err(f) => {
-                self.retire(kernel_id);
+                // No handle: the entry retires.
+                self.update(kernel_id, |reg| reg.entry(kernel_id).map(|e| e.replied(0)));
                 return Err(f.err);
             }
         };
@@ -450,38 +580,37 @@ impl Vcsm {
                 buf.map_len,
                 buf.vpu_addr
             );
-            self.retire(kernel_id);
-            return Err(ENOMEM);
         }
-        let mut reg = self.bufs.lock();
-        let removing = reg.removing;
-        match reg.by_id.get_mut(&kernel_id) {
-            Some(e) => {
-                e.importing = false;
-                e.vpu = VpuState::Mapped;
-                e.vc_handle = handle;
-                if !removing {
-                    e.wrapped = true;
-                    return Ok((kernel_id, handle));
-                }
+        let wrapped = self.update(kernel_id, |reg| {
+            let removing = reg.removing;
+            let e = reg.entry(kernel_id)?;
+            e.replied(handle);
+            // The reply came after teardown sent FREE for everything the VPU maps: this one is
+            // not wrapped, so `settle` below sends its FREE (and the caller gets no buffer).
+            if handle != 0 && !removing {
+                e.wrap = Wrap::Exporting;
+            }
+            Some(e.wrapped())
+        });
+        match wrapped {
+            Some(true) => Ok((kernel_id, handle)),
+            Some(false) if handle == 0 => Err(ENOMEM),
+            Some(false) => {
+                self.settle(kernel_id);
+                Err(ENODEV)
             }
             // Teardown forgot it meanwhile.
-            None => return Err(ENODEV),
+            None => Err(ENODEV),
         }
-        drop(reg);
-        // The reply came after teardown sent FREE for everything the VPU maps: this one is
-        // not wrapped, so `settle` sends its FREE (and the caller gets no buffer).
-        self.settle(kernel_id);
-        Err(ENODEV)
     }
 
     /// Records the address of the wrapper of buffer `kernel_id`.
     pub(crate) fn set_wrapper(&self, kernel_id: u32, wrapper: usize) -> Result {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut reg = self.bufs.lock();
-        match reg.by_id.get_mut(&kernel_id) {
-            Some(e) => e.wrapper = wrapper,
-            None => return Err(ENODEV),
+        match reg.entry(kernel_id) {
+            Some(e) if e.wrap == Wrap::Exporting => e.wrap = Wrap::At(wrapper),
+            _ => return Err(ENODEV),
         }
         reg.by_wrapper.insert(node.into_node(wrapper, kernel_id));
         Ok(())
@@ -489,72 +618,46 @@ impl Vcsm {
 
     /// The wrapper of buffer `kernel_id` is gone (or was never made).
     pub(crate) fn wrapper_released(&self, kernel_id: u32) {
-        {
-            let mut reg = self.bufs.lock();
-            let wrapper = match reg.by_id.get_mut(&kernel_id) {
-                Some(e) => {
-                    e.wrapped = false;
-                    core::mem::replace(&mut e.wrapper, 0)
-                }
-                None => return,
-            };
-            if wrapper != 0 {
-                reg.by_wrapper.remove(&wrapper);
+        let unwrapped = self.update(kernel_id, |reg| {
+            let e = reg.entry(kernel_id)?;
+            if let Wrap::At(addr) = core::mem::replace(&mut e.wrap, Wrap::None) {
+                reg.by_wrapper.remove(&addr);
             }
+            Some(())
+        });
+        if unwrapped.is_some() {
+            self.settle(kernel_id);
         }
-        self.settle(kernel_id);
     }
 
     /// The reply to an abandoned IMPORT arrived (event workqueue).
     pub(crate) fn late_import(&self, late: &Late) {
+        let id = late.kernel_id;
         let res_handle = late.res_handle.load(Ordering::Acquire);
+        if self
+            .update(id, |reg| reg.entry(id).map(|e| e.replied(res_handle)))
+            .is_none()
         {
-            let mut reg = self.bufs.lock();
-            let Some(e) = reg.by_id.get_mut(&late.kernel_id) else {
-                return;
-            };
-            e.importing = false;
-            if res_handle != 0 {
-                e.vpu = VpuState::Mapped;
-                e.vc_handle = res_handle;
-            }
+            return;
         }
         if res_handle != 0 {
             pr_limited!(
                 pr_info,
                 "late IMPORT reply for buffer {}: freeing VPU handle {:#x}\n",
-                late.kernel_id,
+                id,
                 res_handle
             );
         }
-        self.settle(late.kernel_id);
+        self.settle(id);
     }
 
     /// After a change to entry `kernel_id`: sends FREE if the VPU maps a buffer nothing exposes
-    /// any more, and retires the entry once nothing holds it.
+    /// any more.
     fn settle(&self, kernel_id: u32) {
-        let handle = {
-            let mut reg = self.bufs.lock();
-            let Some(e) = reg.by_id.get_mut(&kernel_id) else {
-                return;
-            };
-            if e.vpu == VpuState::Mapped && !e.wrapped && !e.importing {
-                e.vpu = VpuState::Unmapping;
-                e.vc_handle
-            } else {
-                let retired = if e.retirable() {
-                    reg.take(kernel_id)
-                } else {
-                    None
-                };
-                drop(reg);
-                if retired.is_some() {
-                    self.bufs_cv.notify_all();
-                }
-                // The buffer's memory is released here, outside the lock.
-                drop(retired);
-                return;
-            }
+        let Some(Some(handle)) =
+            self.update(kernel_id, |reg| reg.entry(kernel_id).map(|e| e.free_due()))
+        else {
+            return;
         };
         let sent = self.send_oneway(HostBody::Free(Free {
             res_handle: handle,
@@ -564,83 +667,45 @@ impl Vcsm {
             self.stats.free_failures.fetch_add(1, Ordering::Relaxed);
             pr_limited!(
                 pr_warn,
-                    "cannot send FREE for VPU handle {:#x} ({:?}); the VPU is gone, releasing the buffer\n",
-                    handle,
-                    e
+                "cannot send FREE for VPU handle {:#x} ({:?}); the VPU is gone, releasing the buffer\n",
+                handle,
+                e
             );
         }
         // Protocol 2: the memory is kept until RELEASED. Otherwise FREE is final.
         if sent.is_err() || !self.protocol_v2.load(Ordering::Acquire) {
-            let retired = {
-                let mut reg = self.bufs.lock();
-                match reg.by_id.get_mut(&kernel_id) {
-                    Some(e) if e.vpu == VpuState::Unmapping && e.vc_handle == handle => {
-                        e.vpu = VpuState::NotMapped;
-                        e.vc_handle = 0;
-                        if e.retirable() {
-                            reg.take(kernel_id)
-                        } else {
-                            None
-                        }
-                    }
-                    _ => None,
-                }
-            };
-            if retired.is_some() {
-                self.bufs_cv.notify_all();
-            }
-            drop(retired);
+            self.update(kernel_id, |reg| {
+                reg.entry(kernel_id).map(|e| e.freed(handle))
+            });
         }
-    }
-
-    /// Removes entry `kernel_id` (a failed import), releasing its buffer.
-    fn retire(&self, kernel_id: u32) {
-        let retired = self.bufs.lock().take(kernel_id);
-        if retired.is_some() {
-            self.bufs_cv.notify_all();
-        }
-        drop(retired);
     }
 
     /// RELEASED: the VPU let go of a buffer (receive work).
     pub(crate) fn released(&self, rel: &smem::Released) {
-        let mut reg = self.bufs.lock();
-        let Some(e) = reg.by_id.get_mut(&rel.kernel_id) else {
-            drop(reg);
-            self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
-            pr_limited!(
-                pr_warn,
-                "VPU released buffer {} (handle {:#x}) that is already released\n",
-                rel.kernel_id,
-                rel.vc_handle
-            );
-            return;
-        };
-        if e.vc_handle != rel.vc_handle {
-            let ours = e.vc_handle;
-            drop(reg);
-            self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
-            pr_limited!(
-                pr_warn,
-                "VPU released buffer {} with handle {:#x}, but it has handle {:#x}; ignored\n",
-                rel.kernel_id,
-                rel.vc_handle,
-                ours
-            );
-            return;
+        let id = rel.kernel_id;
+        // A buffer still wrapped stays until its wrapper goes.
+        match self.update(id, |reg| reg.entry(id).map(|e| e.released(rel.vc_handle))) {
+            Some(Ok(())) => {}
+            None => {
+                self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
+                pr_limited!(
+                    pr_warn,
+                    "VPU released buffer {} (handle {:#x}) that is already released\n",
+                    id,
+                    rel.vc_handle
+                );
+            }
+            Some(Err(ours)) => {
+                self.stats.released_unknown.fetch_add(1, Ordering::Relaxed);
+                pr_limited!(
+                    pr_warn,
+                    "VPU released buffer {} with handle {:#x}, but it has handle {:#x}; ignored\n",
+                    id,
+                    rel.vc_handle,
+                    ours
+                );
+            }
         }
-        e.vpu = VpuState::NotMapped;
-        e.vc_handle = 0;
-        let retired = if e.retirable() {
-            reg.take(rel.kernel_id)
-        } else {
-            None
-        };
-        drop(reg);
-        self.bufs_cv.notify_all();
-        // A buffer still wrapped stays until its wrapper goes; otherwise its memory (the
-        // imported dma-buf's mapping, attachment and reference, or the pages) is released here.
-        drop(retired);
     }
 
     /// Teardown: sends FREE for every buffer the VPU maps, wrapped or not.
@@ -649,37 +714,22 @@ impl Vcsm {
         {
             let mut reg = self.bufs.lock();
             for (id, e) in reg.by_id.iter_mut() {
-                if e.vpu == VpuState::Mapped && !e.importing {
-                    if handles.push((*id, e.vc_handle), GFP_KERNEL).is_err() {
+                if let Vpu::Mapped(h) = e.vpu {
+                    if handles.push((*id, h), GFP_KERNEL).is_err() {
                         break;
                     }
-                    e.vpu = VpuState::Unmapping;
+                    e.vpu = Vpu::Unmapping(h);
                 }
             }
         }
         let v2 = self.protocol_v2.load(Ordering::Acquire);
-        for (id, handle) in handles.iter() {
+        for &(id, handle) in handles.iter() {
             let sent = self.send_oneway(HostBody::Free(Free {
-                res_handle: *handle,
+                res_handle: handle,
                 res_mem: 0,
             }));
             if sent.is_err() || !v2 {
-                let retired = {
-                    let mut reg = self.bufs.lock();
-                    match reg.by_id.get_mut(id) {
-                        Some(e) if e.vpu == VpuState::Unmapping => {
-                            e.vpu = VpuState::NotMapped;
-                            e.vc_handle = 0;
-                            if e.retirable() {
-                                reg.take(*id)
-                            } else {
-                                None
-                            }
-                        }
-                        _ => None,
-                    }
-                };
-                drop(retired);
+                self.update(id, |reg| reg.entry(id).map(|e| e.freed(handle)));
             }
         }
     }
@@ -692,12 +742,9 @@ impl Vcsm {
             let mut reg = self.bufs.lock();
             let mut ids = KVec::new();
             for (id, e) in reg.by_id.iter_mut() {
-                if e.importing || e.vpu != VpuState::NotMapped {
+                if e.forget_vpu() {
                     forced += 1;
                 }
-                e.importing = false;
-                e.vpu = VpuState::NotMapped;
-                e.vc_handle = 0;
                 if e.retirable() {
                     let _ = ids.push(*id, GFP_KERNEL);
                 }
@@ -723,7 +770,16 @@ impl Vcsm {
     pub(crate) fn handle_of_wrapper(&self, wrapper: usize) -> Option<u32> {
         let reg = self.bufs.lock();
         let id = reg.by_wrapper(wrapper)?;
-        reg.by_id.get(&id).map(|e| e.vc_handle)
+        reg.by_id.get(&id).map(|e| e.handle())
+    }
+
+    /// The VPU handle of buffer `kernel_id`; 0 if the VPU holds none.
+    pub(crate) fn handle_of(&self, kernel_id: u32) -> u32 {
+        self.bufs
+            .lock()
+            .by_id
+            .get(&kernel_id)
+            .map_or(0, |e| e.handle())
     }
 }
 

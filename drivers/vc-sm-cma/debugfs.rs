@@ -16,12 +16,12 @@
 
 use crate::{
     alloc::NameFmt,
+    buffer::Vpu,
     kext::{
         debugfs::{Dir, SeqFile, Show, ShowFile, ShowFops},
         miscdev::this_module,
     },
     shim,
-    smem::VpuState,
     vcsm::Vcsm,
     NAME,
 };
@@ -45,17 +45,6 @@ impl DebugFiles {
             _state: state,
             _dir: dir,
         })
-    }
-}
-
-fn vpu_state(importing: bool, vpu: VpuState) -> &'static str {
-    if importing {
-        return "importing";
-    }
-    match vpu {
-        VpuState::Mapped => "mapped",
-        VpuState::Unmapping => "unmapping",
-        VpuState::NotMapped => "released",
     }
 }
 
@@ -85,23 +74,20 @@ impl Show for Vcsm {
                     NameFmt(&exporter),
                     b.dma_addr,
                     b.vpu_addr,
-                    e.vc_handle,
-                    vpu_state(e.importing, e.vpu),
+                    e.handle(),
+                    e.vpu.as_str(),
                     b.pid,
-                    if e.wrapped { "yes" } else { "no" }
+                    if e.wrapped() { "yes" } else { "no" }
                 );
                 count += 1;
                 bytes += b.size;
-                if e.importing {
-                    importing += 1;
-                } else {
-                    match e.vpu {
-                        VpuState::Mapped => mapped += 1,
-                        VpuState::Unmapping => unmapping += 1,
-                        VpuState::NotMapped => released += 1,
-                    }
+                match e.vpu {
+                    Vpu::Importing => importing += 1,
+                    Vpu::Mapped(_) => mapped += 1,
+                    Vpu::Unmapping(_) => unmapping += 1,
+                    Vpu::Released => released += 1,
                 }
-                if e.wrapped {
+                if e.wrapped() {
                     wrapped += 1;
                 }
             }

@@ -21,10 +21,9 @@
 //! the cap. The check and the registration of the new buffer happen under one lock.
 
 use crate::{
-    buffer::{Entry, Origin, Registry},
+    buffer::{Entry, Origin, Registry, Vpu},
     kext::ratelimit::pr_limited,
     shim,
-    smem::VpuState,
 };
 use core::sync::atomic::Ordering;
 use kernel::{bindings, prelude::*, rbtree::RBTree, str::CStr};
@@ -42,7 +41,7 @@ impl Entry {
         }
         let held = match self.buf.origin {
             Origin::Alloc => true,
-            Origin::Import => !self.wrapped && (self.importing || self.vpu != VpuState::NotMapped),
+            Origin::Import => !self.wrapped() && self.vpu != Vpu::Released,
             Origin::VpuRequest => false,
         };
         if held {

@@ -239,31 +239,6 @@ impl TryFrom<u32> for AllocType {
     }
 }
 
-/// The state of a buffer's VPU mapping, as the driver tracks it (not sent on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(u32)]
-pub enum VpuState {
-    /// The VPU holds no handle for the buffer.
-    #[default]
-    NotMapped = 0,
-    /// The VPU holds a handle for the buffer.
-    Mapped = 1,
-    /// FREE was sent; waiting for RELEASED.
-    Unmapping = 2,
-}
-
-impl VpuState {
-    /// Converts a value, returning `None` if it is not a state.
-    pub const fn from_u32(value: u32) -> Option<Self> {
-        match value {
-            0 => Some(Self::NotMapped),
-            1 => Some(Self::Mapped),
-            2 => Some(Self::Unmapping),
-            _ => None,
-        }
-    }
-}
-
 /// Returns the transaction id that follows `prev`.
 ///
 /// Ids stay within [`TRANS_ID_MASK`] (31 bits) and skip 0, so the result is always in

@@ -143,7 +143,7 @@ fn msg_type_unknown_values() {
 }
 
 #[test]
-fn alloc_type_and_vpu_state_values() {
+fn alloc_type_values() {
     assert_eq!(AllocType::Cached.as_u32(), 0);
     assert_eq!(AllocType::NonCached.as_u32(), 1);
     assert_eq!(AllocType::from_u32(0), Some(AllocType::Cached));
@@ -151,14 +151,6 @@ fn alloc_type_and_vpu_state_values() {
     assert_eq!(AllocType::from_u32(2), None);
     assert_eq!(AllocType::try_from(5), Err(DecodeError::BadAllocType(5)));
     assert_eq!(AllocType::default(), AllocType::NonCached);
-
-    assert_eq!(VpuState::NotMapped as u32, 0);
-    assert_eq!(VpuState::Mapped as u32, 1);
-    assert_eq!(VpuState::Unmapping as u32, 2);
-    assert_eq!(VpuState::from_u32(1), Some(VpuState::Mapped));
-    assert_eq!(VpuState::from_u32(2), Some(VpuState::Unmapping));
-    assert_eq!(VpuState::from_u32(3), None);
-    assert_eq!(VpuState::default(), VpuState::NotMapped);
 }
 
 // ---- Host to VPU: byte-exact vectors. ----
