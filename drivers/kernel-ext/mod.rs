@@ -18,5 +18,6 @@ pub(crate) mod fd;
 pub(crate) mod miscdev;
 pub(crate) mod module_ref;
 pub(crate) mod ratelimit;
+pub(crate) mod revocable;
 pub(crate) mod shrinker;
 pub(crate) mod workqueue;

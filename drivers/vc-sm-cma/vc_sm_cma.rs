@@ -28,6 +28,9 @@
 //! *and* the VPU has confirmed with RELEASED that it dropped its handle (with firmware that
 //! does not speak protocol 2, sending FREE counts as the confirmation).
 
+// `Vcsm`'s initialiser (`try_pin_init!` over its 19 fields) nests deeper than the default 128.
+#![recursion_limit = "256"]
+
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 

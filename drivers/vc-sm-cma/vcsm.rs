@@ -24,6 +24,8 @@
 //! 3. [`Vcsm::bufs`] (the buffer registry),
 //! 4. [`Vcsm::trans`] (pending transactions; a leaf).
 //!
+//! The use counts of [`Vcsm::io`] and [`Vcsm::ops`] have leaf locks of their own.
+//!
 //! Objects whose drop releases memory or dma-buf references (registry entries, services,
 //! registrations) are dropped after the lock that guarded them is released.
 
@@ -33,12 +35,18 @@ use crate::{
     debugfs::DebugFiles,
     firmware::FirmwareInfo,
     ioctl::{self, VcsmMisc},
-    kext::{dma::DataDirection, miscdev, ratelimit::pr_limited, workqueue::OwnedQueue},
+    kext::{
+        dma::DataDirection,
+        miscdev,
+        ratelimit::pr_limited,
+        revocable::{Revocable, UseGuard},
+        workqueue::OwnedQueue,
+    },
     mapcache::MapCache,
     shim,
     smem::{self, HostBody, HostMsg, VpuMsg, MAX_MSG_LEN},
     transaction::{Late, TransTable},
-    vchiq::{self, HeldMessage, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
+    vchiq::{self, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
     window::VpuWindow,
     NAME,
 };
@@ -76,13 +84,6 @@ pub(crate) struct Conn {
     pub(crate) phase: Phase,
     /// The open service; closed when dropped.
     service: Option<vchiq::Service<Handler>>,
-    /// What senders and the receive work use; `None` once the connection is going away.
-    svc: Option<ServiceRef>,
-    /// Users of `svc` right now (see [`IoGuard`]); teardown waits for none.
-    in_flight: u32,
-    /// Requests (imports, allocations) under way (see [`OpGuard`]); teardown waits for none
-    /// before the device's DMA set-up goes.
-    ops: u32,
     misc: Option<miscdev::Registration<VcsmMisc>>,
     debugfs: Option<DebugFiles>,
 }
@@ -131,10 +132,18 @@ pub(crate) struct Vcsm {
     vdev: BoundDevice,
     #[pin]
     pub(crate) conn: Mutex<Conn>,
-    /// Signalled when `Conn::in_flight` or `Conn::ops` drops to 0 and when the VPU acknowledges
-    /// the protocol.
+    /// Signalled when the VPU acknowledges the protocol.
     #[pin]
     conn_cv: CondVar,
+    /// What senders and the receive work use of the open service; teardown revokes it and
+    /// waits for every use to end before it closes the service.
+    #[pin]
+    io: Revocable<ServiceRef>,
+    /// Requests (imports, allocations) under way: teardown revokes this and waits for them
+    /// to end before the device's DMA set-up goes, so no request allocates or maps through a
+    /// device whose DMA configuration is gone.
+    #[pin]
+    ops: Revocable<()>,
     #[pin]
     wq: Mutex<Option<Arc<Queues>>>,
     /// Every buffer the driver knows (see `buffer.rs`).
@@ -203,45 +212,6 @@ impl ServiceHandler for Handler {
 
     fn closed(&self) {
         pr_info!("VCHIQ service SMEM closed\n");
-    }
-}
-
-/// A use of the service by a sender or the receive work; teardown waits until there is none.
-pub(crate) struct IoGuard<'a> {
-    vcsm: &'a Vcsm,
-    svc: ServiceRef,
-}
-
-impl IoGuard<'_> {
-    fn hold(&self) -> Option<HeldMessage<'_>> {
-        self.svc.hold()
-    }
-}
-
-impl Drop for IoGuard<'_> {
-    fn drop(&mut self) {
-        let mut conn = self.vcsm.conn.lock();
-        conn.in_flight = conn.in_flight.saturating_sub(1);
-        if conn.in_flight == 0 {
-            self.vcsm.conn_cv.notify_all();
-        }
-    }
-}
-
-/// A request (import or allocation) that uses the device; teardown waits until there is none
-/// before it gives the device's DMA set-up back, so no request allocates or maps through a
-/// device whose DMA configuration is gone.
-pub(crate) struct OpGuard<'a> {
-    vcsm: &'a Vcsm,
-}
-
-impl Drop for OpGuard<'_> {
-    fn drop(&mut self) {
-        let mut conn = self.vcsm.conn.lock();
-        conn.ops = conn.ops.saturating_sub(1);
-        if conn.ops == 0 {
-            self.vcsm.conn_cv.notify_all();
-        }
     }
 }
 
@@ -345,15 +315,14 @@ impl Vcsm {
                     Conn {
                         phase: Phase::Probed,
                         service: None,
-                        svc: None,
-                        in_flight: 0,
-                        ops: 0,
                         misc: None,
                         debugfs: None,
                     },
                     "vcsm:conn"
                 ),
                 conn_cv <- new_condvar!("vcsm:conn_cv"),
+                io <- Revocable::new(None),
+                ops <- Revocable::new(Some(())),
                 wq <- new_mutex!(Some(queues), "vcsm:wq"),
                 bufs <- new_mutex!(Registry::new(), "vcsm:bufs"),
                 maps,
@@ -432,26 +401,18 @@ impl Vcsm {
         }
     }
 
-    /// Starts a request that uses the device (see [`OpGuard`]); fails unless the device
+    /// Starts a request that uses the device (see [`Vcsm::ops`]); fails unless the device
     /// serves requests.
-    pub(crate) fn begin_op(&self) -> Result<OpGuard<'_>> {
-        let mut conn = self.conn.lock();
-        match conn.phase {
-            Phase::Ready => {
-                conn.ops += 1;
-                Ok(OpGuard { vcsm: self })
-            }
-            Phase::Removing => Err(ENODEV),
-            _ => Err(EPERM),
-        }
+    pub(crate) fn begin_op(&self) -> Result<UseGuard<'_, ()>> {
+        // A request that passes this check before teardown starts is waited for; one that
+        // passes it after teardown revoked `ops` fails here.
+        self.ensure_ready()?;
+        self.ops.try_access().ok_or(ENODEV)
     }
 
     /// Starts a use of the service; fails with `ENODEV` when there is none.
-    fn begin_io(&self) -> Result<IoGuard<'_>> {
-        let mut conn = self.conn.lock();
-        let svc = conn.svc.clone().ok_or(ENODEV)?;
-        conn.in_flight += 1;
-        Ok(IoGuard { vcsm: self, svc })
+    fn begin_io(&self) -> Result<UseGuard<'_, ServiceRef>> {
+        self.io.try_access().ok_or(ENODEV)
     }
 
     /// Sends one message; blocks until VCHIQ has queued it.
@@ -461,10 +422,10 @@ impl Vcsm {
         let data = buf.get(..len).ok_or(EINVAL)?;
         let io = self.begin_io()?;
         // Keep the VideoCore awake while the message is queued.
-        let used = io.svc.use_service().is_ok();
-        let res = io.svc.queue_kernel_message(data);
+        let used = io.use_service().is_ok();
+        let res = io.queue_kernel_message(data);
         if used {
-            let _ = io.svc.release_service();
+            let _ = io.release_service();
         }
         res
     }
@@ -630,8 +591,14 @@ impl Vcsm {
                 drop(service);
                 return Err(ENODEV);
             }
+            if let Err(svc) = self.io.provide(svc) {
+                // Teardown revoked it: it starts with the phase, which was checked above.
+                drop(conn);
+                drop(svc);
+                drop(service);
+                return Err(ENODEV);
+            }
             conn.service = Some(service);
-            conn.svc = Some(svc);
         }
 
         self.send_oneway(HostBody::ClientVersion {
@@ -696,14 +663,8 @@ impl Vcsm {
         if let Some(q) = &queues {
             q.rx.flush();
         }
-        let service = {
-            let mut conn = self.conn.lock();
-            conn.svc = None;
-            while conn.in_flight > 0 {
-                self.conn_cv.wait(&mut conn);
-            }
-            conn.service.take()
-        };
+        drop(self.io.revoke_and_wait());
+        let service = self.conn.lock().service.take();
         // `vchiq_close_service`; no callbacks after this. The instance is shut down
         // (`vchiq_shutdown`) with its last reference, the service's.
         drop(service);
@@ -717,12 +678,7 @@ impl Vcsm {
         self.forget_vpu();
         // Requests still under way fail now (no service, no transactions); wait for them to
         // let go of the device before its DMA set-up goes.
-        {
-            let mut conn = self.conn.lock();
-            while conn.ops > 0 {
-                self.conn_cv.wait(&mut conn);
-            }
-        }
+        self.ops.revoke_and_wait();
         // The driver core frees the device's DMA configuration (its `dma_range_map`) once this
         // returns: no mapping of it may outlive remove, not even of buffers whose wrapper is
         // still open (they stay usable as dma-bufs, without a VPU mapping).
