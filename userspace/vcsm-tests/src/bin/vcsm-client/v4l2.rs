@@ -328,8 +328,14 @@ fn vivid_allocations() -> Result<usize, String> {
 
 /// The driver and the VPU hold nothing any more and vivid has freed every frame (`when`
 /// says after what); unloads vivid.
+///
+/// The last reference to a frame's dma-buf can go after the driver's registry is empty (the
+/// buffer leaves it before its memory is released outside the lock, and a reference dropped by
+/// a kernel worker is put by the deferred `fput`), so the frames get the same grace as the
+/// driver. A frame still allocated after it is a leak.
 fn all_freed(vivid: Vivid, when: &str) -> Result<(), String> {
     wait_idle(3000)?;
+    wait_for(3000, || Ok(vivid_allocations()? == 0))?;
     let left = vivid_allocations()?;
     drop(vivid);
     if left != 0 {
