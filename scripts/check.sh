@@ -87,8 +87,9 @@ suite() {
 	must "kernel-debug$sfx" scripts/kernel.sh build debug
 	kdir=$(scripts/kernel.sh kdir debug)
 	# The lint gates of scripts/lint.sh (rustfmt, clippy on the modules and the host
-	# workspaces, and shellcheck), before the boots: a finding fails the check. The short suite
-	# runs the kernel's clippy lints only (the rest does not depend on the kernel).
+	# workspaces, kernel-ext's dead code, and shellcheck), before the boots: a finding fails the
+	# check. The short suite runs the kernel's clippy lints and the dead-code audit only (the
+	# rest does not depend on the kernel).
 	if [ "$mode" = check ]; then
 		if [ "$scope" = full ]; then
 			# shellcheck source=scripts/lint.sh
@@ -96,6 +97,7 @@ suite() {
 			vcsm_lint "$kdir"
 		else
 			step "lint-clippy-kernel$sfx" vcsm_lint_clippy_kernel "$kdir"
+			step "lint-kext-dead-code$sfx" vcsm_lint_kext_dead_code "$kdir"
 		fi
 	fi
 	must "modules$sfx" scripts/build-modules.sh "$kdir"

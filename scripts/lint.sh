@@ -8,6 +8,8 @@
 #   lint-fmt-NAME           cargo fmt --check of each host cargo workspace (common, uapi,
 #   lint-clippy-NAME        userspace) and cargo clippy --all-targets -D warnings
 #   lint-clippy-kernel      the modules built with CLIPPY=1 (the kernel's lints): no warning
+#   lint-kext-dead-code     no item of drivers/kernel-ext that no module uses (the modules
+#                           built with VCSM_KEXT_AUDIT=1, judged by scripts/kext-dead-code.py)
 #   lint-shellcheck         shellcheck on every shell script of the tree
 #
 #   scripts/lint.sh [KDIR]  KDIR: the kernel build (default: the cached debug kernel)
@@ -95,6 +97,26 @@ vcsm_lint_clippy_kernel() {
 	grep -cE '^ *CLIPPY ' "$log" | sed 's/$/ crates linted, no warning/'
 }
 
+# kernel-ext's dead code across all modules (drivers/kernel-ext/README.md): the modules built
+# afresh with VCSM_KEXT_AUDIT=1 (the dead-code lint on in every module's kernel-ext includes,
+# rustc's diagnostics as JSON) in a directory of their own; kext-dead-code.py fails on an item
+# that no module including its file uses.
+vcsm_lint_kext_dead_code() {
+	local kdir=$1 out log rc=0
+	out="$top/build/lint/kmod-audit/$(basename "$kdir")"
+	log="$top/build/lint/kext-audit-$(basename "$kdir").out"
+	rm -rf "$out" "$out-tests"
+	mkdir -p "$(dirname "$log")"
+	VCSM_KMOD_OUT=$out "$top/scripts/build-modules.sh" "$kdir" VCSM_KEXT_AUDIT=1 >"$log" 2>&1 ||
+		rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 40 "$log"
+		echo "lint: the VCSM_KEXT_AUDIT=1 build failed (exit $rc)"
+		return 1
+	fi
+	python3 "$top/scripts/kext-dead-code.py" "$top" "$log"
+}
+
 # Every shell script: *.sh and the files with a sh or bash shebang. The sourced ones say their
 # shell in a `# shellcheck shell=` line (the guest's run under busybox sh: shell=sh).
 vcsm_lint_shell_files() {
@@ -135,6 +157,7 @@ vcsm_lint() {
 		step "lint-clippy-${ws#*:}" vcsm_lint_clippy "${ws%%:*}" "${ws#*:}"
 	done
 	step lint-clippy-kernel vcsm_lint_clippy_kernel "$kdir"
+	step lint-kext-dead-code vcsm_lint_kext_dead_code "$kdir"
 	step lint-shellcheck vcsm_lint_shellcheck
 }
 

@@ -41,7 +41,6 @@ use crate::kext::compat::ARef;
 use core::{
     ffi::{c_int, c_void},
     fmt::Write,
-    ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use kernel::{
@@ -54,8 +53,10 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
-#[path = "../kernel-ext/mod.rs"]
-#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+// kernel-ext is shared by every module, each using part of it, so its dead-code warnings are
+// only meaningful across all of them: `scripts/lint.sh` builds with `--cfg kext_audit` and fails
+// on an item no module uses (lint-kext-dead-code).
+#[cfg_attr(not(kext_audit), allow(dead_code))]
 mod kext;
 
 #[path = "../common/src/rpi_fw.rs"]
@@ -63,7 +64,7 @@ mod kext;
 mod rpi_fw;
 
 #[path = "../kernel-ext/rpi_firmware.rs"]
-#[allow(dead_code)] // Shared with other modules; this one uses a subset.
+#[cfg_attr(not(kext_audit), allow(dead_code))]
 mod rpi_firmware;
 
 #[path = "../common/src/vpu_window.rs"]
@@ -73,7 +74,7 @@ mod vpu_window;
 kext::compat::kext_impl_display!(vpu_window::WindowError, vpu_window::Window);
 
 #[path = "../kernel-ext/vpu_ranges.rs"]
-#[allow(dead_code)] // Shared with vc-sm-cma, which reads its device's range map instead.
+#[cfg_attr(not(kext_audit), allow(dead_code))]
 mod vpu_ranges;
 
 mod pool;
@@ -84,8 +85,8 @@ use reach::Reach;
 
 use kext::{
     debugfs::{Dir, SeqFile, Show, ShowFile, ShowFops},
-    dma::{self, ContigPages, DataDirection, SgTable, Vma},
-    dma_buf::{self, DmaBuf, Exporter},
+    dma::{self, ContigPages, DataDirection, MappedSgt, SgTable, Vma, VmapAddr},
+    dma_buf::{self, DmaBuf, Exporter, ResvLocked},
     dma_heap::{HeapOps, Registration},
     miscdev::this_module,
     ratelimit::{current_killed, pr_limited},
@@ -173,7 +174,7 @@ struct CmaHeap {
 }
 
 impl HeapOps for CmaHeap {
-    fn allocate(&self, len: usize, fd_flags: u32, _heap_flags: u64) -> Result<DmaBuf> {
+    fn allocate(&self, len: usize, fd_flags: u32, _heap_flags: u64) -> Result<ARef<DmaBuf>> {
         let region = &self.region;
         if len as u64 > region.size {
             pr_limited!(
@@ -216,7 +217,7 @@ impl HeapOps for CmaHeap {
 
 impl CmaHeap {
     /// An allocation from CMA, zeroed on this thread.
-    fn allocate_fresh(&self, len: usize, fd_flags: u32) -> Result<DmaBuf> {
+    fn allocate_fresh(&self, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
         let region = &self.region;
         // The cached heap's CPU mappings are cached and every device mapping of it does the
         // cache maintenance (see `map_attrs`), so its zeroes are never cleaned to memory as
@@ -260,7 +261,7 @@ impl CmaHeap {
     }
 
     /// Wraps `mem` in a buffer and exports it as a dma-buf of `len` bytes.
-    fn export(&self, mem: PooledPages, len: usize, fd_flags: u32) -> Result<DmaBuf> {
+    fn export(&self, mem: PooledPages, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
         let region = &self.region;
         let buffer = KBox::pin_init(
             try_pin_init!(CmaBuffer {
@@ -392,27 +393,29 @@ impl Exporter for CmaBuffer {
     fn map(
         &self,
         att: &Arc<CmaAttachment>,
+        _held: &ResvLocked<'_>,
         dir: DataDirection,
-    ) -> Result<NonNull<bindings::sg_table>> {
+    ) -> Result<MappedSgt> {
         // An uncached mapping skips CPU cache maintenance: the zeroes must be in memory first.
         self.prepare_uncached_access();
-        let mut table = att.table.lock();
-        if let Err(e) = table.map(&att.dev, dir, self.map_attrs()) {
-            pr_limited!(
-                pr_warn,
-                "cannot map a buffer for {:?} access: {:?}\n",
-                dir,
-                e
-            );
-            return Err(e);
-        }
-        NonNull::new(table.as_raw()).ok_or(EINVAL)
+        att.table
+            .lock()
+            .map(&att.dev, dir, self.map_attrs())
+            .inspect_err(|e| {
+                pr_limited!(
+                    pr_warn,
+                    "cannot map a buffer for {:?} access: {:?}\n",
+                    dir,
+                    e
+                );
+            })
     }
 
     fn unmap(
         &self,
         att: &Arc<CmaAttachment>,
-        _sgt: NonNull<bindings::sg_table>,
+        _held: &ResvLocked<'_>,
+        _sgt: MappedSgt,
         _dir: DataDirection,
     ) {
         att.table.lock().unmap();
@@ -441,14 +444,13 @@ impl Exporter for CmaBuffer {
         self.mem.mmap(vma, !self.cached)
     }
 
-    fn vmap(&self) -> Result<NonNull<c_void>> {
+    fn vmap(&self, _held: &ResvLocked<'_>) -> Result<VmapAddr> {
         self.prepare_uncached_access();
         self.mem.vmap(!self.cached)
     }
 
-    fn vunmap(&self, vaddr: NonNull<c_void>) {
-        // SAFETY: The dma-buf core passes back the address `vmap` returned, once.
-        unsafe { dma::vunmap(vaddr) };
+    fn vunmap(&self, _held: &ResvLocked<'_>, vaddr: VmapAddr) {
+        self.mem.vunmap(vaddr);
     }
 }
 

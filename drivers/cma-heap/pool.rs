@@ -24,7 +24,7 @@
 //! cached heap's user may have left dirty lines over it: the zeroing writes through the same
 //! cacheable linear map, and the clean then writes every line out). So a pooled buffer has no
 //! dirty line over it, and either heap may take it: the uncached heap's first mapping owes no
-//! clean ([`ContigPages::needs_clean`] is false), the cached heap marks it cached.
+//! clean, the cached heap marks it cached.
 //!
 //! # Bounds
 //!

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs directories and read-only `seq_file` files whose contents a Rust object writes.
+//! debugfs directories and `seq_file` files whose contents a Rust object writes ([`Show`]),
+//! and that may take writes as well ([`Store`]).
 //!
 //! As for [`miscdev`](super::miscdev), the `file_operations` are a `static` of the driver crate
-//! so that open files pin the module: `static FOPS: ShowFops = ShowFops::new::<T>(this_module!())`.
+//! so that open files pin the module: `static FOPS: ShowFops = ShowFops::new::<T>(this_module!())`
+//! (or [`StoreFops`] for a writable file).
 
-use super::bindings as ext;
+use super::{bindings as ext, compat, miscdev::Owner};
 use core::{
-    ffi::{c_int, c_void},
+    ffi::{c_char, c_int, c_void},
     fmt,
     ptr::NonNull,
 };
-use kernel::{bindings, error::from_err_ptr, prelude::*, str::CStr, sync::Arc};
+use kernel::{bindings, error::from_err_ptr, prelude::*, str::CStr, sync::Arc, uaccess::UserSlice};
+
+/// The longest write a [`Store`] file accepts, in bytes (commands are a few words).
+pub(crate) const MAX_WRITE: usize = 256;
 
 /// Writes the contents of a debugfs file.
 pub(crate) trait Show: Send + Sync + 'static {
@@ -20,7 +25,15 @@ pub(crate) trait Show: Send + Sync + 'static {
     fn show(&self, m: &mut SeqFile<'_>) -> Result;
 }
 
-/// A `seq_file` being filled; write to it with `write!`/`writeln!`.
+/// Handles writes to a debugfs file that reads like a [`Show`] one.
+pub(crate) trait Store: Show {
+    /// Handles a write of `input` (the written text, surrounding whitespace removed).
+    ///
+    /// Bad input must be logged (what was wrong) and answered with `EINVAL`.
+    fn store(&self, input: &str) -> Result;
+}
+
+/// A `seq_file` being filled; write to it with `write!`/`writeln!` or [`SeqFile::fmt`].
 pub(crate) struct SeqFile<'a> {
     m: NonNull<ext::seq_file>,
     _p: core::marker::PhantomData<&'a mut ext::seq_file>,
@@ -36,6 +49,13 @@ impl fmt::Write for SeqFile<'_> {
     }
 }
 
+impl SeqFile<'_> {
+    /// Appends formatted text, e.g. `m.fmt(format_args!("x {}\n", x))?`.
+    pub(crate) fn fmt(&mut self, args: fmt::Arguments<'_>) -> Result {
+        fmt::Write::write_fmt(self, args).map_err(|_| ENOMEM)
+    }
+}
+
 /// The `file_operations` of a [`Show`] file.
 #[repr(transparent)]
 pub(crate) struct ShowFops(bindings::file_operations);
@@ -45,9 +65,9 @@ unsafe impl Sync for ShowFops {}
 
 impl ShowFops {
     /// The table for `T`; open files pin `owner` (pass `miscdev::this_module!()`).
-    pub(crate) const fn new<T: Show>(owner: *mut bindings::module) -> Self {
+    pub(crate) const fn new<T: Show>(owner: Owner) -> Self {
         Self(bindings::file_operations {
-            owner,
+            owner: owner.as_ptr(),
             open: Some(open_cb::<T>),
             read: Some(ext::seq_read),
             llseek: Some(ext::seq_lseek),
@@ -58,10 +78,77 @@ impl ShowFops {
     }
 }
 
+/// The `file_operations` of a [`Store`] file: read as a [`Show`] file, written through
+/// [`Store::store`].
+#[repr(transparent)]
+pub(crate) struct StoreFops(bindings::file_operations);
+
+// SAFETY: As for `ShowFops`.
+unsafe impl Sync for StoreFops {}
+
+impl StoreFops {
+    /// The table for `T`; open files pin `owner` (pass `miscdev::this_module!()`).
+    pub(crate) const fn new<T: Store>(owner: Owner) -> Self {
+        Self(bindings::file_operations {
+            owner: owner.as_ptr(),
+            open: Some(open_cb::<T>),
+            read: Some(ext::seq_read),
+            write: Some(write_cb::<T>),
+            llseek: Some(ext::seq_lseek),
+            release: Some(ext::single_release),
+            // SAFETY: All-zeroes is a valid `file_operations` (NULL callbacks and flags).
+            ..unsafe { core::mem::zeroed() }
+        })
+    }
+}
+
+/// # Safety
+///
+/// Only called by the VFS on a file opened by `open_cb::<T>` (so its private data is the
+/// `seq_file` of `single_open`, whose private data is a live `T`), with `buf` a user address of
+/// `count` bytes.
+unsafe extern "C" fn write_cb<T: Store>(
+    file: *mut bindings::file,
+    buf: *const c_char,
+    count: usize,
+    _ppos: *mut bindings::loff_t,
+) -> isize {
+    let mut bytes = [0u8; MAX_WRITE];
+    let Some(dst) = bytes.get_mut(..count) else {
+        crate::kext::ratelimit::pr_limited!(
+            pr_err,
+            "debugfs: a write of {} bytes, at most {} accepted\n",
+            count,
+            MAX_WRITE
+        );
+        return EINVAL.to_errno() as isize;
+    };
+    if let Err(e) = UserSlice::new(compat::user_ptr(buf as usize), count)
+        .reader()
+        .read_slice(dst)
+    {
+        return e.to_errno() as isize;
+    }
+    // SAFETY: `file` is open; `single_open` made its private data the `seq_file`, whose
+    // private data is the `T` given to `Dir::store_file`, alive while the file exists.
+    let this = unsafe {
+        let m = (*file).private_data.cast::<ext::seq_file>();
+        &*ext::kext_seq_private(m).cast::<T>()
+    };
+    let Ok(text) = core::str::from_utf8(dst) else {
+        crate::kext::ratelimit::pr_limited!(pr_err, "debugfs: a write that is not UTF-8 text\n");
+        return EINVAL.to_errno() as isize;
+    };
+    match this.store(text.trim()) {
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
 /// # Safety
 ///
 /// Only called by the VFS (through the debugfs proxy) on a file created by
-/// [`Dir::show_file::<T>`], whose `i_private` is a live `T`.
+/// [`Dir::show_file::<T>`] or [`Dir::store_file::<T>`], whose `i_private` is a live `T`.
 unsafe extern "C" fn open_cb<T: Show>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -149,15 +236,43 @@ impl Dir {
         data: Arc<T>,
         fops: &'static ShowFops,
     ) -> Result<ShowFile<T>> {
-        // SAFETY: The directory is live; `name` is NUL-terminated; `fops` is static; `data`
-        // is kept alive by the returned `ShowFile` until the file is removed.
+        // SAFETY: `fops` is `ShowFops::new::<T>`'s table.
+        unsafe { self.create_file(name, 0o444, data, &fops.0) }
+    }
+
+    /// Creates file `name` (permissions `mode`) in this directory: `data` writes its contents
+    /// and handles writes to it.
+    pub(crate) fn store_file<T: Store>(
+        &self,
+        name: &CStr,
+        mode: u16,
+        data: Arc<T>,
+        fops: &'static StoreFops,
+    ) -> Result<ShowFile<T>> {
+        // SAFETY: `fops` is `StoreFops::new::<T>`'s table.
+        unsafe { self.create_file(name, mode, data, &fops.0) }
+    }
+
+    /// # Safety
+    ///
+    /// `fops` is a table whose callbacks take the file's private data for a `T`.
+    unsafe fn create_file<T: Show>(
+        &self,
+        name: &CStr,
+        mode: u16,
+        data: Arc<T>,
+        fops: &'static bindings::file_operations,
+    ) -> Result<ShowFile<T>> {
+        // SAFETY: The directory is live; `name` is NUL-terminated; `fops` is static and made
+        // for `T` (guaranteed by the caller); `data` is kept alive by the returned `ShowFile`
+        // until the file is removed.
         let dentry = from_err_ptr(unsafe {
             ext::kext_debugfs_create_file(
                 name.as_char_ptr(),
-                0o444,
+                mode,
                 self.entry.dentry.as_ptr().cast(),
                 core::ptr::from_ref::<T>(&*data).cast_mut().cast(),
-                &fops.0,
+                fops,
             )
         })?;
         // INVARIANT: The file was created with `data` as its private data.
@@ -169,8 +284,8 @@ impl Dir {
     }
 }
 
-/// A file created by [`Dir::show_file`]; removed on drop, before its data is released and
-/// before its directory.
+/// A file created by [`Dir::show_file`] or [`Dir::store_file`]; removed on drop, before its
+/// data is released and before its directory.
 ///
 /// # Invariants
 ///

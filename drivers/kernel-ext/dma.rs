@@ -212,12 +212,6 @@ impl ContigPages {
         self.cached = true;
     }
 
-    /// Whether a clean is still owed before an access around the CPU caches (pages that are
-    /// not [`ContigPages::alloc_cached`]'s kind and were not cleaned yet).
-    pub(crate) fn needs_clean(&self) -> bool {
-        !self.cached && self.dirty.load(Ordering::Acquire)
-    }
-
     /// Size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
@@ -234,24 +228,9 @@ impl ContigPages {
         unsafe { ext::kext_page_to_phys(self.page.as_ptr().cast()) }
     }
 
-    /// The first page.
-    pub(crate) fn page(&self) -> NonNull<bindings::page> {
-        self.page
-    }
-
     /// Number of pages.
     pub(crate) fn page_count(&self) -> usize {
         self.size >> bindings::PAGE_SHIFT
-    }
-
-    /// The device the pages were allocated for.
-    pub(crate) fn device(&self) -> &ARef<Device> {
-        &self.dev
-    }
-
-    /// A new scatter-gather table describing the whole allocation in one entry.
-    pub(crate) fn sg_table(&self) -> Result<SgTable> {
-        SgTable::new_contig(self.page, self.size, u32::MAX)
     }
 
     /// A new scatter-gather table describing the whole allocation, for mapping by `dev`: in
@@ -259,7 +238,8 @@ impl ContigPages {
     pub(crate) fn sg_table_for(&self, dev: &Device) -> Result<SgTable> {
         // SAFETY: `dev` is a valid device.
         let max_seg = unsafe { ext::kext_dma_max_seg_size(raw(dev).cast()) };
-        SgTable::new_contig(self.page, self.size, max_seg)
+        // SAFETY: The pages are contiguous and `size` bytes long by the type invariant.
+        unsafe { SgTable::new_contig(self.page, self.size, max_seg) }
     }
 
     /// Maps the allocation (honouring the mapping's page offset) into a user VMA.
@@ -287,8 +267,8 @@ impl ContigPages {
         })
     }
 
-    /// Maps the allocation into the kernel's address space. Undo with [`vunmap`].
-    pub(crate) fn vmap(&self, writecombine: bool) -> Result<NonNull<core::ffi::c_void>> {
+    /// Maps the allocation into the kernel's address space. Undo with [`ContigPages::vunmap`].
+    pub(crate) fn vmap(&self, writecombine: bool) -> Result<VmapAddr> {
         if writecombine {
             if self.cached {
                 // The mapping would bypass dirty lines and see stale memory.
@@ -300,9 +280,49 @@ impl ContigPages {
         let vaddr = unsafe {
             ext::kext_vmap_contig(self.page.as_ptr().cast(), self.page_count(), writecombine)
         };
-        NonNull::new(vaddr).ok_or(ENOMEM)
+        NonNull::new(vaddr).map(VmapAddr).ok_or(ENOMEM)
+    }
+
+    /// Undoes [`ContigPages::vmap`]. An address that is not a kernel mapping of these pages is
+    /// refused with a warning, not unmapped.
+    pub(crate) fn vunmap(&self, vaddr: VmapAddr) {
+        // SAFETY: Only compares: `vaddr` is looked up in the vmalloc space, nothing is read.
+        let ours = unsafe { ext::kext_vmap_maps(vaddr.as_ptr(), self.page.as_ptr().cast()) };
+        if !ours {
+            crate::kext::ratelimit::pr_limited!(
+                pr_warn,
+                "refusing to unmap {:p}: not a kernel mapping of this buffer\n",
+                vaddr.as_ptr()
+            );
+            return;
+        }
+        // SAFETY: `vaddr` is a vmalloc-space mapping of these pages, which only `vmap` makes,
+        // and the caller gives it up.
+        unsafe { ext::vunmap(vaddr.as_ptr()) };
     }
 }
+
+/// The address of a kernel mapping of a buffer (`vmap`), as the dma-buf core keeps it.
+///
+/// Only kernel-ext makes one: [`ContigPages::vmap`], an import's `vmap_locked`, and the
+/// exporter callbacks from the address the dma-buf core gives back; the functions that undo a
+/// mapping check that it is theirs. Dereferencing the address is up to the holder.
+pub(crate) struct VmapAddr(NonNull<core::ffi::c_void>);
+
+impl VmapAddr {
+    /// Wraps an address the dma-buf core or a mapping function returned.
+    pub(in crate::kext) fn from_raw(vaddr: NonNull<core::ffi::c_void>) -> Self {
+        Self(vaddr)
+    }
+
+    /// The mapping's start.
+    pub(crate) fn as_ptr(&self) -> *mut core::ffi::c_void {
+        self.0.as_ptr()
+    }
+}
+
+// SAFETY: An address; what it maps is not owned by it.
+unsafe impl Send for VmapAddr {}
 
 impl Drop for ContigPages {
     fn drop(&mut self) {
@@ -318,16 +338,6 @@ impl Drop for ContigPages {
             )
         };
     }
-}
-
-/// Unmaps a kernel mapping made by [`ContigPages::vmap`].
-///
-/// # Safety
-///
-/// `vaddr` must come from `vmap` and must not be used afterwards.
-pub(crate) unsafe fn vunmap(vaddr: NonNull<core::ffi::c_void>) {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { ext::vunmap(vaddr.as_ptr()) };
 }
 
 /// A user VMA during `mmap`.
@@ -358,11 +368,23 @@ impl Vma {
         // SAFETY: The VMA is valid during the `mmap` call.
         unsafe { ext::kext_vma_pgoff(self.as_raw().cast()) as usize }
     }
+}
 
-    /// Length of the mapping in bytes.
-    pub(crate) fn len(&self) -> usize {
-        // SAFETY: The VMA is valid during the `mmap` call.
-        unsafe { ext::kext_vma_len(self.as_raw().cast()) as usize }
+/// A mapped `struct sg_table` as the dma-buf core holds it, from an exporter's `map` until its
+/// `unmap`.
+///
+/// Only kernel-ext makes one: [`SgTable::map`], an attachment's `map_locked`, and the exporter
+/// callback from the table the dma-buf core gives back.
+pub(crate) struct MappedSgt(NonNull<bindings::sg_table>);
+
+impl MappedSgt {
+    /// Wraps a table the dma-buf core or a mapping function returned.
+    pub(in crate::kext) fn from_raw(sgt: NonNull<bindings::sg_table>) -> Self {
+        Self(sgt)
+    }
+
+    pub(in crate::kext) fn as_ptr(&self) -> *mut bindings::sg_table {
+        self.0.as_ptr()
     }
 }
 
@@ -386,13 +408,14 @@ unsafe impl Sync for SgTable {}
 impl SgTable {
     /// A table covering `size` contiguous bytes from `page`, in entries of at most `max_seg`
     /// bytes.
-    pub(crate) fn new_contig(
-        page: NonNull<bindings::page>,
-        size: usize,
-        max_seg: u32,
-    ) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// `page` starts `size` bytes of physically contiguous pages.
+    unsafe fn new_contig(page: NonNull<bindings::page>, size: usize, max_seg: u32) -> Result<Self> {
         let mut table = KBox::new(bindings::sg_table::default(), GFP_KERNEL)?;
-        // SAFETY: `table` is a valid, zeroed `sg_table`; `page` starts `size` contiguous bytes.
+        // SAFETY: `table` is a valid, zeroed `sg_table`; `page` starts `size` contiguous bytes
+        // (guaranteed by the caller).
         to_result(unsafe {
             ext::kext_sg_alloc_contig(
                 core::ptr::from_mut::<bindings::sg_table>(&mut *table).cast(),
@@ -413,8 +436,13 @@ impl SgTable {
         core::ptr::from_ref::<bindings::sg_table>(&*self.table).cast_mut()
     }
 
-    /// Maps the table for DMA by `dev`.
-    pub(crate) fn map(&mut self, dev: &ARef<Device>, dir: DataDirection, attrs: u64) -> Result {
+    /// Maps the table for DMA by `dev`; returns it as the dma-buf core takes it.
+    pub(crate) fn map(
+        &mut self,
+        dev: &ARef<Device>,
+        dir: DataDirection,
+        attrs: u64,
+    ) -> Result<MappedSgt> {
         if self.mapped.is_some() {
             return Err(EBUSY);
         }
@@ -428,7 +456,7 @@ impl SgTable {
             )
         })?;
         self.mapped = Some((dev.clone(), dir, attrs));
-        Ok(())
+        NonNull::new(self.as_raw()).map(MappedSgt).ok_or(EINVAL)
     }
 
     /// Undoes [`SgTable::map`]; does nothing if the table is not mapped.
@@ -444,11 +472,6 @@ impl SgTable {
                 )
             };
         }
-    }
-
-    /// Whether the table is mapped for a device.
-    pub(crate) fn is_mapped(&self) -> bool {
-        self.mapped.is_some()
     }
 
     /// Hands the buffer to the CPU (cache invalidation for non-coherent devices).

@@ -5,14 +5,13 @@
 
 use super::{
     bindings as ext,
-    dma::{DataDirection, Vma},
+    dma::{DataDirection, MappedSgt, Vma, VmapAddr},
 };
-use core::{
-    ffi::{c_int, c_void},
-    marker::PhantomData,
-    ptr::NonNull,
+use crate::kext::compat::{ARef, AlwaysRefCounted};
+use core::{ffi::c_int, marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings, device::Device, error::from_err_ptr, prelude::*, str::CStr, types::Opaque, ThisModule,
 };
-use kernel::{bindings, device::Device, error::from_err_ptr, prelude::*, str::CStr, ThisModule};
 
 /// A dma-buf exporter: the object behind one exported buffer.
 ///
@@ -30,15 +29,23 @@ pub(crate) trait Exporter: Sized + Send + Sync {
         drop(att);
     }
 
-    /// Maps the buffer for the attached device; the table stays valid until `unmap`.
+    /// Maps the buffer for the attached device; the table stays valid until `unmap`. The core
+    /// holds the buffer's reservation lock (`held`).
     fn map(
         &self,
         att: &Self::Attachment,
+        held: &ResvLocked<'_>,
         dir: DataDirection,
-    ) -> Result<NonNull<bindings::sg_table>>;
+    ) -> Result<MappedSgt>;
 
-    /// Undoes `map`.
-    fn unmap(&self, att: &Self::Attachment, sgt: NonNull<bindings::sg_table>, dir: DataDirection);
+    /// Undoes `map`: `sgt` is the table `map` returned for `att`.
+    fn unmap(
+        &self,
+        att: &Self::Attachment,
+        held: &ResvLocked<'_>,
+        sgt: MappedSgt,
+        dir: DataDirection,
+    );
 
     /// The CPU is about to access the buffer.
     fn begin_cpu_access(&self, _dir: DataDirection) -> Result {
@@ -53,11 +60,47 @@ pub(crate) trait Exporter: Sized + Send + Sync {
     /// Maps the buffer into a user VMA (its page offset selects the start in the buffer).
     fn mmap(&self, vma: &mut Vma) -> Result;
 
-    /// Maps the buffer into the kernel. The core counts nested calls.
-    fn vmap(&self) -> Result<NonNull<c_void>>;
+    /// Maps the buffer into the kernel. The core counts nested calls and holds the buffer's
+    /// reservation lock (`held`).
+    fn vmap(&self, held: &ResvLocked<'_>) -> Result<VmapAddr>;
 
-    /// Undoes `vmap`.
-    fn vunmap(&self, vaddr: NonNull<c_void>);
+    /// Undoes `vmap`: `vaddr` is the address it returned.
+    fn vunmap(&self, held: &ResvLocked<'_>, vaddr: VmapAddr);
+}
+
+/// Proof that a dma-buf's reservation lock is held: the dma-buf core holds it around an
+/// exporter's `map`, `unmap`, `vmap` and `vunmap`, and the callbacks below hand this to the
+/// [`Exporter`], which may then use the locked variants of the dma-buf calls on any buffer that
+/// shares the reservation object (they check that it does).
+///
+/// # Invariants
+///
+/// `resv` is the reservation object of a live dma-buf, locked for at least `'a`.
+pub(crate) struct ResvLocked<'a> {
+    resv: NonNull<ext::dma_resv>,
+    _lock: PhantomData<&'a ext::dma_resv>,
+}
+
+impl ResvLocked<'_> {
+    /// # Safety
+    ///
+    /// `dmabuf` is live and its reservation lock is held while the result exists.
+    unsafe fn of(dmabuf: *mut ext::dma_buf) -> Option<Self> {
+        // SAFETY: `dmabuf` is live; `resv` is set at export and never changes.
+        let resv = NonNull::new(unsafe { (*dmabuf).resv })?;
+        // INVARIANT: Guaranteed by the caller.
+        Some(Self {
+            resv,
+            _lock: PhantomData,
+        })
+    }
+
+    /// Whether the lock held is that of `buf`'s reservation object.
+    pub(in crate::kext) fn covers(&self, buf: &DmaBuf) -> bool {
+        // SAFETY: `buf` is live; `resv` is set at export and never changes.
+        let resv = unsafe { (*buf.as_raw()).resv };
+        resv == self.resv.as_ptr()
+    }
 }
 
 /// Holder of the `dma_buf_ops` table for an exporter type.
@@ -152,7 +195,11 @@ unsafe extern "C" fn map_cb<T: Exporter>(
 ) -> *mut bindings::sg_table {
     // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
     let (this, state) = unsafe { (exporter::<T>((*att).dmabuf), attachment::<T>(att)) };
-    let res = DataDirection::from_raw(dir).and_then(|dir| this.map(state, dir));
+    // SAFETY: The core maps with the buffer's reservation lock held.
+    let Some(held) = (unsafe { ResvLocked::of((*att).dmabuf) }) else {
+        return EINVAL.to_ptr();
+    };
+    let res = DataDirection::from_raw(dir).and_then(|dir| this.map(state, &held, dir));
     match res {
         Ok(sgt) => sgt.as_ptr().cast(),
         Err(e) => e.to_ptr(),
@@ -169,8 +216,12 @@ unsafe extern "C" fn unmap_cb<T: Exporter>(
 ) {
     // SAFETY: `att` is a live attachment of a buffer exported by `export::<T>`.
     let (this, state) = unsafe { (exporter::<T>((*att).dmabuf), attachment::<T>(att)) };
+    // SAFETY: The core unmaps with the buffer's reservation lock held.
+    let Some(held) = (unsafe { ResvLocked::of((*att).dmabuf) }) else {
+        return;
+    };
     if let (Some(sgt), Ok(dir)) = (NonNull::new(sgt.cast()), DataDirection::from_raw(dir)) {
-        this.unmap(state, sgt, dir);
+        this.unmap(state, &held, MappedSgt::from_raw(sgt), dir);
     }
 }
 
@@ -241,7 +292,11 @@ unsafe extern "C" fn vmap_cb<T: Exporter>(
 ) -> c_int {
     // SAFETY: The core passes a live buffer exported by `export::<T>`.
     let this = unsafe { exporter::<T>(dmabuf) };
-    match this.vmap() {
+    // SAFETY: The core vmaps with the buffer's reservation lock held.
+    let Some(held) = (unsafe { ResvLocked::of(dmabuf) }) else {
+        return EINVAL.to_errno();
+    };
+    match this.vmap(&held) {
         Ok(vaddr) => {
             // SAFETY: `map` is valid for writes; a system-memory mapping.
             unsafe {
@@ -260,74 +315,84 @@ unsafe extern "C" fn vmap_cb<T: Exporter>(
 unsafe extern "C" fn vunmap_cb<T: Exporter>(dmabuf: *mut ext::dma_buf, map: *mut ext::iosys_map) {
     // SAFETY: The core passes a live buffer exported by `export::<T>`.
     let this = unsafe { exporter::<T>(dmabuf) };
+    // SAFETY: The core vunmaps with the buffer's reservation lock held.
+    let Some(held) = (unsafe { ResvLocked::of(dmabuf) }) else {
+        return;
+    };
     // SAFETY: `map` holds the system-memory address set by `vmap_cb`.
     let vaddr = unsafe { (*map).__bindgen_anon_1.vaddr };
     if let Some(vaddr) = NonNull::new(vaddr) {
-        this.vunmap(vaddr);
+        this.vunmap(&held, VmapAddr::from_raw(vaddr));
     }
 }
 
-/// A counted reference to a dma-buf (a reference to its file).
+/// A dma-buf (`struct dma_buf`), only ever used by reference: an [`ARef<DmaBuf>`] holds one
+/// reference to it (a reference to its file), `&DmaBuf` borrows one somebody holds.
 ///
 /// # Invariants
 ///
-/// `ptr` is a live dma-buf on which this value holds one file reference.
-pub(crate) struct DmaBuf {
-    ptr: NonNull<ext::dma_buf>,
-}
+/// The object is a live dma-buf for as long as a reference to this value exists.
+#[repr(transparent)]
+pub(crate) struct DmaBuf(Opaque<ext::dma_buf>);
 
 // SAFETY: dma-buf references may be taken and dropped from any thread.
 unsafe impl Send for DmaBuf {}
 // SAFETY: The methods only use the core's thread-safe API.
 unsafe impl Sync for DmaBuf {}
 
+// SAFETY: `get_dma_buf` and `dma_buf_put` take and drop a reference to the buffer's file, which
+// keeps the buffer alive while any is held.
+unsafe impl AlwaysRefCounted for DmaBuf {
+    fn inc_ref(&self) {
+        // SAFETY: The buffer is live (type invariant), so its file can take another reference.
+        unsafe { ext::kext_get_dma_buf(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up one reference it owns.
+        unsafe { ext::dma_buf_put(obj.cast().as_ptr()) };
+    }
+}
+
 impl DmaBuf {
+    /// The dma-buf at `ptr`, borrowed.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live dma-buf on which somebody holds a reference for all of `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut ext::dma_buf) -> &'a Self {
+        // SAFETY: `DmaBuf` is a transparent wrapper of the C object, live for `'a` (caller).
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
     /// The C object.
     pub(crate) fn as_raw(&self) -> *mut ext::dma_buf {
-        self.ptr.as_ptr()
+        self.0.get()
     }
 
     /// Size in bytes.
     pub(crate) fn size(&self) -> usize {
         // SAFETY: The buffer is live by the type invariant; `size` never changes.
-        unsafe { (*self.ptr.as_ptr()).size }
-    }
-
-    /// Gives the reference away, for returning it to C (for example from a heap's `allocate`).
-    pub(crate) fn into_raw(self) -> *mut ext::dma_buf {
-        let ptr = self.ptr.as_ptr();
-        core::mem::forget(self);
-        ptr
-    }
-
-    /// Takes over one reference to a dma-buf (the importer side, see `dma_buf_import.rs`).
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be a live dma-buf on which the caller owns one reference; that reference
-    /// passes to the new value.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<ext::dma_buf>) -> Self {
-        // INVARIANT: Guaranteed by the caller.
-        Self { ptr }
+        unsafe { (*self.as_raw()).size }
     }
 }
 
-impl Clone for DmaBuf {
-    /// Another reference to the same buffer (`get_dma_buf`).
-    fn clone(&self) -> Self {
-        // SAFETY: The buffer is live (this value holds a reference), so its file can take
-        // another one.
-        unsafe { ext::kext_get_dma_buf(self.ptr.as_ptr()) };
-        // INVARIANT: The reference was taken above and passes to the new value.
-        Self { ptr: self.ptr }
-    }
+/// Gives `buf`'s reference away, for returning it to C (a heap's `allocate`, the kernel API's
+/// handles, an fd).
+pub(crate) fn into_raw(buf: ARef<DmaBuf>) -> *mut ext::dma_buf {
+    let buf = core::mem::ManuallyDrop::new(buf);
+    buf.as_raw()
 }
 
-impl Drop for DmaBuf {
-    fn drop(&mut self) {
-        // SAFETY: This value owns one reference by the type invariant.
-        unsafe { ext::dma_buf_put(self.ptr.as_ptr()) };
-    }
+/// Takes over one reference to a dma-buf.
+///
+/// # Safety
+///
+/// `ptr` is a live dma-buf on which the caller owns one reference; that reference passes to the
+/// result.
+pub(crate) unsafe fn from_owned_raw(ptr: NonNull<ext::dma_buf>) -> ARef<DmaBuf> {
+    // SAFETY: Guaranteed by the caller; `DmaBuf` is a transparent wrapper of the C object.
+    unsafe { ARef::from_raw(ptr.cast()) }
 }
 
 /// Exports `data` as a new dma-buf of `size` bytes, owned by `module` (the buffer pins it).
@@ -339,7 +404,7 @@ pub(crate) fn export<T: Exporter>(
     flags: u32,
     name: &'static CStr,
     module: &'static ThisModule,
-) -> Result<DmaBuf> {
+) -> Result<ARef<DmaBuf>> {
     // SAFETY: A NULL `resv` makes the core embed a reservation object of its own.
     unsafe { export_with_resv(data, size, flags, name, module, core::ptr::null_mut()) }
 }
@@ -364,7 +429,7 @@ pub(crate) unsafe fn export_sharing_resv<T: Exporter>(
     name: &'static CStr,
     module: &'static ThisModule,
     resv_of: &DmaBuf,
-) -> Result<DmaBuf> {
+) -> Result<ARef<DmaBuf>> {
     // SAFETY: `resv_of` is live; its reservation object lives as long as it does, which the
     // caller guarantees is as long as the new buffer.
     unsafe {
@@ -383,7 +448,7 @@ unsafe fn export_with_resv<T: Exporter>(
     name: &'static CStr,
     module: &'static ThisModule,
     resv: *mut ext::dma_resv,
-) -> Result<DmaBuf> {
+) -> Result<ARef<DmaBuf>> {
     // SAFETY: The box is leaked and only ever freed in place (`release_cb` or below), so the
     // pinned value never moves.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
@@ -400,10 +465,8 @@ unsafe fn export_with_resv<T: Exporter>(
     // box that `release_cb::<T>` frees.
     let res = from_err_ptr(unsafe { ext::dma_buf_export(&info) });
     match res {
-        // INVARIANT: A successful export returns a buffer with one reference, ours.
-        Ok(ptr) => Ok(DmaBuf {
-            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
-        }),
+        // SAFETY: A successful export returns a buffer with one reference, ours.
+        Ok(ptr) => Ok(unsafe { from_owned_raw(NonNull::new(ptr).ok_or(ENOMEM)?) }),
         Err(e) => {
             // SAFETY: The export failed, so the core never saw `raw`; drop it in place.
             drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });

@@ -9,11 +9,12 @@
 use super::{
     bindings as ext,
     device::raw,
-    dma::{DataDirection, Vma},
-    dma_buf::DmaBuf,
+    dma::{DataDirection, MappedSgt, Vma, VmapAddr},
+    dma_buf::{self, DmaBuf, ResvLocked},
+    ratelimit::pr_limited,
 };
 use crate::kext::compat::ARef;
-use core::{ffi::c_void, ptr::NonNull};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     device::Device,
@@ -26,25 +27,12 @@ use kernel::{
 /// (`dma_buf_get`).
 ///
 /// Fails with `EBADF` if `fd` is not an open file and `EINVAL` if it is not a dma-buf.
-pub(crate) fn get(fd: i32) -> Result<DmaBuf> {
+pub(crate) fn get(fd: i32) -> Result<ARef<DmaBuf>> {
     // SAFETY: `dma_buf_get` accepts any value and returns a new reference or an `ERR_PTR`.
     let ptr = from_err_ptr(unsafe { ext::dma_buf_get(fd) })?;
     let ptr = NonNull::new(ptr).ok_or(EBADF)?;
     // SAFETY: A successful `dma_buf_get` gives us one reference.
-    Ok(unsafe { DmaBuf::from_raw(ptr) })
-}
-
-/// Takes a new reference to a dma-buf another kernel component holds (`get_dma_buf`).
-///
-/// # Safety
-///
-/// `ptr` must be a live dma-buf on which the caller holds a reference for the duration of the
-/// call.
-pub(crate) unsafe fn get_borrowed(ptr: NonNull<ext::dma_buf>) -> DmaBuf {
-    // SAFETY: The buffer is live (caller), so its file can take another reference.
-    unsafe { ext::kext_get_dma_buf(ptr.as_ptr().cast()) };
-    // SAFETY: We took the reference above; it passes to the new value.
-    unsafe { DmaBuf::from_raw(ptr) }
+    Ok(unsafe { dma_buf::from_owned_raw(ptr) })
 }
 
 /// The importer's operations on a dma-buf, through the dma-buf core.
@@ -63,23 +51,16 @@ pub(crate) trait Import {
     /// The VMA then refers to this buffer's file instead of the one being mapped.
     fn mmap(&self, vma: &mut Vma, pgoff: usize) -> Result;
 
-    /// Maps the buffer into the kernel (`dma_buf_vmap`, the locked variant).
+    /// Maps the buffer into the kernel (`dma_buf_vmap`, the locked variant), with the lock
+    /// `held` for an exporter's callback; fails with `EINVAL` unless that is this buffer's lock.
     ///
     /// Only system-memory mappings are returned; an I/O-memory one is undone and refused
     /// (`EOPNOTSUPP`).
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the buffer's reservation lock.
-    unsafe fn vmap_locked(&self) -> Result<NonNull<c_void>>;
+    fn vmap_locked(&self, held: &ResvLocked<'_>) -> Result<VmapAddr>;
 
-    /// Undoes [`Import::vmap_locked`] (`dma_buf_vunmap`, the locked variant).
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the buffer's reservation lock, and `vaddr` came from `vmap_locked` on
-    /// this buffer and is not used afterwards.
-    unsafe fn vunmap_locked(&self, vaddr: NonNull<c_void>);
+    /// Undoes [`Import::vmap_locked`] (`dma_buf_vunmap`, the locked variant). Refused with a
+    /// warning unless `held` is this buffer's lock and `vaddr` its current kernel mapping.
+    fn vunmap_locked(&self, held: &ResvLocked<'_>, vaddr: VmapAddr);
 }
 
 impl Import for DmaBuf {
@@ -113,10 +94,17 @@ impl Import for DmaBuf {
         to_result(unsafe { ext::dma_buf_mmap(self.as_raw(), vma.as_raw().cast(), pgoff) })
     }
 
-    unsafe fn vmap_locked(&self) -> Result<NonNull<c_void>> {
+    fn vmap_locked(&self, held: &ResvLocked<'_>) -> Result<VmapAddr> {
+        if !held.covers(self) {
+            pr_limited!(
+                pr_err,
+                "dma_buf_vmap without the buffer's reservation lock\n"
+            );
+            return Err(EINVAL);
+        }
         let mut map = ext::iosys_map::default();
-        // SAFETY: The buffer is live and the caller holds its reservation lock; `map` is valid
-        // for writes.
+        // SAFETY: The buffer is live and its reservation lock is held (checked above); `map` is
+        // valid for writes.
         to_result(unsafe { ext::dma_buf_vmap(self.as_raw(), &mut map) })?;
         if map.is_iomem {
             // SAFETY: Undoes the mapping just made, under the same lock.
@@ -125,15 +113,32 @@ impl Import for DmaBuf {
         }
         // SAFETY: `is_iomem` is clear, so the system-memory member is the valid one.
         let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
-        NonNull::new(vaddr).ok_or(ENOMEM)
+        NonNull::new(vaddr).map(VmapAddr::from_raw).ok_or(ENOMEM)
     }
 
-    unsafe fn vunmap_locked(&self, vaddr: NonNull<c_void>) {
+    fn vunmap_locked(&self, held: &ResvLocked<'_>, vaddr: VmapAddr) {
+        // SAFETY: The buffer is live; its mapping record is read under its reservation lock
+        // (checked first), which `dma_buf_vmap` and `dma_buf_vunmap` change it under.
+        let current = held.covers(self)
+            && unsafe {
+                let cur = &(*self.as_raw()).vmap_ptr;
+                (*self.as_raw()).vmapping_counter > 0
+                    && !cur.is_iomem
+                    && cur.__bindgen_anon_1.vaddr == vaddr.as_ptr()
+            };
+        if !current {
+            pr_limited!(
+                pr_warn,
+                "refusing dma_buf_vunmap of {:p}: not the buffer's kernel mapping, or its lock is not held\n",
+                vaddr.as_ptr()
+            );
+            return;
+        }
         let mut map = ext::iosys_map::default();
         map.__bindgen_anon_1.vaddr = vaddr.as_ptr();
         map.is_iomem = false;
-        // SAFETY: The caller holds the lock and passes the address `vmap_locked` returned,
-        // so `map` equals the buffer's current mapping.
+        // SAFETY: The lock is held and `map` equals the buffer's current mapping (checked
+        // above).
         unsafe { ext::dma_buf_vunmap(self.as_raw(), &mut map) };
     }
 }
@@ -146,7 +151,7 @@ impl Import for DmaBuf {
 ///
 /// `att` was returned by `dma_buf_attach(buf, dev)` and is not detached yet.
 pub(crate) struct Attachment {
-    buf: DmaBuf,
+    buf: ARef<DmaBuf>,
     dev: ARef<Device>,
     att: NonNull<ext::dma_buf_attachment>,
 }
@@ -159,9 +164,7 @@ unsafe impl Sync for Attachment {}
 impl Attachment {
     /// Attaches `dev` to `buf`.
     pub(crate) fn new(buf: &DmaBuf, dev: &Device) -> Result<Self> {
-        let ptr = NonNull::new(buf.as_raw()).ok_or(EINVAL)?;
-        // SAFETY: `buf` is a live reference held by the caller for the call.
-        let buf = unsafe { get_borrowed(ptr) };
+        let buf: ARef<DmaBuf> = buf.into();
         // SAFETY: `buf` and `dev` are valid; the result is an attachment or an `ERR_PTR`.
         let att = from_err_ptr(unsafe { ext::dma_buf_attach(buf.as_raw(), raw(dev).cast()) })?;
         // INVARIANT: A successful `dma_buf_attach`.
@@ -172,39 +175,48 @@ impl Attachment {
         })
     }
 
-    /// The buffer.
-    pub(crate) fn buf(&self) -> &DmaBuf {
-        &self.buf
-    }
-
-    /// The attached device.
-    pub(crate) fn dev(&self) -> &ARef<Device> {
-        &self.dev
-    }
-
-    /// Maps the buffer for the device (`dma_buf_map_attachment`, the locked variant).
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the buffer's reservation lock.
-    pub(crate) unsafe fn map_locked(
+    /// Maps the buffer for the device (`dma_buf_map_attachment`, the locked variant), with the
+    /// lock `held` for an exporter's callback; fails with `EINVAL` unless that is the
+    /// buffer's lock.
+    pub(crate) fn map_locked(
         &self,
+        held: &ResvLocked<'_>,
         dir: DataDirection,
-    ) -> Result<NonNull<bindings::sg_table>> {
-        // SAFETY: The attachment is live; the caller holds the reservation lock.
+    ) -> Result<MappedSgt> {
+        if !held.covers(&self.buf) {
+            pr_limited!(
+                pr_err,
+                "dma_buf_map_attachment without the buffer's reservation lock\n"
+            );
+            return Err(EINVAL);
+        }
+        // SAFETY: The attachment is live; its buffer's reservation lock is held (checked).
         let sgt =
             from_err_ptr(unsafe { ext::dma_buf_map_attachment(self.att.as_ptr(), dir.as_raw()) })?;
-        NonNull::new(sgt.cast()).ok_or(ENOMEM)
+        NonNull::new(sgt.cast())
+            .map(MappedSgt::from_raw)
+            .ok_or(ENOMEM)
     }
 
-    /// Undoes [`Attachment::map_locked`] (`dma_buf_unmap_attachment`).
+    /// Undoes [`Attachment::map_locked`] (`dma_buf_unmap_attachment`) with the lock `held`.
     ///
     /// # Safety
     ///
-    /// The caller holds the buffer's reservation lock; `sgt` came from `map_locked` with
-    /// `dir` and is not used afterwards.
-    pub(crate) unsafe fn unmap_locked(&self, sgt: NonNull<bindings::sg_table>, dir: DataDirection) {
-        // SAFETY: Guaranteed by the caller.
+    /// `sgt` came from `map_locked` on this attachment with `dir`.
+    pub(crate) unsafe fn unmap_locked(
+        &self,
+        held: &ResvLocked<'_>,
+        sgt: MappedSgt,
+        dir: DataDirection,
+    ) {
+        if !held.covers(&self.buf) {
+            pr_limited!(
+                pr_err,
+                "dma_buf_unmap_attachment without the buffer's reservation lock\n"
+            );
+            return;
+        }
+        // SAFETY: The lock is held (checked); the caller guarantees the table.
         unsafe {
             ext::dma_buf_unmap_attachment(self.att.as_ptr(), sgt.as_ptr().cast(), dir.as_raw())
         };
@@ -253,11 +265,6 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// The attachment.
-    pub(crate) fn attachment(&self) -> &Attachment {
-        &self.att
-    }
-
     /// Number of DMA segments of the mapping (`sgt->nents`).
     pub(crate) fn nents(&self) -> u32 {
         // SAFETY: The table is live by the type invariant.

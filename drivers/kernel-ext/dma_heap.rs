@@ -3,7 +3,11 @@
 //! dma-heap exporting (needs the kernel patch in `patches/linux-<version>/` that lets a module
 //! add (6.12), own and remove (6.12 and 7.3) a heap).
 
-use super::{bindings as ext, dma_buf::DmaBuf};
+use super::{
+    bindings as ext,
+    compat::ARef,
+    dma_buf::{self, DmaBuf},
+};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{error::from_err_ptr, prelude::*, str::CStr, ThisModule};
 
@@ -11,7 +15,7 @@ use kernel::{error::from_err_ptr, prelude::*, str::CStr, ThisModule};
 pub(crate) trait HeapOps: Sized + Send + Sync {
     /// Allocates a buffer of `len` bytes (page aligned and non-zero, checked by the core),
     /// exported with `fd_flags`. `heap_flags` has been checked to be zero by the core.
-    fn allocate(&self, len: usize, fd_flags: u32, heap_flags: u64) -> Result<DmaBuf>;
+    fn allocate(&self, len: usize, fd_flags: u32, heap_flags: u64) -> Result<ARef<DmaBuf>>;
 }
 
 struct Ops<T: HeapOps>(PhantomData<T>);
@@ -34,7 +38,7 @@ unsafe extern "C" fn allocate_cb<T: HeapOps>(
     // SAFETY: `Registration::new` set the private data to a `T` that outlives the heap.
     let this = unsafe { &*(ext::dma_heap_get_drvdata(heap).cast::<T>()) };
     match this.allocate(len, fd_flags, heap_flags) {
-        Ok(buf) => buf.into_raw(),
+        Ok(buf) => dma_buf::into_raw(buf),
         Err(e) => e.to_ptr(),
     }
 }

@@ -3,7 +3,11 @@
 //! File descriptors: reserve a number first, install a file into it last, so that a failure in
 //! between (for example copying the result to userspace) leaves no descriptor behind.
 
-use super::{bindings as ext, dma_buf::DmaBuf};
+use super::{
+    bindings as ext,
+    compat::ARef,
+    dma_buf::{self, DmaBuf},
+};
 use kernel::prelude::*;
 
 /// A reserved, not yet installed file descriptor of the current process
@@ -36,8 +40,8 @@ impl FdReservation {
 
     /// Installs `buf`'s file in the descriptor, which takes over `buf`'s reference. This
     /// cannot fail; the descriptor is visible to userspace from now on.
-    pub(crate) fn install(self, buf: DmaBuf) {
-        let raw = buf.into_raw();
+    pub(crate) fn install(self, buf: ARef<DmaBuf>) {
+        let raw = dma_buf::into_raw(buf);
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: The descriptor is reserved by the type invariant, in this process; `raw` is a
         // live dma-buf whose file reference (the one `buf` owned, a dma-buf reference is a

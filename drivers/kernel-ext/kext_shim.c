@@ -100,6 +100,11 @@ int kext_dma_set_mask_and_coherent(struct device *dev, unsigned int bits)
 	return dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits));
 }
 
+bool kext_vmap_maps(const void *vaddr, struct page *page)
+{
+	return is_vmalloc_addr(vaddr) && vmalloc_to_page(vaddr) == page;
+}
+
 void *kext_vmap_contig(struct page *page, unsigned long count, bool writecombine)
 {
 	struct page **pages;

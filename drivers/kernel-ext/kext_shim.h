@@ -43,6 +43,8 @@ int kext_dma_set_mask_and_coherent(struct device *dev, unsigned int bits);
 
 /* vmap() of @count contiguous pages from @page, write-combined or normal cached. */
 void *kext_vmap_contig(struct page *page, unsigned long count, bool writecombine);
+/* Whether @vaddr is a vmalloc-space address whose first page is @page. */
+bool kext_vmap_maps(const void *vaddr, struct page *page);
 /* Linear-map address of a lowmem page. */
 void *kext_page_address(struct page *page);
 struct page *kext_pfn_to_page(unsigned long pfn);

@@ -29,12 +29,31 @@ macro_rules! this_module {
             static __this_module: ::kernel::types::Opaque<::kernel::bindings::module>;
         }
         // SAFETY: Only the address of the module's own `struct module`, which modpost defines
-        // for every module, is taken.
-        unsafe { __this_module.get() }
+        // for every module, is taken, and it is that of the module this is expanded in.
+        unsafe { $crate::kext::miscdev::Owner::from_raw(__this_module.get()) }
     }};
 }
 #[allow(unused_imports)]
 pub(crate) use this_module;
+
+/// The module a `file_operations` table belongs to (its `owner`, which open files pin): the
+/// module's own `struct module`, as only [`this_module!`] makes it.
+#[derive(Clone, Copy)]
+pub(crate) struct Owner(*mut bindings::module);
+
+impl Owner {
+    /// # Safety
+    ///
+    /// `module` is the `struct module` of the module this code is compiled into.
+    pub(crate) const unsafe fn from_raw(module: *mut bindings::module) -> Self {
+        Self(module)
+    }
+
+    /// The `struct module`, for a `file_operations` table's `owner`.
+    pub(crate) const fn as_ptr(self) -> *mut bindings::module {
+        self.0
+    }
+}
 
 /// `MISC_DYNAMIC_MINOR`: bindgen does not see the macro; `kext_shim.c` asserts the value.
 const MISC_DYNAMIC_MINOR: c_int = 255;
@@ -63,9 +82,9 @@ unsafe impl Sync for FileOps {}
 
 impl FileOps {
     /// The table for `T`; open files pin `owner` (pass [`this_module!`]).
-    pub(crate) const fn new<T: MiscDevice>(owner: *mut bindings::module) -> Self {
+    pub(crate) const fn new<T: MiscDevice>(owner: Owner) -> Self {
         Self(bindings::file_operations {
-            owner,
+            owner: owner.as_ptr(),
             open: Some(open_cb::<T>),
             release: Some(release_cb::<T>),
             unlocked_ioctl: Some(ioctl_cb::<T>),
@@ -127,11 +146,6 @@ impl<T: MiscDevice> Registration<T> {
         to_result(unsafe { ext::misc_register(inner.misc.get()) })?;
         // INVARIANT: Registered above.
         Ok(Self { inner })
-    }
-
-    /// The shared context.
-    pub(crate) fn ctx(&self) -> &T::Ctx {
-        &self.inner.ctx
     }
 }
 

@@ -16,12 +16,10 @@
 //!   answer. Errors keep the errno of the call ([`PropertyError::Call`]) or say what was wrong
 //!   with the answer ([`PropertyError::Reply`]).
 //!
-//! Not part of `kext` (`mod.rs`): a module that asks the firmware includes it, and the
-//! protocol module, next to `kext`, so that no other module imports a firmware symbol:
+//! Not in a module's `kext.rs` (see `README.md`): a module that asks the firmware includes
+//! it, and the protocol module, at its crate root next to `mod kext;`:
 //!
 //! ```ignore
-//! #[path = "../kernel-ext/mod.rs"]
-//! mod kext;
 //! #[path = "../common/src/rpi_fw.rs"]
 //! mod rpi_fw;
 //! #[path = "../kernel-ext/rpi_firmware.rs"]

@@ -18,12 +18,10 @@
 //! The service callback takes five arguments in 6.12 and six from 6.13 on; the Kbuild sets the
 //! `vchiq_cb_userdata` cfg when `vchiq.h` has the sixth (`cb_userdata`).
 //!
-//! Not part of `kext` (`mod.rs`): a module that talks to the VideoCore includes it next to
-//! `kext`, so that no other module imports a VCHIQ symbol (drop glue is always compiled):
+//! Not in a module's `kext.rs` (see `README.md`): a module that talks to the VideoCore
+//! includes it at its crate root, next to `mod kext;`:
 //!
 //! ```ignore
-//! #[path = "../kernel-ext/mod.rs"]
-//! mod kext;
 //! #[path = "../kernel-ext/vchiq.rs"]
 //! mod vchiq;
 //! ```
@@ -293,12 +291,6 @@ pub(crate) struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// The message bytes.
-    pub(crate) fn data(&self) -> &[u8] {
-        // SAFETY: By the type invariant the message is valid and not released.
-        unsafe { message_data(self.header) }
-    }
-
     /// Keeps the message on the service's queue (`vchiq_msg_queue_push`), for
     /// [`ServiceRef::hold`]. May block while the queue is full.
     pub(crate) fn push(self) {

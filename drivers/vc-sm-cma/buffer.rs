@@ -25,6 +25,7 @@
 use crate::{
     alloc::NameFmt,
     kext::{
+        compat::ARef,
         dma::ContigPages,
         dma_buf::DmaBuf,
         dma_buf_import::{self, Import},
@@ -71,7 +72,7 @@ impl Origin {
 pub(crate) enum Backing {
     /// An imported dma-buf (a reference to it), and its mapping for the vchiq device, shared
     /// with every other import of it (see `mapcache.rs`).
-    Import { src: DmaBuf, _map: MapUse },
+    Import { src: ARef<DmaBuf>, _map: MapUse },
     /// Contiguous pages allocated for the vchiq device.
     Alloc(ContigPages),
 }
@@ -136,7 +137,7 @@ impl Buffer {
     }
 
     /// The imported dma-buf, if this is an import.
-    pub(crate) fn source(&self) -> Option<&DmaBuf> {
+    pub(crate) fn source(&self) -> Option<&ARef<DmaBuf>> {
         match &self.backing {
             Backing::Import { src, .. } => Some(src),
             Backing::Alloc(_) => None,
@@ -378,7 +379,7 @@ fn vpu_bus_addr(dma: u64) -> Result<u32> {
 
 /// A buffer shared with the VPU and wrapped in a new dma-buf.
 pub(crate) struct Shared {
-    pub(crate) wrapper: DmaBuf,
+    pub(crate) wrapper: ARef<DmaBuf>,
     pub(crate) buf: Arc<Buffer>,
     pub(crate) vc_handle: u32,
 }
@@ -393,7 +394,7 @@ impl Vcsm {
     /// of an import, and no chain of imports nests calls through the dma-buf core.
     pub(crate) fn import_dmabuf(
         self: &Arc<Self>,
-        src: DmaBuf,
+        src: ARef<DmaBuf>,
         pid: i32,
         charged: bool,
     ) -> Result<Shared> {
@@ -473,7 +474,7 @@ impl Vcsm {
     /// What an import of `buf` imports: `buf` itself, unless it is one of this driver's
     /// wrappers of an import, whose source it returns instead (a source is never such a
     /// wrapper itself, so this is the innermost buffer).
-    fn innermost(&self, buf: DmaBuf) -> DmaBuf {
+    fn innermost(&self, buf: ARef<DmaBuf>) -> ARef<DmaBuf> {
         let inner = {
             let reg = self.bufs.lock();
             // The address identifies our wrapper: `buf` keeps it alive, and a wrapper leaves
@@ -784,6 +785,6 @@ impl Vcsm {
 }
 
 /// Takes a reference to the dma-buf behind `fd` for an import.
-pub(crate) fn source_from_fd(fd: i32) -> Result<DmaBuf> {
+pub(crate) fn source_from_fd(fd: i32) -> Result<ARef<DmaBuf>> {
     dma_buf_import::get(fd)
 }

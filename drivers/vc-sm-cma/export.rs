@@ -30,14 +30,13 @@ use crate::kext::compat::ARef;
 use crate::{
     buffer::Buffer,
     kext::{
-        dma::{self, DataDirection, SgTable, Vma},
-        dma_buf::{self, DmaBuf, Exporter},
+        dma::{self, DataDirection, MappedSgt, SgTable, Vma, VmapAddr},
+        dma_buf::{self, DmaBuf, Exporter, ResvLocked},
         dma_buf_import::{Attachment, Import},
         ratelimit::pr_limited,
     },
     vcsm::Vcsm,
 };
-use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings, c_str, device::Device, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex,
 };
@@ -79,7 +78,7 @@ impl PinnedDrop for Wrapper {
 }
 
 impl Wrapper {
-    fn source(&self) -> Result<&DmaBuf> {
+    fn source(&self) -> Result<&ARef<DmaBuf>> {
         self.buf.source().ok_or(EINVAL)
     }
 }
@@ -104,24 +103,34 @@ impl Exporter for Wrapper {
         Ok(KBox::new(att, GFP_KERNEL)?)
     }
 
-    fn map(&self, att: &WrapAttachment, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+    fn map(
+        &self,
+        att: &WrapAttachment,
+        held: &ResvLocked<'_>,
+        dir: DataDirection,
+    ) -> Result<MappedSgt> {
         match att {
-            // SAFETY: The core holds the wrapper's reservation lock while mapping, and the
-            // wrapper shares the source's reservation object (see `wrap`).
-            WrapAttachment::Forward(a) => unsafe { a.map_locked(dir) },
+            // The wrapper shares the source's reservation object (see `wrap`), so the lock the
+            // core holds is the source's.
+            WrapAttachment::Forward(a) => a.map_locked(held, dir),
             WrapAttachment::Own(a) => {
-                let mut table = a.table.lock();
                 // The memory is write-combined everywhere: no cache maintenance.
-                table.map(&a.dev, dir, dma::ATTR_SKIP_CPU_SYNC)?;
-                NonNull::new(table.as_raw()).ok_or(EINVAL)
+                a.table.lock().map(&a.dev, dir, dma::ATTR_SKIP_CPU_SYNC)
             }
         }
     }
 
-    fn unmap(&self, att: &WrapAttachment, sgt: NonNull<bindings::sg_table>, dir: DataDirection) {
+    fn unmap(
+        &self,
+        att: &WrapAttachment,
+        held: &ResvLocked<'_>,
+        sgt: MappedSgt,
+        dir: DataDirection,
+    ) {
         match att {
-            // SAFETY: As for `map`; `sgt` came from `map_locked` with `dir`.
-            WrapAttachment::Forward(a) => unsafe { a.unmap_locked(sgt, dir) },
+            // SAFETY: The core gives back the table `map` returned for this attachment, which
+            // for a forwarding one is what `map_locked` returned, with `dir`.
+            WrapAttachment::Forward(a) => unsafe { a.unmap_locked(held, sgt, dir) },
             WrapAttachment::Own(a) => a.table.lock().unmap(),
         }
     }
@@ -150,25 +159,22 @@ impl Exporter for Wrapper {
         }
     }
 
-    fn vmap(&self) -> Result<NonNull<c_void>> {
+    fn vmap(&self, held: &ResvLocked<'_>) -> Result<VmapAddr> {
         match self.buf.pages() {
-            // SAFETY: The core holds the (shared) reservation lock while calling `vmap`.
-            None => unsafe { self.source()?.vmap_locked() },
+            // The lock held is the (shared) source's, as for `map`.
+            None => self.source()?.vmap_locked(held),
             Some(pages) => pages.vmap(true),
         }
     }
 
-    fn vunmap(&self, vaddr: NonNull<c_void>) {
+    fn vunmap(&self, held: &ResvLocked<'_>, vaddr: VmapAddr) {
         match self.buf.pages() {
             None => {
                 if let Ok(src) = self.source() {
-                    // SAFETY: The core holds the (shared) reservation lock and passes back
-                    // the address `vmap` returned, once.
-                    unsafe { src.vunmap_locked(vaddr) };
+                    src.vunmap_locked(held, vaddr);
                 }
             }
-            // SAFETY: The core passes back the address `vmap` returned, once.
-            Some(_) => unsafe { dma::vunmap(vaddr) },
+            Some(pages) => pages.vunmap(vaddr),
         }
     }
 }
@@ -176,7 +182,7 @@ impl Exporter for Wrapper {
 /// Wraps buffer `kernel_id` (shared with the VPU, its entry marked wrapped) in a new dma-buf.
 ///
 /// On failure the entry is unwrapped again, which frees the VPU handle.
-pub(crate) fn wrap(vcsm: &Arc<Vcsm>, buf: &Arc<Buffer>, kernel_id: u32) -> Result<DmaBuf> {
+pub(crate) fn wrap(vcsm: &Arc<Vcsm>, buf: &Arc<Buffer>, kernel_id: u32) -> Result<ARef<DmaBuf>> {
     let wrapper = match KBox::pin_init(
         pin_init!(Wrapper {
             vcsm: vcsm.clone(),

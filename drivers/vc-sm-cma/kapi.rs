@@ -10,7 +10,12 @@
 use crate::{
     current,
     export::EXP_NAME,
-    kext::{bindings as ext, dma_buf::DmaBuf, dma_buf_import, ratelimit::pr_limited},
+    kext::{
+        bindings as ext,
+        compat::ARef,
+        dma_buf::{self, DmaBuf},
+        ratelimit::pr_limited,
+    },
     shim,
 };
 use core::{
@@ -44,12 +49,12 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_import_dmabuf(
         return EPERM.to_errno();
     }
     // SAFETY: The caller holds a reference to `src` for the duration of the call.
-    let src = unsafe { dma_buf_import::get_borrowed(src) };
+    let src: ARef<DmaBuf> = unsafe { DmaBuf::from_raw(src.as_ptr()) }.into();
     match vcsm.import_dmabuf(src, shim::current_tgid(), false) {
         Ok(shared) => {
             // SAFETY: `handle` is valid for writes (caller); the caller now owns the
             // wrapper's reference.
-            unsafe { *handle = shared.wrapper.into_raw().cast() };
+            unsafe { *handle = dma_buf::into_raw(shared.wrapper).cast() };
             0
         }
         Err(e) => e.to_errno(),
@@ -100,6 +105,6 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_free(handle: *mut c_void) -> c_int {
         return EINVAL.to_errno();
     }
     // SAFETY: The handle is one of our wrappers, whose reference the caller owns and gives up.
-    drop(unsafe { DmaBuf::from_raw(ptr) });
+    drop(unsafe { dma_buf::from_owned_raw(ptr) });
     0
 }

@@ -59,8 +59,11 @@ use kernel::{
     workqueue::{Work, WorkItem},
 };
 
-#[path = "../../drivers/kernel-ext/mod.rs"]
-#[allow(dead_code, unused_imports, unused_macros)] // Shared; this module uses a subset.
+// kernel-ext is shared by every module, each using part of it, so its dead-code warnings are
+// only meaningful across all of them: `scripts/lint.sh` builds with `--cfg kext_audit` and fails
+// on an item no module uses (lint-kext-dead-code).
+#[cfg_attr(not(kext_audit), allow(dead_code))]
+#[allow(unused_imports, unused_macros)] // Re-exports and macros of compat.rs it does not use.
 mod kext;
 #[path = "../../drivers/common/src/smem.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -69,12 +72,13 @@ mod smem;
 #[allow(dead_code)] // Shared with the simulator.
 mod support;
 #[path = "../../drivers/kernel-ext/vchiq.rs"]
-#[allow(dead_code)] // Shared with the driver; this module uses a subset.
+#[cfg_attr(not(kext_audit), allow(dead_code))]
 mod vchiq;
 
+use kext::{debugfs::StoreFops, miscdev::this_module};
 use kext::{dma, workqueue::OwnedQueue};
 use smem::{HostBody, HostMsg, VpuMsg};
-use support::debugfs::{on_off, parse_on_off, parse_u32, Control, Dir, File, Text};
+use support::debugfs::{on_off, parse_on_off, parse_u32, Control, Dir, File, FileOf, SeqFile};
 use vchiq::{Incoming, Instance, Service, ServiceHandler, ServiceRef, VchiqDevice};
 
 module! {
@@ -171,7 +175,7 @@ impl MemReply {
         })
     }
 
-    fn show(self, out: &mut Text) -> Result {
+    fn show(self, out: &mut SeqFile<'_>) -> Result {
         match self {
             Self::Normal => out.fmt(format_args!("normal\n")),
             Self::Kid(k) => out.fmt(format_args!("kid {}\n", k)),
@@ -228,10 +232,10 @@ fn now_ms() -> i64 {
 ///
 /// # Invariants
 ///
-/// `vaddr` is `pages.vmap(true)`, unmapped on drop before `pages` is freed.
+/// `vaddr` is `pages.vmap(true)` until drop, which unmaps it before `pages` is freed.
 struct Mem {
     pages: dma::ContigPages,
-    vaddr: NonNull<c_void>,
+    vaddr: Option<dma::VmapAddr>,
 }
 
 // SAFETY: The mapping is not tied to a thread; `ContigPages` is `Send`.
@@ -240,7 +244,7 @@ unsafe impl Send for Mem {}
 impl Mem {
     fn alloc(dev: &ARef<Device>, size: usize) -> Result<Self> {
         let pages = dma::ContigPages::alloc(dev, size)?;
-        let vaddr = pages.vmap(true)?;
+        let vaddr = Some(pages.vmap(true)?);
         // INVARIANT: `vaddr` maps `pages`.
         Ok(Self { pages, vaddr })
     }
@@ -251,20 +255,26 @@ impl Mem {
     }
 
     fn fill(&self, seed: u32) {
-        // SAFETY: The mapping covers `size()` bytes, page aligned.
-        unsafe { support::pattern::fill(self.vaddr.as_ptr().cast(), self.pages.size(), seed) };
+        if let Some(v) = &self.vaddr {
+            // SAFETY: The mapping covers `size()` bytes, page aligned.
+            unsafe { support::pattern::fill(v.as_ptr().cast(), self.pages.size(), seed) };
+        }
     }
 
     fn checksum(&self) -> u32 {
-        // SAFETY: The mapping covers `size()` bytes.
-        unsafe { support::pattern::checksum(self.vaddr.as_ptr().cast(), self.pages.size()) }
+        match &self.vaddr {
+            // SAFETY: The mapping covers `size()` bytes.
+            Some(v) => unsafe { support::pattern::checksum(v.as_ptr().cast(), self.pages.size()) },
+            None => 0,
+        }
     }
 }
 
 impl Drop for Mem {
     fn drop(&mut self) {
-        // SAFETY: `vaddr` came from `vmap` (type invariant) and is not used after this.
-        unsafe { dma::vunmap(self.vaddr) };
+        if let Some(v) = self.vaddr.take() {
+            self.pages.vunmap(v);
+        }
     }
 }
 
@@ -886,7 +896,7 @@ impl Shared {
         Ok(kid)
     }
 
-    fn show_ping(&self, out: &mut Text) -> Result {
+    fn show_ping(&self, out: &mut SeqFile<'_>) -> Result {
         let mut v = {
             let g = self.state.lock();
             let mut v = KVec::with_capacity(g.ping_ns.len(), GFP_KERNEL)?;
@@ -966,7 +976,7 @@ impl Shared {
         }
     }
 
-    fn show_state(&self, out: &mut Text) -> Result {
+    fn show_state(&self, out: &mut SeqFile<'_>) -> Result {
         let g = self.state.lock();
         let c = &g.counters;
         out.fmt(format_args!(
@@ -999,7 +1009,7 @@ impl Shared {
         Ok(())
     }
 
-    fn show_last_import(&self, out: &mut Text) -> Result {
+    fn show_last_import(&self, out: &mut SeqFile<'_>) -> Result {
         let g = self.state.lock();
         for kid in g.last_import.iter() {
             match g.buffers.get(kid) {
@@ -1011,7 +1021,7 @@ impl Shared {
     }
 }
 
-fn show_buffer(out: &mut Text, kid: u32, b: &Buffer) -> Result {
+fn show_buffer(out: &mut SeqFile<'_>, kid: u32, b: &Buffer) -> Result {
     out.fmt(format_args!(
         "kid {} trans {} addr {:#010x} size {:#x} handle {:#x} state {}{}\n",
         kid,
@@ -1124,8 +1134,11 @@ fn words<const N: usize>(what: &str, input: &str, usage: &str) -> Result<[u32; N
     Ok(out)
 }
 
+/// The `file_operations` of the control files.
+static CONTROL_FOPS: StoreFops = StoreFops::new::<FileOf<ClientControl>>(this_module!());
+
 impl Control for ClientControl {
-    fn show(&self, file: usize, out: &mut Text) -> Result {
+    fn show(&self, file: usize, out: &mut SeqFile<'_>) -> Result {
         let s = &self.0;
         match file {
             STATE => s.show_state(out),
@@ -1351,7 +1364,12 @@ impl vchiq::Driver for Client {
             Ordering::Release,
         );
         let control = Arc::new(ClientControl(shared), GFP_KERNEL)?;
-        client.control = Some(Dir::new(c_str!("vchiq-test-client"), control, &FILES)?);
+        client.control = Some(Dir::new(
+            c_str!("vchiq-test-client"),
+            control,
+            &FILES,
+            &CONTROL_FOPS,
+        )?);
         pr_info!("bound to vcsm-cma: SMEM service {:#x}\n", svc.handle());
         Ok(KBox::pin(client, GFP_KERNEL)?)
     }

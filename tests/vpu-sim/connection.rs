@@ -10,7 +10,7 @@
 //! the connection up and runs the deferred callbacks under the mutex.
 
 use crate::kext::compat::ARef;
-use crate::support::debugfs::{on_off, Text};
+use crate::support::debugfs::{on_off, SeqFile};
 use core::ffi::{c_int, c_void};
 use kernel::{device::Device, error::to_result, prelude::*};
 
@@ -80,7 +80,7 @@ impl Connection {
     }
 
     /// The `state` file's connection line.
-    pub(crate) fn show(&self, out: &mut Text) -> Result {
+    pub(crate) fn show(&self, out: &mut SeqFile<'_>) -> Result {
         let i = self.info();
         out.fmt(format_args!(
             "connection connected={} remote_up={} deferred={} immediate={} deferred_run={} over_limit={} dropped={}\n",

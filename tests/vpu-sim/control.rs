@@ -18,8 +18,9 @@
 //! | `connected` | `on` / `off`: VCHIQ connected (deferred callbacks run) / not yet | value |
 
 use crate::{
+    kext::{debugfs::StoreFops, miscdev::this_module},
     sim::Sim,
-    support::debugfs::{on_off, parse_on_off, parse_u32, Control, File, Text},
+    support::debugfs::{on_off, parse_on_off, parse_u32, Control, File, FileOf, SeqFile},
 };
 use kernel::{c_str, prelude::*, sync::Arc};
 
@@ -170,8 +171,11 @@ fn handle(file: usize, input: &str) -> Result<u32> {
     Ok(h)
 }
 
+/// The `file_operations` of the control files.
+pub(crate) static FOPS: StoreFops = StoreFops::new::<FileOf<SimControl>>(this_module!());
+
 impl Control for SimControl {
-    fn show(&self, file: usize, out: &mut Text) -> Result {
+    fn show(&self, file: usize, out: &mut SeqFile<'_>) -> Result {
         match file {
             STATE => self.sim.show(out),
             HOLD | DROP => out.fmt(format_args!("write a VPU handle (see state)\n")),

@@ -19,7 +19,7 @@
 
 use crate::{
     smem::{self, HostBody, HostMsg, Import, VcMemRequest, VcMemRequestReply, VpuMsg},
-    support::debugfs::{on_off, Text},
+    support::debugfs::{on_off, SeqFile},
     vpu_mem,
 };
 use core::fmt;
@@ -705,7 +705,7 @@ impl Firmware {
     }
 
     /// Writes the `state` file's firmware part.
-    pub(crate) fn show(&self, out: &mut Text, pending_releases: usize) -> Result {
+    pub(crate) fn show(&self, out: &mut SeqFile<'_>, pending_releases: usize) -> Result {
         let s = &self.settings;
         out.fmt(format_args!(
             "protocol {}\nclient_version {}\n",
@@ -775,7 +775,7 @@ impl Firmware {
     }
 
     /// The last VC_MEM_REQUEST outcome, one line.
-    pub(crate) fn show_mem_request(&self, out: &mut Text) -> Result {
+    pub(crate) fn show_mem_request(&self, out: &mut SeqFile<'_>) -> Result {
         match self.last_mem_request {
             MemResult::None => out.fmt(format_args!("mem_request none\n")),
             MemResult::Pending { trans_id } => {

@@ -16,7 +16,7 @@ use crate::{
     firmware::{Firmware, Post},
     kext::{bindings as ext, workqueue::OwnedQueue},
     smem::{self, VpuMsg},
-    support::debugfs::{on_off, Text},
+    support::debugfs::{on_off, SeqFile},
     vpu_mem::{Bus, Window},
 };
 use core::{
@@ -882,7 +882,7 @@ impl Sim {
     }
 
     /// Writes the `state` file.
-    pub(crate) fn show(&self, out: &mut Text) -> Result {
+    pub(crate) fn show(&self, out: &mut SeqFile<'_>) -> Result {
         // Before the lock (see `connection`).
         self.conn.show(out)?;
         let g = self.inner.lock();

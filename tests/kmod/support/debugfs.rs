@@ -1,21 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Debugfs control files: every file of a [`Dir`] is read and written through one [`Control`]
-//! object, with the file's id. Reads produce text ([`Text`]); writes get the written text,
-//! trimmed. Removing the directory waits for running reads and writes.
+//! object, with the file's id. Reads write text to the `seq_file` ([`SeqFile`]); writes get
+//! the written text, trimmed. Built on kernel-ext's debugfs ([`crate::kext::debugfs`]), whose
+//! [`Store`] files these are; removing the directory waits for running reads and writes.
 
-use super::ffi;
-use core::{
-    ffi::{c_char, c_int, c_void},
-    fmt,
-    ptr::NonNull,
-};
-use kernel::{error::from_err_ptr, prelude::*, str::CStr, sync::Arc};
+pub(crate) use crate::kext::debugfs::SeqFile;
+use crate::kext::debugfs::{self, Show, ShowFile, Store, StoreFops};
+use kernel::{prelude::*, str::CStr, sync::Arc};
 
 /// Serves the files of a [`Dir`].
 pub(crate) trait Control: Send + Sync + 'static {
     /// Writes the contents of file `file` into `out`.
-    fn show(&self, file: usize, out: &mut Text) -> Result;
+    fn show(&self, file: usize, out: &mut SeqFile<'_>) -> Result;
 
     /// Handles a write of `input` (surrounding whitespace removed) to file `file`.
     ///
@@ -33,155 +30,57 @@ pub(crate) struct File {
     pub(crate) id: usize,
 }
 
-/// The output of a read.
-pub(crate) struct Text {
-    buf: KVec<u8>,
-}
-
-impl Text {
-    /// Appends formatted text, e.g. `out.fmt(format_args!("x {}\n", x))?`.
-    pub(crate) fn fmt(&mut self, args: fmt::Arguments<'_>) -> Result {
-        fmt::Write::write_fmt(self, args).map_err(|_| ENOMEM)
-    }
-}
-
-impl fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.buf
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
-            .map_err(|_| fmt::Error)
-    }
-}
-
-/// What the C side gets as a file's private data.
-struct Entry {
-    ctx: *const c_void,
-    id: usize,
-    show: unsafe fn(*const c_void, usize, &mut Text) -> Result,
-    store: unsafe fn(*const c_void, usize, &str) -> Result,
-}
-
-/// # Safety
+/// One file of a [`Dir`] as kernel-ext's debugfs sees it: the shared [`Control`] and the id.
 ///
-/// `ctx` must point to a live `T`.
-unsafe fn show_thunk<T: Control>(ctx: *const c_void, id: usize, out: &mut Text) -> Result {
-    // SAFETY: The caller guarantees `ctx` is a live `T`.
-    unsafe { &*ctx.cast::<T>() }.show(id, out)
-}
-
-/// # Safety
-///
-/// `ctx` must point to a live `T`.
-unsafe fn store_thunk<T: Control>(ctx: *const c_void, id: usize, input: &str) -> Result {
-    // SAFETY: The caller guarantees `ctx` is a live `T`.
-    unsafe { &*ctx.cast::<T>() }.store(id, input)
-}
-
-/// A debugfs directory of control files, removed on drop.
-///
-/// # Invariants
-///
-/// `dentry` is the directory made by `vt_debugfs_dir`; each of its files has one of `entries`
-/// as private data, and `entries[i].ctx` is `ctx`. Both outlive the directory.
-pub(crate) struct Dir<T: Control> {
-    dentry: NonNull<c_void>,
-    entries: KVec<KBox<Entry>>,
+/// Each module has the `file_operations` of its control files as a `static`:
+/// `static FOPS: StoreFops = StoreFops::new::<FileOf<MyControl>>(this_module!());`.
+pub(crate) struct FileOf<T: Control> {
     ctx: Arc<T>,
+    id: usize,
 }
 
-// SAFETY: The raw pointers are owned by the directory; `T` is `Send + Sync`.
-unsafe impl<T: Control> Send for Dir<T> {}
-// SAFETY: `&Dir` gives access to nothing.
-unsafe impl<T: Control> Sync for Dir<T> {}
+impl<T: Control> Show for FileOf<T> {
+    fn show(&self, m: &mut SeqFile<'_>) -> Result {
+        self.ctx.show(self.id, m)
+    }
+}
+
+impl<T: Control> Store for FileOf<T> {
+    fn store(&self, input: &str) -> Result {
+        self.ctx.store(self.id, input)
+    }
+}
+
+/// A debugfs directory of control files, removed (after its files) on drop.
+pub(crate) struct Dir<T: Control> {
+    _files: KVec<ShowFile<FileOf<T>>>,
+    _dir: debugfs::Dir,
+}
 
 impl<T: Control> Dir<T> {
-    /// Creates top-level directory `name` with `files`, served by `ctx`.
-    pub(crate) fn new(name: &'static CStr, ctx: Arc<T>, files: &[File]) -> Result<Self> {
-        // SAFETY: `name` is a valid C string.
-        let dentry = from_err_ptr(unsafe { ffi::vt_debugfs_dir(name.as_char_ptr()) })?;
-        let mut dir = Self {
-            dentry: NonNull::new(dentry).ok_or(ENOMEM)?,
-            entries: KVec::with_capacity(files.len(), GFP_KERNEL)?,
-            ctx,
-        };
+    /// Creates top-level directory `name` with `files`, served by `ctx` through `fops`.
+    pub(crate) fn new(
+        name: &'static CStr,
+        ctx: Arc<T>,
+        files: &[File],
+        fops: &'static StoreFops,
+    ) -> Result<Self> {
+        let dir = debugfs::Dir::new(name)?;
+        let mut made = KVec::with_capacity(files.len(), GFP_KERNEL)?;
         for f in files {
-            let entry = KBox::new(
-                Entry {
-                    ctx: core::ptr::from_ref::<T>(&*dir.ctx).cast(),
+            let file = Arc::new(
+                FileOf {
+                    ctx: ctx.clone(),
                     id: f.id,
-                    show: show_thunk::<T>,
-                    store: store_thunk::<T>,
                 },
                 GFP_KERNEL,
             )?;
-            let data = core::ptr::from_ref::<Entry>(&*entry)
-                .cast_mut()
-                .cast::<c_void>();
-            dir.entries.push(entry, GFP_KERNEL)?;
-            // SAFETY: The directory is live; `data` points into `dir.entries`, which lives
-            // until the directory is removed (on error, by `dir`'s drop).
-            let ret = unsafe {
-                ffi::vt_debugfs_file(dir.dentry.as_ptr(), f.name.as_char_ptr(), f.mode, data)
-            };
-            if ret != 0 {
-                return Err(Error::from_errno(ret));
-            }
+            made.push(dir.store_file(f.name, f.mode, file, fops)?, GFP_KERNEL)?;
         }
-        Ok(dir)
-    }
-}
-
-impl<T: Control> Drop for Dir<T> {
-    fn drop(&mut self) {
-        // SAFETY: The directory is live; `debugfs_remove` returns only once no file operation
-        // runs, so `entries` and `ctx` may go after this.
-        unsafe { ffi::vt_debugfs_remove(self.dentry.as_ptr()) };
-    }
-}
-
-/// Read of a control file (called by `support_shim.c`).
-///
-/// # Safety
-///
-/// `data` must be the private data `Dir::new` gave the file, `m` its seq_file, during a read.
-#[no_mangle]
-unsafe extern "C" fn vt_debugfs_rust_show(data: *mut c_void, m: *mut c_void) -> c_int {
-    // SAFETY: `data` is an `Entry` of a live `Dir` (files are removed before entries go).
-    let entry = unsafe { &*data.cast::<Entry>() };
-    let mut out = Text { buf: KVec::new() };
-    // SAFETY: `entry.ctx` is the directory's live context, as `show` requires.
-    if let Err(e) = unsafe { (entry.show)(entry.ctx, entry.id, &mut out) } {
-        return e.to_errno();
-    }
-    // SAFETY: `m` is the read's seq_file; `out.buf` is valid for its length. An overflow is
-    // handled by the seq_file core (it calls the read again with a larger buffer).
-    unsafe { ffi::vt_seq_put(m, out.buf.as_ptr().cast(), out.buf.len()) };
-    0
-}
-
-/// Write to a control file (called by `support_shim.c`).
-///
-/// # Safety
-///
-/// `data` must be the private data `Dir::new` gave the file; `buf` must hold `len` bytes.
-#[no_mangle]
-unsafe extern "C" fn vt_debugfs_rust_store(
-    data: *mut c_void,
-    buf: *const c_char,
-    len: usize,
-) -> c_int {
-    // SAFETY: `data` is an `Entry` of a live `Dir`.
-    let entry = unsafe { &*data.cast::<Entry>() };
-    // SAFETY: The caller guarantees `buf` holds `len` bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    let Ok(text) = core::str::from_utf8(bytes) else {
-        pr_err!("control file write is not UTF-8 text\n");
-        return EINVAL.to_errno();
-    };
-    // SAFETY: `entry.ctx` is the directory's live context, as `store` requires.
-    match unsafe { (entry.store)(entry.ctx, entry.id, text.trim()) } {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+        Ok(Self {
+            _files: made,
+            _dir: dir,
+        })
     }
 }
 
