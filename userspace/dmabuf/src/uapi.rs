@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use crate::sys::Ioctl;
+use crate::sys::{Ioctl, StrIoctl};
 
 const IOC_NRBITS: u32 = 8;
 const IOC_TYPEBITS: u32 = 8;
@@ -80,6 +80,8 @@ pub const HEAP_ALLOC: Ioctl<DmaHeapAllocationData> = Ioctl::new(DMA_HEAP_IOCTL_A
 pub const BUF_SYNC: Ioctl<DmaBufSync> = Ioctl::new(DMA_BUF_IOCTL_SYNC);
 /// `DMA_BUF_SET_NAME = _IOW('b', 1, const char *)`
 pub const DMA_BUF_SET_NAME: u32 = iow::<*const libc::c_char>(DMA_BUF_BASE, 1);
+/// [`DMA_BUF_SET_NAME`]: the kernel copies the name (`strndup_user`).
+pub const BUF_SET_NAME: StrIoctl = StrIoctl::new(DMA_BUF_SET_NAME);
 
 /// `DMA_BUF_SYNC_READ`
 pub const DMA_BUF_SYNC_READ: u64 = 1;

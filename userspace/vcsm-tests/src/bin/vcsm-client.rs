@@ -106,15 +106,10 @@ struct Imported {
     dma_addr: u64,
 }
 
+/// An ioctl with an argument of the size encoded in `cmd` or a deliberately bad pointer, which
+/// the kernel checks ([`vcsm_tests::hostile::ioctl`]).
 fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> io::Result<i32> {
-    // SAFETY: Every caller passes an argument of the size encoded in `cmd` (or a deliberately
-    // bad pointer, which the kernel checks); the kernel only reads and writes through it.
-    let ret = unsafe { libc::ioctl(fd, cmd as _, arg) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    vcsm_tests::hostile::ioctl(fd, cmd, arg as usize).map(|r| r as i32).map_err(io::Error::from_raw_os_error)
 }
 
 impl Dev {
@@ -515,36 +510,16 @@ fn lowest_free_fd() -> Result<RawFd, String> {
 }
 
 fn fd_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD only queries the descriptor table.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    // Is the number in the descriptor table?
+    fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_ok()
 }
 
 /// A page mapped read-only holding `bytes`: the driver can read its argument but not write the
 /// result back.
-fn read_only_page(bytes: &[u8]) -> Result<*mut u8, String> {
-    // SAFETY: A fresh anonymous mapping.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err("mmap".into());
-    }
-    let p = p.cast::<u8>();
-    // SAFETY: `bytes` fits in the page just mapped.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-        if libc::mprotect(p.cast(), 4096, libc::PROT_READ) != 0 {
-            return Err("mprotect".into());
-        }
-    }
-    Ok(p)
+fn read_only_page(bytes: &[u8]) -> Result<memmap2::Mmap, String> {
+    let mut page = memmap2::MmapMut::map_anon(4096).map_err(|e| format!("mmap: {e}"))?;
+    page.get_mut(..bytes.len()).ok_or("argument larger than a page")?.copy_from_slice(bytes);
+    page.make_read_only().map_err(|e| format!("mprotect: {e}"))
 }
 
 fn as_bytes<S>(s: &S) -> &[u8] {
@@ -570,7 +545,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     let page = read_only_page(as_bytes(&arg))?;
     let free = lowest_free_fd()?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, page),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, page.as_ptr().cast_mut()),
         &[libc::EFAULT],
         "import into a read-only argument",
     )?;
@@ -583,7 +558,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     let arg = VcSmCmaIoctlAlloc::new(8192, b"ro");
     let page2 = read_only_page(as_bytes(&arg))?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, page2),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, page2.as_ptr().cast_mut()),
         &[libc::EFAULT],
         "alloc into a read-only argument",
     )?;
@@ -591,11 +566,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
         return Err(format!("fd {free} was left open by the failed allocation"));
     }
     wait_idle(2000)?;
-    // SAFETY: Mapped above.
-    unsafe {
-        libc::munmap(page.cast(), 4096);
-        libc::munmap(page2.cast(), 4096);
-    }
+    drop((page, page2));
     Ok(())
 }
 
