@@ -18,7 +18,7 @@ use crate::cli::{
 };
 use crate::error::{op_error, Error, Op, Result};
 use crate::heaps;
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::output::{hex32, Record};
 use crate::paths::{Paths, VCSM_MODULE};
 use crate::pattern::Pattern;

@@ -16,7 +16,7 @@
 //! shown; missing keys show as `-`; lines that fit no pattern are kept verbatim and printed
 //! after the table.
 
-use crate::json::Value;
+use crate::json::{object_of, Value};
 use crate::output::{human_size, Align, Table};
 
 /// `key=value` pairs in file order.
@@ -172,17 +172,17 @@ fn typed(v: &str) -> Value {
     let decimal = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
     if decimal {
         if let Ok(n) = v.parse::<u64>() {
-            return Value::UInt(n);
+            return Value::from(n);
         }
     }
     if let Some(digits) = v.strip_prefix('-') {
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(n) = v.parse::<i64>() {
-                return Value::Int(n);
+                return Value::from(n);
             }
         }
     }
-    Value::Str(v.to_owned())
+    Value::String(v.to_owned())
 }
 
 fn pairs_json(pairs: &Pairs) -> Vec<(String, Value)> {
@@ -197,12 +197,12 @@ const LISTS: [&str; 1] = ["pin"];
 /// lines of pairs only are merged into `summary`, lines with the same leading word into one
 /// object, except the per-item lines of [`LISTS`], which become arrays.
 pub fn to_json(state: &State) -> Value {
-    let buffers = state.buffers.iter().map(|b| Value::Object(pairs_json(b))).collect();
+    let buffers = state.buffers.iter().map(|b| object_of(pairs_json(b))).collect();
     let mut groups: Vec<(String, Vec<(String, Value)>)> = vec![("summary".to_owned(), Vec::new())];
     let mut lists: Vec<(String, Vec<Value>)> = LISTS.iter().map(|w| ((*w).to_owned(), Vec::new())).collect();
     for (word, pairs) in &state.groups {
         if let Some((_, items)) = lists.iter_mut().find(|(w, _)| w == word) {
-            items.push(Value::Object(pairs_json(pairs)));
+            items.push(object_of(pairs_json(pairs)));
             continue;
         }
         let name = if word.is_empty() { "summary" } else { word.as_str() };
@@ -215,9 +215,9 @@ pub fn to_json(state: &State) -> Value {
     for (name, fields) in groups {
         if name == "buffers" || name == "unparsed" {
             // Cannot happen with the driver's format; keep the data under another name.
-            obj.push((format!("{name}_line"), Value::Object(fields)));
+            obj.push((format!("{name}_line"), object_of(fields)));
         } else {
-            obj.push((name, Value::Object(fields)));
+            obj.push((name, object_of(fields)));
         }
     }
     for (word, items) in lists {
@@ -226,12 +226,13 @@ pub fn to_json(state: &State) -> Value {
         }
     }
     obj.push(("unparsed".to_owned(), state.unparsed.clone().into()));
-    Value::Object(obj)
+    object_of(obj)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::JsonExt;
 
     /// What drivers/vc-sm-cma/debugfs.rs prints, with two buffers.
     const SAMPLE: &str = "\

@@ -14,7 +14,7 @@ use dmabuf::{describe_io_error, Prot, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_B
 
 use crate::bench::progress_line;
 use crate::error::{Error, Result};
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::paths::Paths;
 use crate::pattern::fnv1a32;
 use crate::vcsm::{Imported, Vcsm};
