@@ -11,7 +11,8 @@
 //! * [`sys::Ioctl`] is the one place the crate's ioctls become raw calls: each request number
 //!   is paired with its argument type where the uapi mirror is defined.
 //!
-//! Helpers that do not touch the kernel ([`size`], [`stats`], [`meminfo`], [`errno`], [`uapi`])
+//! Helpers that do not touch the kernel ([`size`], [`stats`], [`meminfo`], [`errno`], [`uapi`],
+//! [`state`]: the vc-sm-cma debugfs state parser)
 //! are pure and unit-tested on the host.
 
 pub mod buf;
@@ -21,6 +22,7 @@ pub mod mapping;
 pub mod meminfo;
 pub mod pattern;
 pub mod size;
+pub mod state;
 pub mod stats;
 pub mod sys;
 pub mod uapi;

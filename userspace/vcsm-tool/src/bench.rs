@@ -222,7 +222,7 @@ fn frames_worker(
         }
     }
     let mut once = Vec::with_capacity(cfg.iters);
-    let mut handles: Vec<Option<crate::vcsm::Imported>> = (0..cfg.buffers).map(|_| None).collect();
+    let mut handles: Vec<Option<crate::vcsm::VcsmBuf>> = (0..cfg.buffers).map(|_| None).collect();
     for i in 0..cfg.iters {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -274,7 +274,7 @@ fn worker(
         }
         let t0 = Instant::now();
         let held = match (cfg.what, &source, &heap) {
-            (What::Import, Some(src), _) => need_dev()?.import(src.as_fd())?.wrapper,
+            (What::Import, Some(src), _) => need_dev()?.import(src.as_fd())?.buf,
             (What::Alloc, _, _) => need_dev()?.alloc(size32, "vcsm-tool-bench")?.buf,
             (What::Heap, _, Some(heap)) => heap.allocate(cfg.size).map_err(|e| {
                 crate::error::op_error(&heap.path().display().to_string(), crate::error::Op::HeapAlloc, &e)

@@ -10,88 +10,14 @@
 //! transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
 //! ```
 //!
-//! The parser is deliberately tolerant, so that the tool keeps working while the format grows:
-//! a line is an optional leading word followed by `key=value` pairs; a word without `=` after
-//! a pair continues that pair's value (names may contain spaces); unknown keys are kept and
-//! shown; missing keys show as `-`; lines that fit no pattern are kept verbatim and printed
-//! after the table.
+//! The parser ([`dmabuf::state`], shared with the guest tests) is deliberately tolerant, so that
+//! the tool keeps working while the format grows; unknown keys are kept and shown, missing keys
+//! show as `-`, and lines that fit no pattern are printed after the table.
 
 use crate::json::{object_of, Value};
 use crate::output::{human_size, Align, Table};
 
-/// `key=value` pairs in file order.
-pub type Pairs = Vec<(String, String)>;
-
-/// The parsed state file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
-    /// The `buffer ...` lines.
-    pub buffers: Vec<Pairs>,
-    /// Every other line of pairs, with its leading word (`""` for a line of pairs only).
-    pub groups: Vec<(String, Pairs)>,
-    /// Lines that are not pairs, verbatim (trimmed).
-    pub unparsed: Vec<String>,
-}
-
-/// The value of `key` in `pairs` (the first one).
-pub fn get<'a>(pairs: &'a Pairs, key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-/// A `key=value` token: the key is an identifier (letters, digits, `_`, not starting with a
-/// digit).
-fn split_pair(token: &str) -> Option<(&str, &str)> {
-    let (key, value) = token.split_once('=')?;
-    let mut chars = key.chars();
-    let first = chars.next()?;
-    let ident =
-        (first.is_ascii_alphabetic() || first == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ident.then_some((key, value))
-}
-
-/// Pairs from whitespace-separated tokens; `None` unless the first token is a pair.
-fn parse_pairs(tokens: &[&str]) -> Option<Pairs> {
-    let mut pairs: Pairs = Vec::new();
-    for token in tokens {
-        match split_pair(token) {
-            Some((k, v)) => pairs.push((k.to_owned(), v.to_owned())),
-            None => {
-                let (_, value) = pairs.last_mut()?;
-                value.push(' ');
-                value.push_str(token);
-            }
-        }
-    }
-    (!pairs.is_empty()).then_some(pairs)
-}
-
-/// Parse the text of the state file. Never fails: what it cannot read ends up in
-/// [`State::unparsed`].
-pub fn parse(text: &str) -> State {
-    let mut state = State::default();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        if split_pair(tokens[0]).is_some() {
-            if let Some(pairs) = parse_pairs(&tokens) {
-                state.groups.push((String::new(), pairs));
-                continue;
-            }
-        } else if let Some(pairs) = parse_pairs(&tokens[1..]) {
-            if tokens[0] == "buffer" {
-                state.buffers.push(pairs);
-            } else {
-                state.groups.push((tokens[0].to_owned(), pairs));
-            }
-            continue;
-        }
-        state.unparsed.push(line.to_owned());
-    }
-    state
-}
+pub use dmabuf::state::{get, parse, Pairs, State};
 
 /// Buffer columns in the order the driver prints them, with their headers.
 const COLUMNS: [(&str, &str, Align); 11] = [
@@ -402,21 +328,5 @@ transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexp
             j.contains(r#""unparsed":["buffer","NAME: sm-host-resource","Number of resources 2"]"#),
             "{j}"
         );
-    }
-
-    #[test]
-    fn pair_rules() {
-        assert_eq!(split_pair("a=b"), Some(("a", "b")));
-        assert_eq!(split_pair("name=a=b"), Some(("name", "a=b")));
-        assert_eq!(split_pair("_x1="), Some(("_x1", "")));
-        assert_eq!(split_pair("=b"), None);
-        assert_eq!(split_pair("1a=b"), None);
-        assert_eq!(split_pair("a-b=c"), None);
-        assert_eq!(split_pair("plain"), None);
-        // A value continues until the next pair.
-        let p = parse_pairs(&["name=a", "b", "c", "size=1"]).unwrap();
-        assert_eq!(p, [("name".to_owned(), "a b c".to_owned()), ("size".to_owned(), "1".to_owned())]);
-        assert_eq!(parse_pairs(&["word", "a=1"]), None);
-        assert_eq!(parse_pairs(&[]), None);
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::json::{JsonExt, Value};
 use crate::paths::Paths;
 use crate::pattern::fnv1a32;
-use crate::vcsm::{Imported, Vcsm};
+use crate::vcsm::{Vcsm, VcsmBuf};
 
 /// The simulated VPU's checksum file (tests/vpu-sim): present only on the test bed.
 pub const SIM_CHECKSUM: &str = "/sys/kernel/debug/vpu-sim/checksum";
@@ -107,7 +107,7 @@ fn sim_checksum(paths: &Paths, h: u32) -> Result<u32> {
 
 struct Slot {
     buf: dmabuf::DmaBuf,
-    imp: Imported,
+    imp: VcsmBuf,
     /// The CPU's mapping, made once, where frames are checked.
     map: Option<dmabuf::Mapping>,
 }

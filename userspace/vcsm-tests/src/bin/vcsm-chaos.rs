@@ -40,6 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use dmabuf::vcsm::VcsmBuf as Imported;
 use dmabuf::{
     errno_name, DmaBuf, Heap, Mapping, Prot, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW,
     DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
@@ -56,7 +57,7 @@ use vcsm_tests::{
 };
 
 const DEV: &str = "/dev/vcsm-cma";
-const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
+const STATE: &str = dmabuf::state::STATE_FILE;
 const SIM: &str = SIM_DIR;
 const MODULE_DIR: &str = "/sys/module/vc_sm_cma";
 const REFCNT: &str = "/sys/module/vc_sm_cma/refcnt";
@@ -528,26 +529,18 @@ struct Dev {
     dev: dmabuf::vcsm::Vcsm,
 }
 
-/// A buffer the driver shared with the VPU: its wrapper and the VPU's handle.
-struct Imported {
-    buf: DmaBuf,
-    vc_handle: u32,
-}
-
 impl Dev {
     fn open() -> io::Result<Dev> {
         Ok(Dev { dev: dmabuf::vcsm::Vcsm::open(DEV)? })
     }
 
     fn import(&self, fd: RawFd) -> io::Result<Imported> {
-        let b = self.dev.import_raw(fd, b"chaos")?;
-        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
+        self.dev.import_raw(fd, b"chaos")
     }
 
     fn alloc(&self, size: usize) -> io::Result<Imported> {
         let size = u32::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        let b = self.dev.alloc(size, b"chaos")?;
-        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
+        self.dev.alloc(size, b"chaos")
     }
 }
 
@@ -584,15 +577,10 @@ impl Drv {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{STATE}: {}", describe(&e))),
         };
-        let mut bufs = Vec::new();
-        let mut kv = BTreeMap::new();
-        for line in text.lines() {
-            if line.starts_with("buffer ") {
-                bufs.push(kv_pairs::<BTreeMap<String, String>>(line));
-            } else if !line.starts_with("pin ") {
-                kv.extend(kv_pairs::<BTreeMap<String, String>>(line));
-            }
-        }
+        let state = dmabuf::state::parse(&text);
+        let bufs = state.buffers.iter().map(|pairs| pairs.iter().cloned().collect()).collect();
+        // The per-process pin lines repeat their keys: not part of the summary.
+        let kv = state.pairs_except(&["pin"]).collect();
         Ok(Some(Drv { bufs, kv, text }))
     }
 

@@ -57,7 +57,7 @@ use dmabuf::{errno_name, DmaBuf, Heap, Mapping, Prot, DEFAULT_FD_FLAGS, DMA_BUF_
 use vcsm_tests::{emit, info, sim_knobs_default, sim_write, Context, Reporter, SIM_DIR};
 
 const DEV: &str = "/dev/vcsm-cma";
-const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
+const STATE: &str = dmabuf::state::STATE_FILE;
 const SIM: &str = SIM_DIR;
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const CMA_DIR: &str = "/sys/kernel/debug/cma";

@@ -170,7 +170,7 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
                 imp.dma_addr
             ));
         }
-        if imp.size < length {
+        if u64::from(imp.size) < length {
             return Err(format!("buffer {i}: import of {} bytes, V4L2 buffer {length}", imp.size));
         }
         let st = DrvState::read()?;
