@@ -191,8 +191,11 @@ fn dir_name(dir: u64) -> &'static str {
 
 /// Expect `result` to fail with one of `allowed`; returns the errno it failed with.
 pub fn expect_errno<T>(result: io::Result<T>, allowed: &[i32], what: impl Display) -> Result<i32, String> {
-    let names =
-        allowed.iter().map(|&e| dmabuf::errno_name(e).unwrap_or("?")).collect::<Vec<_>>().join(" or ");
+    let names = allowed
+        .iter()
+        .map(|&e| dmabuf::errno_name(e).unwrap_or_else(|| "?".to_owned()))
+        .collect::<Vec<_>>()
+        .join(" or ");
     match result {
         Ok(_) => Err(format!("{what} succeeded, expected {names}")),
         Err(e) => match e.raw_os_error() {

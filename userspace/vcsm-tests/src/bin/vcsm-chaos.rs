@@ -302,7 +302,7 @@ fn errno_of(e: &io::Error) -> i32 {
 }
 
 fn ename(errno: i32) -> String {
-    errno_name(errno).map(str::to_owned).unwrap_or_else(|| format!("errno {errno}"))
+    errno_name(errno).unwrap_or_else(|| format!("errno {errno}"))
 }
 
 fn describe(e: &io::Error) -> String {

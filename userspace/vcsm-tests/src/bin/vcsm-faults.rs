@@ -117,10 +117,7 @@ struct Args {
 }
 
 fn errno_str(e: i32) -> String {
-    match e {
-        libc::EDQUOT => "EDQUOT".to_owned(),
-        _ => errno_name(e).map(str::to_owned).unwrap_or_else(|| format!("errno{e}")),
-    }
+    errno_name(e).unwrap_or_else(|| format!("errno{e}"))
 }
 
 // ---- fail-nth ----

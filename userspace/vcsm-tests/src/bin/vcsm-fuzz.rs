@@ -177,11 +177,7 @@ impl ErrSet {
 }
 
 fn ename(e: i32) -> String {
-    match dmabuf::errno_name(e) {
-        Some(n) => n.to_owned(),
-        None if e == EDQUOT => "EDQUOT".to_owned(),
-        None => format!("errno{e}"),
-    }
+    dmabuf::errno_name(e).unwrap_or_else(|| format!("errno{e}"))
 }
 
 /// What a call may do: succeed (`ok`) and/or fail with one of `errs`.
