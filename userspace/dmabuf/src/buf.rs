@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::mapping::{Mapping, Prot};
-use crate::uapi::{DmaBufSync, BUF_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME};
+use crate::uapi::{DmaBufSync, BUF_SET_NAME, BUF_SYNC, DMA_BUF_NAME_LEN};
 
 /// How often `sync` retries a sync interrupted by a signal (EINTR/EAGAIN) before giving up.
 const SYNC_RETRIES: usize = 100;
@@ -70,12 +70,7 @@ impl DmaBuf {
         }
         let cname = CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "dma-buf name contains a NUL byte"))?;
-        // SAFETY: DMA_BUF_SET_NAME takes a pointer to a NUL-terminated string, which the kernel
-        // copies (strndup_user) during the call; cname outlives the call.
-        let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), DMA_BUF_SET_NAME as _, cname.as_ptr()) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        BUF_SET_NAME.call(self.fd.as_fd(), &cname)?;
         Ok(())
     }
 }

@@ -4,13 +4,15 @@
 //! * [`DmaBuf`] owns the returned dma-buf file descriptor: size, `mmap`, `DMA_BUF_IOCTL_SYNC`,
 //!   `DMA_BUF_SET_NAME`.
 //! * [`Mapping`] is a CPU mapping of (part of) a dma-buf, unmapped on drop, with bounds-checked
-//!   volatile access.
+//!   volatile access; the crate's only `mmap`.
+//! * [`pattern`] is the simulated VPU's data pattern and checksum, over slices and mappings.
 //! * [`vcsm::Vcsm`] is `/dev/vcsm-cma` (`MEM_ALLOC`, `MEM_IMPORT_DMABUF`), shared by vcsm-tool
 //!   and the guest tests; [`v4l2`] the few V4L2 calls they make.
 //! * [`sys::Ioctl`] is the one place the crate's ioctls become raw calls: each request number
 //!   is paired with its argument type where the uapi mirror is defined.
 //!
-//! Helpers that do not touch the kernel ([`size`], [`stats`], [`meminfo`], [`errno`], [`uapi`])
+//! Helpers that do not touch the kernel ([`size`], [`stats`], [`meminfo`], [`errno`], [`uapi`],
+//! [`state`]: the vc-sm-cma debugfs state parser)
 //! are pure and unit-tested on the host.
 
 pub mod buf;
@@ -18,7 +20,9 @@ pub mod errno;
 pub mod heap;
 pub mod mapping;
 pub mod meminfo;
+pub mod pattern;
 pub mod size;
+pub mod state;
 pub mod stats;
 pub mod sys;
 pub mod uapi;

@@ -1,13 +1,15 @@
 //! A CPU mapping of a dma-buf, unmapped on drop.
 //!
-//! Everything reachable without `unsafe` uses bounds-checked volatile loads and stores: the
-//! buffer is shared memory that another mapping, process or device may write at any time, so
-//! handing out plain `&[u8]` is only sound under conditions the caller must promise
-//! ([`Mapping::as_slice`], [`Mapping::as_mut_slice`]).
+//! Every access is a bounds-checked volatile load or store: the buffer is shared memory that
+//! another mapping, process or device may write at any time, so no `&[u8]` into it is handed
+//! out; [`Mapping::to_vec`] copies it instead.
+//!
+//! This module is the crate's one owner of `mmap`/`munmap`; the test programs map dma-bufs,
+//! V4L2 buffers and even raw descriptor numbers through it.
 
 use std::io;
 use std::ops::BitOr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::ptr::{self, NonNull};
 
 /// Memory protection of a mapping (`PROT_*`).
@@ -68,12 +70,22 @@ fn not_writable() -> io::Error {
 }
 
 impl Mapping {
-    pub(crate) fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, prot: Prot) -> io::Result<Mapping> {
+    /// Map `len` bytes of `fd` at byte `offset` (a multiple of the page size) with `prot`,
+    /// `MAP_SHARED`.
+    pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, prot: Prot) -> io::Result<Mapping> {
+        Mapping::map_fd_number(fd.as_raw_fd(), offset, len, prot)
+    }
+
+    /// [`new`](Self::new) of a descriptor number that may be closed, or closed by another
+    /// thread meanwhile (the races of the hostile tests): the kernel looks the number up once
+    /// and fails with `EBADF` if it is not open. The mapping holds its own reference to the
+    /// file, so it outlives the descriptor.
+    pub fn map_fd_number(fd: RawFd, offset: u64, len: usize, prot: Prot) -> io::Result<Mapping> {
         let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
         // SAFETY: a fresh MAP_SHARED mapping at an address of the kernel's choosing (addr NULL,
-        // no MAP_FIXED) cannot overlap any memory Rust already uses; fd is a live descriptor.
-        let p =
-            unsafe { libc::mmap(ptr::null_mut(), len, prot.bits(), libc::MAP_SHARED, fd.as_raw_fd(), off) };
+        // no MAP_FIXED) cannot overlap any memory Rust already uses; mmap only looks the
+        // descriptor number up, so any number is fine.
+        let p = unsafe { libc::mmap(ptr::null_mut(), len, prot.bits(), libc::MAP_SHARED, fd, off) };
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
@@ -116,34 +128,54 @@ impl Mapping {
         self.len / 4
     }
 
-    /// The mapping as a byte slice; `None` without `PROT_READ`.
-    ///
-    /// # Safety
-    ///
-    /// While the slice lives, nothing else may write the mapped memory: no other mapping of
-    /// the same dma-buf in this or another process, and no device.
-    pub unsafe fn as_slice(&self) -> Option<&[u8]> {
+    /// The start and length, for the simulator's pattern code; `PROT_READ` required.
+    pub(crate) fn raw_parts(&self) -> io::Result<(*const u8, usize)> {
         if !self.prot.contains(Prot::READ) {
-            return None;
+            return Err(not_readable());
         }
-        // SAFETY: ptr..ptr+len is a live readable mapping owned by self (unmapped only in
-        // Drop, which the borrow prevents); the caller promises there are no concurrent writers.
-        Some(unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) })
+        Ok((self.ptr.as_ptr(), self.len))
     }
 
-    /// The mapping as a mutable byte slice; `None` unless mapped `PROT_READ | PROT_WRITE`.
-    ///
-    /// # Safety
-    ///
-    /// While the slice lives, nothing else may read or write the mapped memory: no other
-    /// mapping of the same dma-buf in this or another process, and no device.
-    pub unsafe fn as_mut_slice(&mut self) -> Option<&mut [u8]> {
-        if !self.prot.contains(Prot::READ_WRITE) {
-            return None;
+    /// As [`raw_parts`](Self::raw_parts), for writing; `PROT_WRITE` required.
+    pub(crate) fn raw_parts_mut(&mut self) -> io::Result<(*mut u8, usize)> {
+        if !self.prot.contains(Prot::WRITE) {
+            return Err(not_writable());
         }
-        // SAFETY: ptr..ptr+len is a live read-write mapping owned by self, borrowed mutably;
-        // the caller promises nobody else accesses it meanwhile.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) })
+        Ok((self.ptr.as_ptr(), self.len))
+    }
+
+    /// A copy of the whole mapping (volatile reads, 8 bytes at a time).
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+        if !self.prot.contains(Prot::READ) {
+            return Err(not_readable());
+        }
+        let words = self.len / 8;
+        let mut v = Vec::with_capacity(self.len);
+        for i in 0..words {
+            v.extend_from_slice(&self.load::<u64>(i).to_ne_bytes());
+        }
+        for off in words * 8..self.len {
+            v.push(self.load::<u8>(off));
+        }
+        Ok(v)
+    }
+
+    /// Volatile copy of `bytes` to byte `offset`; an error beyond the end or without
+    /// `PROT_WRITE`.
+    pub fn write_bytes(&mut self, offset: usize, bytes: &[u8]) -> io::Result<()> {
+        if !self.prot.contains(Prot::WRITE) {
+            return Err(not_writable());
+        }
+        if offset.checked_add(bytes.len()).is_none_or(|end| end > self.len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} bytes at {offset} beyond mapping of {} bytes", bytes.len(), self.len),
+            ));
+        }
+        for (i, &b) in bytes.iter().enumerate() {
+            self.store::<u8>(offset + i, b);
+        }
+        Ok(())
     }
 
     /// Volatile read of the `index`-th `u32`; `None` if out of range or not readable.
@@ -269,6 +301,13 @@ impl Mapping {
     }
 }
 
+// SAFETY: the mapping is process memory, not tied to the thread that made it; every access
+// through `&self` is a volatile load (no reference into the memory is handed out), and stores
+// need `&mut self`.
+unsafe impl Send for Mapping {}
+// SAFETY: as for Send: shared access only loads.
+unsafe impl Sync for Mapping {}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len describe exactly the mapping created in `new`, unmapped only here;
@@ -311,8 +350,7 @@ mod tests {
         assert_eq!(m.found, 1024 ^ 0xdead_beef);
         assert_eq!(r.read_u32(0), Some(1024 ^ 0xdead_beef));
         assert_eq!(r.read_u32(r.words()), None);
-        // SAFETY: no other mapping of the memfd is live.
-        let s = unsafe { r.as_slice() }.unwrap();
+        let s = r.to_vec().unwrap();
         assert_eq!(s.len(), 8192);
         assert_eq!(&s[..4], &(1024u32 ^ 0xdead_beef).to_ne_bytes());
     }
@@ -329,9 +367,8 @@ mod tests {
         assert_eq!(mm.offset, if cfg!(target_endian = "little") { 4003 } else { 4000 });
         assert_eq!(mm.found, 0);
         assert!(m.write_u32(1024, 0).is_err());
-        // SAFETY: only this mapping of the memfd exists.
-        let s = unsafe { m.as_mut_slice() }.unwrap();
-        s[4095] = 1;
+        m.write_bytes(4095, &[1]).unwrap();
+        assert!(m.write_bytes(4095, &[1, 2]).is_err());
         assert_eq!(m.find_byte_mismatch(0xff).unwrap().unwrap().offset, mm.offset);
     }
 
@@ -342,8 +379,8 @@ mod tests {
         assert!(r.write_u32(0, 1).is_err());
         assert!(r.fill_bytes(1).is_err());
         assert!(r.fill_u32_with(|_| 1).is_err());
-        // SAFETY: returns None without touching memory.
-        assert!(unsafe { r.as_mut_slice() }.is_none());
+        assert!(r.write_bytes(0, &[1]).is_err());
+        assert!(Mapping::new(fd.as_fd(), 0, 4096, Prot::WRITE).unwrap().to_vec().is_err());
     }
 
     #[test]

@@ -19,7 +19,10 @@ impl fmt::Display for ParseSizeError {
 
 impl std::error::Error for ParseSizeError {}
 
-/// Parse `4096`, `4K`, `4k`, `4KiB`, `4KB`, `1M`, `2G`, `1T`, `16B` (binary multiples).
+/// Parse `4096`, `4K`, `4k`, `4KiB`, `4KB`, `1M`, `2G`, `1T`, `16B` (binary multiples, as
+/// `parse_size::Config::with_binary` reads them; P and E work too). Only whole numbers: the
+/// crate's fractions, exponents and digit separators (`1.5M`, `1e6`, `1_000`) are refused, so
+/// a size means what it says.
 pub fn parse_size(s: &str) -> Result<u64, ParseSizeError> {
     let err = |reason| ParseSizeError { input: s.to_owned(), reason };
     let t = s.trim();
@@ -28,18 +31,13 @@ pub fn parse_size(s: &str) -> Result<u64, ParseSizeError> {
     if num.is_empty() {
         return Err(err("expected a number"));
     }
-    let n: u64 = num.parse().map_err(|_| err("number too large"))?;
-    let unit = unit.trim().to_ascii_uppercase();
-    let unit = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
-    let mult = match unit {
-        "" => 1,
-        u => UNITS
-            .iter()
-            .find(|(name, _)| *name == u)
-            .map(|&(_, m)| m)
-            .ok_or_else(|| err("unknown unit (use K, M, G or T)"))?,
-    };
-    n.checked_mul(mult).ok_or_else(|| err("size overflows u64"))
+    if !unit.chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
+        return Err(err("expected a whole number and a unit (K, M, G or T)"));
+    }
+    parse_size::Config::new().with_binary().parse_size(t).map_err(|e| match e {
+        parse_size::Error::PosOverflow => err("size overflows u64"),
+        _ => err("unknown unit (use K, M, G or T)"),
+    })
 }
 
 /// Format with the largest binary unit that divides `bytes` exactly: `4K`, `64M`, `1536K`,
@@ -72,6 +70,7 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert_eq!(parse_size("2T"), Ok(2 << 40));
         assert_eq!(parse_size("16B"), Ok(16));
+        assert_eq!(parse_size("1P"), Ok(1 << 50));
         assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
     }
 
@@ -82,6 +81,9 @@ mod tests {
         assert!(parse_size("-1").is_err());
         assert!(parse_size("1.5M").is_err());
         assert!(parse_size("4X").is_err());
+        assert!(parse_size("1e3").is_err());
+        assert!(parse_size("1_000").is_err());
+        assert!(parse_size("4 K B").is_err());
         assert!(parse_size("18446744073709551616").is_err());
         assert!(parse_size("17179869184G").is_err());
         let e = parse_size("4X").unwrap_err();

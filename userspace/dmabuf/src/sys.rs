@@ -1,12 +1,14 @@
-//! The two unsafe primitives every ioctl wrapper of this crate needs, wrapped once:
-//! an ioctl whose argument is one `#[repr(C)]` struct ([`Ioctl::call`]), and taking ownership
-//! of the file descriptor such an ioctl installed ([`Ioctl::call_for_fd`]).
+//! The raw primitives every ioctl wrapper of this crate needs, wrapped once: an ioctl whose
+//! argument is one `#[repr(C)]` struct ([`Ioctl::call`]), one whose argument is a C string
+//! ([`StrIoctl::call`]), and taking ownership of the file descriptor such an ioctl installed
+//! ([`Ioctl::call_for_fd`]).
 //!
 //! An [`Ioctl<T>`] pairs a request number with the type of its argument. Values are made only
 //! inside this crate, next to the mirrored uapi structures, so the pairing (the number encodes
 //! `size_of::<T>()`, and `T` reproduces the kernel's layout) is checked where both are
 //! defined; callers outside get safe calls.
 
+use std::ffi::CStr;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -62,6 +64,32 @@ impl<T: Copy> Ioctl<T> {
                 Ok(Ok(unsafe { OwnedFd::from_raw_fd(raw) }))
             }
             _ => Ok(Err(n)),
+        }
+    }
+}
+
+/// An ioctl taking a pointer to a NUL-terminated string, which the kernel copies during the
+/// call.
+pub struct StrIoctl {
+    code: u32,
+}
+
+impl StrIoctl {
+    /// The ioctl `code` whose argument is a C string. Crate-private: only for codes the kernel
+    /// only reads a string through (`strndup_user` and the like).
+    pub(crate) const fn new(code: u32) -> StrIoctl {
+        StrIoctl { code }
+    }
+
+    /// `ioctl(fd, code, arg)`; the ioctl's return value, or the errno.
+    pub fn call(&self, fd: BorrowedFd<'_>, arg: &CStr) -> io::Result<i32> {
+        // SAFETY: `arg` is a live NUL-terminated string for the duration of the call, which the
+        // kernel only reads (by the pairing `new` documents); `fd` is borrowed.
+        let ret = unsafe { libc::ioctl(fd.as_raw_fd(), self.code as _, arg.as_ptr()) };
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Numbers and structures of the dma-heap and dma-buf uapi (`linux/dma-heap.h`,
-//! `linux/dma-buf.h`), with the generic `_IOC` encoding used by arm64 and x86.
+//! `linux/dma-buf.h`). The request numbers come from nix's `request_code_*` macros; [`ioc`] is
+//! the same generic `_IOC` encoding (arm64, x86) for numbers built at run time (the fuzzer's),
+//! checked against nix's below.
 
 use std::mem::size_of;
 
-use crate::sys::Ioctl;
+use crate::sys::{Ioctl, StrIoctl};
 
 const IOC_NRBITS: u32 = 8;
 const IOC_TYPEBITS: u32 = 8;
@@ -71,15 +73,19 @@ pub const DMA_HEAP_IOC_MAGIC: u8 = b'H';
 pub const DMA_BUF_BASE: u8 = b'b';
 
 /// `DMA_HEAP_IOCTL_ALLOC = _IOWR('H', 0x0, struct dma_heap_allocation_data)`
-pub const DMA_HEAP_IOCTL_ALLOC: u32 = iowr::<DmaHeapAllocationData>(DMA_HEAP_IOC_MAGIC, 0);
+pub const DMA_HEAP_IOCTL_ALLOC: u32 =
+    nix::request_code_readwrite!(DMA_HEAP_IOC_MAGIC, 0, size_of::<DmaHeapAllocationData>()) as u32;
 /// `DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)`
-pub const DMA_BUF_IOCTL_SYNC: u32 = iow::<DmaBufSync>(DMA_BUF_BASE, 0);
+pub const DMA_BUF_IOCTL_SYNC: u32 = nix::request_code_write!(DMA_BUF_BASE, 0, size_of::<DmaBufSync>()) as u32;
 /// [`DMA_HEAP_IOCTL_ALLOC`] with its argument type.
 pub const HEAP_ALLOC: Ioctl<DmaHeapAllocationData> = Ioctl::new(DMA_HEAP_IOCTL_ALLOC);
 /// [`DMA_BUF_IOCTL_SYNC`] with its argument type.
 pub const BUF_SYNC: Ioctl<DmaBufSync> = Ioctl::new(DMA_BUF_IOCTL_SYNC);
 /// `DMA_BUF_SET_NAME = _IOW('b', 1, const char *)`
-pub const DMA_BUF_SET_NAME: u32 = iow::<*const libc::c_char>(DMA_BUF_BASE, 1);
+pub const DMA_BUF_SET_NAME: u32 =
+    nix::request_code_write!(DMA_BUF_BASE, 1, size_of::<*const libc::c_char>()) as u32;
+/// [`DMA_BUF_SET_NAME`]: the kernel copies the name (`strndup_user`).
+pub const BUF_SET_NAME: StrIoctl = StrIoctl::new(DMA_BUF_SET_NAME);
 
 /// `DMA_BUF_SYNC_READ`
 pub const DMA_BUF_SYNC_READ: u64 = 1;
@@ -127,6 +133,19 @@ mod tests {
         // _IOW('T', 0x31, int) == TIOCSPTLCK
         assert_eq!(iow::<i32>(b'T', 0x31), 0x4004_5431);
         assert_eq!(iowr::<[u8; 0x3fff]>(0xff, 0xff), 0xFFFF_FFFF);
+        // The same encoding as nix's, for every direction.
+        for (ty, nr, size) in [(b'H', 0u8, 24usize), (b'b', 1, 8), (b'J', 0x5b, 64), (0xff, 0xff, 0x3fff)] {
+            assert_eq!(
+                ioc(IOC_NONE, ty, nr, size),
+                nix::request_code_none!(ty, nr) as u32 | ((size as u32) << 16)
+            );
+            assert_eq!(ioc(IOC_READ, ty, nr, size), nix::request_code_read!(ty, nr, size) as u32);
+            assert_eq!(ioc(IOC_WRITE, ty, nr, size), nix::request_code_write!(ty, nr, size) as u32);
+            assert_eq!(
+                ioc(IOC_READ | IOC_WRITE, ty, nr, size),
+                nix::request_code_readwrite!(ty, nr, size) as u32
+            );
+        }
     }
 
     #[test]

@@ -12,12 +12,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::ptr::NonNull;
 
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use crate::mapping::{Mapping, Prot};
 
 /// `V4L2_BUF_TYPE_VIDEO_CAPTURE`.
 pub const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
@@ -58,6 +56,10 @@ pub struct Capability {
     pub device_caps: u32,
     pub reserved: [u32; 3],
 }
+
+/// The number of `u32` fields of [`PixFormat`].
+const PIX_WORDS: usize = 12;
+const _: () = assert!(std::mem::size_of::<PixFormat>() == PIX_WORDS * 4);
 
 /// `struct v4l2_pix_format`.
 #[repr(C)]
@@ -105,16 +107,49 @@ impl Format {
         f
     }
 
-    /// The union as a `struct v4l2_pix_format`.
+    /// The union as a `struct v4l2_pix_format` (its first 48 bytes: twelve native-endian
+    /// `u32`s).
     pub fn pix(&self) -> PixFormat {
-        // SAFETY: The union is 200 initialised bytes, more than a PixFormat (48), which has
-        // no invalid bit patterns; read_unaligned needs no alignment.
-        unsafe { std::ptr::read_unaligned(self.fmt.raw.as_ptr().cast::<PixFormat>()) }
+        let mut w = [0u32; PIX_WORDS];
+        for (word, bytes) in w.iter_mut().zip(self.fmt.raw.chunks_exact(4)) {
+            *word = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        let [width, height, pixelformat, field, bytesperline, sizeimage, colorspace, priv_, flags, ycbcr_enc, quantization, xfer_func] =
+            w;
+        PixFormat {
+            width,
+            height,
+            pixelformat,
+            field,
+            bytesperline,
+            sizeimage,
+            colorspace,
+            priv_,
+            flags,
+            ycbcr_enc,
+            quantization,
+            xfer_func,
+        }
     }
 
-    fn set_pix(&mut self, pix: PixFormat) {
-        // SAFETY: As in `pix`, for a write.
-        unsafe { std::ptr::write_unaligned(self.fmt.raw.as_mut_ptr().cast::<PixFormat>(), pix) }
+    fn set_pix(&mut self, p: PixFormat) {
+        let w = [
+            p.width,
+            p.height,
+            p.pixelformat,
+            p.field,
+            p.bytesperline,
+            p.sizeimage,
+            p.colorspace,
+            p.priv_,
+            p.flags,
+            p.ycbcr_enc,
+            p.quantization,
+            p.xfer_func,
+        ];
+        for (word, bytes) in w.iter().zip(self.fmt.raw.chunks_exact_mut(4)) {
+            bytes.copy_from_slice(&word.to_ne_bytes());
+        }
     }
 }
 
@@ -484,45 +519,11 @@ impl Device {
 
     /// Maps MMAP buffer `b` (from `query_buffer`) read-only.
     pub fn map(&self, b: &Buffer) -> io::Result<Mapping> {
-        let len =
-            NonZeroUsize::new(b.length as usize).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: A new shared mapping of the device at the buffer's offset; nothing else is
-        // mapped at the address the kernel picks. The mapping is unmapped by `Mapping::drop`.
-        let ptr = unsafe {
-            mmap(None, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED, &self.file, b.m as u32 as libc::off_t)
+        if b.length == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        .map_err(errno)?;
-        Ok(Mapping { ptr, len: len.get() })
-    }
-}
-
-/// A mapping of a V4L2 MMAP buffer.
-pub struct Mapping {
-    ptr: NonNull<libc::c_void>,
-    len: usize,
-}
-
-impl Mapping {
-    /// The first byte.
-    pub fn as_ptr(&self) -> *const u8 {
-        self.ptr.as_ptr().cast()
-    }
-
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Never empty (`map` refuses a zero length).
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are a mapping this value owns; nothing uses it after this.
-        let _ = unsafe { munmap(self.ptr, self.len) };
+        // For MMAP buffers `m` holds the offset to pass to mmap (`m.offset`, a u32).
+        Mapping::new(self.file.as_fd(), u64::from(b.m as u32), b.length as usize, Prot::READ)
     }
 }
 

@@ -19,6 +19,8 @@ use std::panic::{self, AssertUnwindSafe};
 
 use dmabuf::{describe_io_error, DmaBuf};
 
+pub mod hostile;
+
 /// Longest reason printed on one line; longer ones are cut (kernel consoles wrap badly).
 const MAX_REASON: usize = 512;
 
@@ -189,80 +191,17 @@ fn dir_name(dir: u64) -> &'static str {
 
 /// Expect `result` to fail with one of `allowed`; returns the errno it failed with.
 pub fn expect_errno<T>(result: io::Result<T>, allowed: &[i32], what: impl Display) -> Result<i32, String> {
-    let names =
-        allowed.iter().map(|&e| dmabuf::errno_name(e).unwrap_or("?")).collect::<Vec<_>>().join(" or ");
+    let names = allowed
+        .iter()
+        .map(|&e| dmabuf::errno_name(e).unwrap_or_else(|| "?".to_owned()))
+        .collect::<Vec<_>>()
+        .join(" or ");
     match result {
         Ok(_) => Err(format!("{what} succeeded, expected {names}")),
         Err(e) => match e.raw_os_error() {
             Some(errno) if allowed.contains(&errno) => Ok(errno),
             _ => Err(format!("{what} failed with {}, expected {names}", describe_io_error(&e))),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_line_sanitises() {
-        assert_eq!(one_line("a\nb\tc"), "a b c");
-        assert_eq!(one_line("  "), "(no reason given)");
-        let long = "é".repeat(400);
-        let s = one_line(&long);
-        assert!(s.ends_with("..."));
-        assert!(s.len() <= MAX_REASON + 3);
-    }
-
-    #[test]
-    fn patterns() {
-        let p = pattern(0xff);
-        assert_eq!(p(0), 0xff);
-        assert_eq!(p(1), 0xfe);
-        let w = pattern_at(0xff, 4096);
-        assert_eq!(w(0), p(1024));
-        assert_eq!(w(5), p(1029));
-    }
-
-    #[test]
-    fn errno_expectations() {
-        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::ENOMEM));
-        assert_eq!(expect_errno(r, &[libc::EINVAL, libc::ENOMEM], "alloc"), Ok(libc::ENOMEM));
-        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EFAULT));
-        let e = expect_errno(r, &[libc::EINVAL], "alloc").unwrap_err();
-        assert_eq!(e, "alloc failed with EFAULT (Bad address), expected EINVAL");
-        let e = expect_errno(Ok(()), &[libc::EINVAL, libc::ENXIO], "mmap").unwrap_err();
-        assert_eq!(e, "mmap succeeded, expected EINVAL or ENXIO");
-    }
-
-    #[test]
-    fn context() {
-        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EINVAL));
-        assert_eq!(r.ctx("mmap").unwrap_err(), "mmap: EINVAL (Invalid argument)");
-    }
-
-    #[test]
-    fn reporter_counts_and_catches_panics() {
-        let mut r = Reporter::capturing("unit");
-        assert!(r.run("t/pass", || Ok(())));
-        assert!(!r.run("t/fail", || Err("no\npe".into())));
-        assert!(!r.run("t/panic", || panic!("boom {}", 1)));
-        r.skip("t/skip", "why");
-        r.finish();
-        assert_eq!((r.passed, r.failed, r.skipped), (1, 2, 1));
-        assert_eq!(
-            r.lines(),
-            [
-                "@@VCSM RUN t/pass",
-                "@@VCSM PASS t/pass",
-                "@@VCSM RUN t/fail",
-                "@@VCSM FAIL t/fail: no pe",
-                "@@VCSM RUN t/panic",
-                "@@VCSM FAIL t/panic: panic: boom 1",
-                "@@VCSM SKIP t/skip: why",
-                "@@VCSM DONE unit passed=1 failed=2 skipped=1",
-            ]
-        );
     }
 }
 
@@ -302,56 +241,27 @@ pub fn sim_knobs_default() -> Result<(), String> {
     SIM_KNOB_DEFAULTS.iter().try_for_each(|(f, v)| sim_write(f, v))
 }
 
-// ---- the simulated VPU's test pattern (tests/kmod/support/pattern.rs), compiled here too ----
+// ---- the simulated VPU's test pattern (dmabuf::pattern, the simulator's own source) ----
 
-#[path = "../../../tests/kmod/support/pattern.rs"]
-mod vpu_pattern;
-
-/// Writes the VPU's pattern of `seed` over `len` bytes at `dst`.
-///
-/// # Safety
-///
-/// `dst` must be valid for writes of `len` bytes.
-pub unsafe fn pattern_fill_raw(dst: *mut u8, len: usize, seed: u32) {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { vpu_pattern::fill(dst, len, seed) }
-}
-
-/// The VPU's checksum of `len` bytes at `src`.
-///
-/// # Safety
-///
-/// `src` must be valid for reads of `len` bytes.
-pub unsafe fn pattern_checksum_raw(src: *const u8, len: usize) -> u32 {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { vpu_pattern::checksum(src, len) }
-}
-
-/// Writes the pattern of `seed` over the whole of a live mapping.
+/// Writes the pattern of `seed` over the whole of a mapping, which must be writable (a
+/// read-only one is a bug of the calling test, which the panic reports as its failure).
 pub fn map_fill(map: &mut dmabuf::Mapping, seed: u32) {
-    // SAFETY: The mapping is live and writable for `map.len()` bytes while borrowed mutably.
-    unsafe { vpu_pattern::fill(map.as_mut_ptr(), map.len(), seed) }
+    if let Err(e) = map.fill_pattern(seed) {
+        panic!("pattern fill of a {}-byte mapping: {e}", map.len());
+    }
 }
 
-/// The checksum of the whole of a live mapping.
+/// The checksum of the whole of a mapping, which must be readable (see [`map_fill`]).
 pub fn map_checksum(map: &dmabuf::Mapping) -> u32 {
-    // SAFETY: The mapping is live and readable for `map.len()` bytes while borrowed.
-    unsafe { vpu_pattern::checksum(map.as_ptr(), map.len()) }
-}
-
-/// The checksum of the whole of a live V4L2 MMAP buffer mapping.
-pub fn v4l2_map_checksum(map: &dmabuf::v4l2::Mapping) -> u32 {
-    // SAFETY: The mapping is live and readable for `map.len()` bytes while borrowed.
-    unsafe { vpu_pattern::checksum(map.as_ptr(), map.len()) }
+    match map.pattern_checksum() {
+        Ok(sum) => sum,
+        Err(e) => panic!("checksum of a {}-byte mapping: {e}", map.len()),
+    }
 }
 
 /// The checksum of the pattern of `seed` over `len` bytes, computed in memory.
 pub fn pattern_checksum(len: usize, seed: u32) -> u32 {
-    let mut v = vec![0u8; len];
-    // SAFETY: `v` holds `len` bytes.
-    unsafe { vpu_pattern::fill(v.as_mut_ptr(), len, seed) };
-    // SAFETY: As above, for reads.
-    unsafe { vpu_pattern::checksum(v.as_ptr(), len) }
+    dmabuf::pattern::pattern_checksum(len, seed)
 }
 
 // ---- key=value state files (the driver's and the simulator's debugfs) ----
@@ -466,11 +376,77 @@ pub fn spawn(body: impl FnOnce() -> i32) -> Result<nix::unistd::Pid, String> {
 /// `_exit(code)`: ends the process at once, without exit handlers or destructors (for forked
 /// children: the kernel closes their fds and unmaps their memory).
 pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit has no preconditions; it does not return.
+    // SAFETY: _exit has no preconditions (and is async-signal-safe); it does not return.
     unsafe { libc::_exit(code) }
 }
 
 /// Waits for child `pid` to end.
 pub fn wait_child(pid: nix::unistd::Pid) -> Result<nix::sys::wait::WaitStatus, String> {
     nix::sys::wait::waitpid(pid, None).map_err(|e| format!("waitpid: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_sanitises() {
+        assert_eq!(one_line("a\nb\tc"), "a b c");
+        assert_eq!(one_line("  "), "(no reason given)");
+        let long = "é".repeat(400);
+        let s = one_line(&long);
+        assert!(s.ends_with("..."));
+        assert!(s.len() <= MAX_REASON + 3);
+    }
+
+    #[test]
+    fn patterns() {
+        let p = pattern(0xff);
+        assert_eq!(p(0), 0xff);
+        assert_eq!(p(1), 0xfe);
+        let w = pattern_at(0xff, 4096);
+        assert_eq!(w(0), p(1024));
+        assert_eq!(w(5), p(1029));
+    }
+
+    #[test]
+    fn errno_expectations() {
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(expect_errno(r, &[libc::EINVAL, libc::ENOMEM], "alloc"), Ok(libc::ENOMEM));
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EFAULT));
+        let e = expect_errno(r, &[libc::EINVAL], "alloc").unwrap_err();
+        assert_eq!(e, "alloc failed with EFAULT (Bad address), expected EINVAL");
+        let e = expect_errno(Ok(()), &[libc::EINVAL, libc::ENXIO], "mmap").unwrap_err();
+        assert_eq!(e, "mmap succeeded, expected EINVAL or ENXIO");
+    }
+
+    #[test]
+    fn context() {
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::EINVAL));
+        assert_eq!(r.ctx("mmap").unwrap_err(), "mmap: EINVAL (Invalid argument)");
+    }
+
+    #[test]
+    fn reporter_counts_and_catches_panics() {
+        let mut r = Reporter::capturing("unit");
+        assert!(r.run("t/pass", || Ok(())));
+        assert!(!r.run("t/fail", || Err("no\npe".into())));
+        assert!(!r.run("t/panic", || panic!("boom {}", 1)));
+        r.skip("t/skip", "why");
+        r.finish();
+        assert_eq!((r.passed, r.failed, r.skipped), (1, 2, 1));
+        assert_eq!(
+            r.lines(),
+            [
+                "@@VCSM RUN t/pass",
+                "@@VCSM PASS t/pass",
+                "@@VCSM RUN t/fail",
+                "@@VCSM FAIL t/fail: no pe",
+                "@@VCSM RUN t/panic",
+                "@@VCSM FAIL t/panic: panic: boom 1",
+                "@@VCSM SKIP t/skip: why",
+                "@@VCSM DONE unit passed=1 failed=2 skipped=1",
+            ]
+        );
+    }
 }

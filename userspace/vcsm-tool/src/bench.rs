@@ -14,7 +14,7 @@ use clap::ValueEnum;
 use dmabuf::Summary;
 
 use crate::error::{Error, Result};
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::output::{human_size, Align, Table};
 use crate::paths::Paths;
 use crate::source::{alloc_from_heap, open_heap};
@@ -222,7 +222,7 @@ fn frames_worker(
         }
     }
     let mut once = Vec::with_capacity(cfg.iters);
-    let mut handles: Vec<Option<crate::vcsm::Imported>> = (0..cfg.buffers).map(|_| None).collect();
+    let mut handles: Vec<Option<crate::vcsm::VcsmBuf>> = (0..cfg.buffers).map(|_| None).collect();
     for i in 0..cfg.iters {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -274,7 +274,7 @@ fn worker(
         }
         let t0 = Instant::now();
         let held = match (cfg.what, &source, &heap) {
-            (What::Import, Some(src), _) => need_dev()?.import(src.as_fd())?.wrapper,
+            (What::Import, Some(src), _) => need_dev()?.import(src.as_fd())?.buf,
             (What::Alloc, _, _) => need_dev()?.alloc(size32, "vcsm-tool-bench")?.buf,
             (What::Heap, _, Some(heap)) => heap.allocate(cfg.size).map_err(|e| {
                 crate::error::op_error(&heap.path().display().to_string(), crate::error::Op::HeapAlloc, &e)
@@ -390,8 +390,8 @@ mod tests {
         assert!(text.contains("import      4    20.0    40.0    10.0    40.0     25.0\n"), "{text}");
         assert!(text.ends_with("rate: 2000 import+free per second (0.002 s wall)\n"), "{text}");
         let j = r.to_json().to_json();
-        assert!(j.starts_with(r#"{"what":"import","size":4096,"threads":2,"iters":3,"heap":"vcsm-uncached","ops":{"import":{"count":4,"p50_us":20,"p99_us":40,"#), "{j}");
-        assert!(j.ends_with(r#""rate_per_s":2000,"wall_s":0.002}"#), "{j}");
+        assert!(j.starts_with(r#"{"what":"import","size":4096,"threads":2,"iters":3,"heap":"vcsm-uncached","ops":{"import":{"count":4,"p50_us":20.0,"p99_us":40.0,"#), "{j}");
+        assert!(j.ends_with(r#""rate_per_s":2000.0,"wall_s":0.002}"#), "{j}");
         let r = Report { config: cfg(What::Alloc), ops: [("alloc", s), ("free", s)], wall: Duration::ZERO };
         assert!(r.rate().is_nan());
         assert!(r.render().starts_with("bench alloc: 4 KiB buffers, 2 threads x 3 iterations\n"));

@@ -18,7 +18,7 @@ use crate::cli::{
 };
 use crate::error::{op_error, Error, Op, Result};
 use crate::heaps;
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::output::{hex32, Record};
 use crate::paths::{Paths, VCSM_MODULE};
 use crate::pattern::Pattern;
@@ -173,7 +173,7 @@ fn cmd_import(paths: &Paths, a: &ImportArgs) -> Result<()> {
         .with("vc_handle", format!("{:#x}", imp.vc_handle))
         .with("dma_addr", hex32(imp.dma_addr))
         .with("size", imp.size)
-        .with("wrapper_fd", imp.wrapper.as_raw_fd())
+        .with("wrapper_fd", imp.buf.as_raw_fd())
         .with("source", src.label.as_str())
         .with("exporter", exporter(&src.buf))
         .with("source_fd", src.buf.as_raw_fd())
@@ -258,7 +258,7 @@ fn prepare(paths: &Paths, src: &BufferSource, import: bool) -> Result<Prepared> 
                 .import(source.buf.as_fd())
                 .map_err(|e| e.context(format!("importing {}", source.label)))?;
             vpu = Some((imp.vc_handle, imp.dma_addr, imp.size.into()));
-            Some(imp.wrapper)
+            Some(imp.buf)
         }
         _ => None,
     };

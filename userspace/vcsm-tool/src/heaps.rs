@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use dmabuf::describe_io_error;
 
 use crate::error::{Error, Result};
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::output::{human_size, Align, Table};
 use crate::paths::{Paths, HEAP_MODULE, VCSM_STATE};
 

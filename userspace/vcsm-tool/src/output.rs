@@ -1,7 +1,7 @@
 //! Text output: `key=value` lines (one record per line, easy to grep and to split in shell),
 //! aligned tables, human-readable sizes. `--json` output is built from the same records.
 
-use crate::json::Value;
+use crate::json::{object_of, JsonExt, Value};
 
 /// An ordered list of fields: one line of text output, or one JSON object.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,7 +33,7 @@ impl Record {
 
     /// The record as a JSON object.
     pub fn to_value(&self) -> Value {
-        Value::Object(self.fields.clone())
+        object_of(self.fields.iter().cloned())
     }
 
     /// `key=value key=value`: strings that are empty or contain spaces, quotes, `=` or
@@ -44,8 +44,8 @@ impl Record {
         for (key, value) in &self.fields {
             let text = match value {
                 Value::Null => continue,
-                Value::Str(s) => quote_if_needed(s),
-                Value::Float(x) => format!("{x:.3}"),
+                Value::String(s) => quote_if_needed(s),
+                Value::Number(n) if n.is_f64() => format!("{:.3}", n.as_f64().unwrap_or(f64::NAN)),
                 other => other.to_json(),
             };
             parts.push(format!("{key}={text}"));
@@ -197,7 +197,7 @@ mod tests {
             r.to_line(),
             r#"vc_handle=0x00000003 size=65536 name="my buffer" empty="" ok=true rate=1.235"#
         );
-        assert_eq!(r.get("size"), Some(&Value::UInt(65536)));
+        assert_eq!(r.get("size"), Some(&Value::from(65536u32)));
         assert_eq!(r.get("nope"), None);
         assert_eq!(
             r.to_value().to_json(),

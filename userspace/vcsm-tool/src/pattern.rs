@@ -187,13 +187,6 @@ pub fn fnv1a32(bytes: &[u8]) -> u32 {
     h.finish()
 }
 
-/// The simulator's own implementation, compiled from its source (tests/kmod/support/pattern.rs):
-/// our pattern and checksum must produce exactly what the simulated VPU writes and computes.
-#[cfg(test)]
-#[allow(dead_code, unused_unsafe, unreachable_pub)]
-#[path = "../../../tests/kmod/support/pattern.rs"]
-mod simulator;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,20 +244,17 @@ mod tests {
             [(Pattern::Xorshift(0x1234), 0x1234u32), (Pattern::Xorshift(0), 0), (Pattern::Xorshift(1), 1)]
         {
             for len in [0usize, 3, 4, 4096, 4099, 65536] {
-                let mut buf = vec![0u32; len.div_ceil(4) + 1];
-                // SAFETY: buf holds at least len bytes and is 4-byte aligned.
-                unsafe { simulator::fill(buf.as_mut_ptr().cast(), len, seed) };
-                // SAFETY: as above, for reads.
-                let sim_sum = unsafe { simulator::checksum(buf.as_ptr().cast(), len) };
-                assert_eq!(pattern.checksum(len), sim_sum, "{pattern} len {len}");
+                // The simulator's own implementation, compiled from its source
+                // (tests/kmod/support/pattern.rs) into dmabuf::pattern: ours must produce
+                // exactly what the simulated VPU writes and computes.
+                let theirs = dmabuf::pattern::pattern(len, seed);
+                assert_eq!(pattern.checksum(len), dmabuf::pattern::checksum(&theirs), "{pattern} len {len}");
                 let ours: Vec<u8> = pattern.bytes(len).collect();
-                let theirs: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).take(len).collect();
                 assert_eq!(ours, theirs, "{pattern} len {len}");
             }
         }
         // The checksum of arbitrary memory is the simulator's too.
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        // SAFETY: data is 1000 readable bytes.
-        assert_eq!(fnv1a32(&data), unsafe { simulator::checksum(data.as_ptr(), data.len()) });
+        assert_eq!(fnv1a32(&data), dmabuf::pattern::checksum(&data));
     }
 }

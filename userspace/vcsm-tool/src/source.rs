@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::str::FromStr;
 
 use dmabuf::{parse_size, DmaBuf, Heap};
@@ -96,41 +96,33 @@ impl fmt::Display for FdSpec {
 /// A copy of the file descriptor `spec` names, owned by us (close-on-exec).
 pub fn take_fd(spec: FdSpec) -> Result<DmaBuf> {
     let owned = match spec.pid {
-        None => {
-            // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes no pointers; an fd that is not open just
-            // fails with EBADF.
-            let raw = unsafe { libc::fcntl(spec.fd, libc::F_DUPFD_CLOEXEC, 0) };
-            if raw < 0 {
-                return Err(op_error(&format!("fd {}", spec.fd), Op::Dup, &io::Error::last_os_error()));
-            }
-            // SAFETY: fcntl just created this fd for us.
-            unsafe { OwnedFd::from_raw_fd(raw) }
-        }
+        None => dup_own_fd(spec.fd).map_err(|e| op_error(&format!("fd {}", spec.fd), Op::Dup, &e))?,
         Some(pid) => pidfd_getfd(pid, spec.fd)
             .map_err(|e| op_error(&format!("process {pid} fd {}", spec.fd), Op::PidfdGetfd, &e))?,
     };
     Ok(DmaBuf::from_fd(owned))
 }
 
+/// A close-on-exec duplicate of this process's fd number `fd` (one it inherited).
+fn dup_own_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: the borrow lasts only for the fcntl, during which nothing in this single-threaded
+    // tool closes descriptors; a number that is not open makes fcntl fail with EBADF.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(rustix::io::fcntl_dupfd_cloexec(borrowed, 0)?)
+}
+
 /// `pidfd_getfd(pidfd_open(pid), fd)`: a duplicate of another process's fd (needs ptrace
 /// access to it).
 fn pidfd_getfd(pid: i32, fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags, no pointers.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let pidfd = RawFd::try_from(pidfd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: pidfd_open just returned this fd for us.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    // SAFETY: pidfd_getfd takes a pidfd, a number and flags, no pointers.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let raw = RawFd::try_from(raw).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: pidfd_getfd just installed this fd (close-on-exec) for us.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags};
+    // pidfd_open refuses pid 0 and negative ones with EINVAL.
+    let pid = Some(pid).filter(|&p| p > 0).and_then(Pid::from_raw);
+    let pid = pid.ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
+    Ok(pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty())?)
 }
 
 /// The exporter of a dma-buf (`exp_name` in `/proc/self/fdinfo/FD`), if `/proc` says.

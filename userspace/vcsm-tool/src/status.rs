@@ -10,88 +10,14 @@
 //! transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 ...
 //! ```
 //!
-//! The parser is deliberately tolerant, so that the tool keeps working while the format grows:
-//! a line is an optional leading word followed by `key=value` pairs; a word without `=` after
-//! a pair continues that pair's value (names may contain spaces); unknown keys are kept and
-//! shown; missing keys show as `-`; lines that fit no pattern are kept verbatim and printed
-//! after the table.
+//! The parser ([`dmabuf::state`], shared with the guest tests) is deliberately tolerant, so that
+//! the tool keeps working while the format grows; unknown keys are kept and shown, missing keys
+//! show as `-`, and lines that fit no pattern are printed after the table.
 
-use crate::json::Value;
+use crate::json::{object_of, Value};
 use crate::output::{human_size, Align, Table};
 
-/// `key=value` pairs in file order.
-pub type Pairs = Vec<(String, String)>;
-
-/// The parsed state file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
-    /// The `buffer ...` lines.
-    pub buffers: Vec<Pairs>,
-    /// Every other line of pairs, with its leading word (`""` for a line of pairs only).
-    pub groups: Vec<(String, Pairs)>,
-    /// Lines that are not pairs, verbatim (trimmed).
-    pub unparsed: Vec<String>,
-}
-
-/// The value of `key` in `pairs` (the first one).
-pub fn get<'a>(pairs: &'a Pairs, key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-/// A `key=value` token: the key is an identifier (letters, digits, `_`, not starting with a
-/// digit).
-fn split_pair(token: &str) -> Option<(&str, &str)> {
-    let (key, value) = token.split_once('=')?;
-    let mut chars = key.chars();
-    let first = chars.next()?;
-    let ident =
-        (first.is_ascii_alphabetic() || first == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ident.then_some((key, value))
-}
-
-/// Pairs from whitespace-separated tokens; `None` unless the first token is a pair.
-fn parse_pairs(tokens: &[&str]) -> Option<Pairs> {
-    let mut pairs: Pairs = Vec::new();
-    for token in tokens {
-        match split_pair(token) {
-            Some((k, v)) => pairs.push((k.to_owned(), v.to_owned())),
-            None => {
-                let (_, value) = pairs.last_mut()?;
-                value.push(' ');
-                value.push_str(token);
-            }
-        }
-    }
-    (!pairs.is_empty()).then_some(pairs)
-}
-
-/// Parse the text of the state file. Never fails: what it cannot read ends up in
-/// [`State::unparsed`].
-pub fn parse(text: &str) -> State {
-    let mut state = State::default();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        if split_pair(tokens[0]).is_some() {
-            if let Some(pairs) = parse_pairs(&tokens) {
-                state.groups.push((String::new(), pairs));
-                continue;
-            }
-        } else if let Some(pairs) = parse_pairs(&tokens[1..]) {
-            if tokens[0] == "buffer" {
-                state.buffers.push(pairs);
-            } else {
-                state.groups.push((tokens[0].to_owned(), pairs));
-            }
-            continue;
-        }
-        state.unparsed.push(line.to_owned());
-    }
-    state
-}
+pub use dmabuf::state::{get, parse, Pairs, State};
 
 /// Buffer columns in the order the driver prints them, with their headers.
 const COLUMNS: [(&str, &str, Align); 11] = [
@@ -172,17 +98,17 @@ fn typed(v: &str) -> Value {
     let decimal = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
     if decimal {
         if let Ok(n) = v.parse::<u64>() {
-            return Value::UInt(n);
+            return Value::from(n);
         }
     }
     if let Some(digits) = v.strip_prefix('-') {
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(n) = v.parse::<i64>() {
-                return Value::Int(n);
+                return Value::from(n);
             }
         }
     }
-    Value::Str(v.to_owned())
+    Value::String(v.to_owned())
 }
 
 fn pairs_json(pairs: &Pairs) -> Vec<(String, Value)> {
@@ -197,12 +123,12 @@ const LISTS: [&str; 1] = ["pin"];
 /// lines of pairs only are merged into `summary`, lines with the same leading word into one
 /// object, except the per-item lines of [`LISTS`], which become arrays.
 pub fn to_json(state: &State) -> Value {
-    let buffers = state.buffers.iter().map(|b| Value::Object(pairs_json(b))).collect();
+    let buffers = state.buffers.iter().map(|b| object_of(pairs_json(b))).collect();
     let mut groups: Vec<(String, Vec<(String, Value)>)> = vec![("summary".to_owned(), Vec::new())];
     let mut lists: Vec<(String, Vec<Value>)> = LISTS.iter().map(|w| ((*w).to_owned(), Vec::new())).collect();
     for (word, pairs) in &state.groups {
         if let Some((_, items)) = lists.iter_mut().find(|(w, _)| w == word) {
-            items.push(Value::Object(pairs_json(pairs)));
+            items.push(object_of(pairs_json(pairs)));
             continue;
         }
         let name = if word.is_empty() { "summary" } else { word.as_str() };
@@ -215,9 +141,9 @@ pub fn to_json(state: &State) -> Value {
     for (name, fields) in groups {
         if name == "buffers" || name == "unparsed" {
             // Cannot happen with the driver's format; keep the data under another name.
-            obj.push((format!("{name}_line"), Value::Object(fields)));
+            obj.push((format!("{name}_line"), object_of(fields)));
         } else {
-            obj.push((name, Value::Object(fields)));
+            obj.push((name, object_of(fields)));
         }
     }
     for (word, items) in lists {
@@ -226,12 +152,13 @@ pub fn to_json(state: &State) -> Value {
         }
     }
     obj.push(("unparsed".to_owned(), state.unparsed.clone().into()));
-    Value::Object(obj)
+    object_of(obj)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::JsonExt;
 
     /// What drivers/vc-sm-cma/debugfs.rs prints, with two buffers.
     const SAMPLE: &str = "\
@@ -401,21 +328,5 @@ transactions pending=0 abandoned=0 timeouts=0 interrupted=0 late_replies=0 unexp
             j.contains(r#""unparsed":["buffer","NAME: sm-host-resource","Number of resources 2"]"#),
             "{j}"
         );
-    }
-
-    #[test]
-    fn pair_rules() {
-        assert_eq!(split_pair("a=b"), Some(("a", "b")));
-        assert_eq!(split_pair("name=a=b"), Some(("name", "a=b")));
-        assert_eq!(split_pair("_x1="), Some(("_x1", "")));
-        assert_eq!(split_pair("=b"), None);
-        assert_eq!(split_pair("1a=b"), None);
-        assert_eq!(split_pair("a-b=c"), None);
-        assert_eq!(split_pair("plain"), None);
-        // A value continues until the next pair.
-        let p = parse_pairs(&["name=a", "b", "c", "size=1"]).unwrap();
-        assert_eq!(p, [("name".to_owned(), "a b c".to_owned()), ("size".to_owned(), "1".to_owned())]);
-        assert_eq!(parse_pairs(&["word", "a=1"]), None);
-        assert_eq!(parse_pairs(&[]), None);
     }
 }

@@ -14,10 +14,10 @@ use dmabuf::{describe_io_error, Prot, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_B
 
 use crate::bench::progress_line;
 use crate::error::{Error, Result};
-use crate::json::Value;
+use crate::json::{JsonExt, Value};
 use crate::paths::Paths;
 use crate::pattern::fnv1a32;
-use crate::vcsm::{Imported, Vcsm};
+use crate::vcsm::{Vcsm, VcsmBuf};
 
 /// The simulated VPU's checksum file (tests/vpu-sim): present only on the test bed.
 pub const SIM_CHECKSUM: &str = "/sys/kernel/debug/vpu-sim/checksum";
@@ -107,7 +107,7 @@ fn sim_checksum(paths: &Paths, h: u32) -> Result<u32> {
 
 struct Slot {
     buf: dmabuf::DmaBuf,
-    imp: Imported,
+    imp: VcsmBuf,
     /// The CPU's mapping, made once, where frames are checked.
     map: Option<dmabuf::Mapping>,
 }
@@ -178,10 +178,9 @@ pub fn run(paths: &Paths, cfg: &Config, progress: bool) -> Result<Report> {
                     .map_err(|e| Error::failed(format!("DMA_BUF_IOCTL_SYNC: {}", describe_io_error(&e))))
             };
             sync(DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ)?;
-            // SAFETY: The buffer is dequeued: the device does not write it until it is queued
-            // again, after this slice is gone, and nothing else writes it.
-            let bytes = unsafe { map.as_slice() }.ok_or_else(|| Error::failed("mmap without PROT_READ"))?;
-            let cpu = fnv1a32(bytes);
+            // The buffer is dequeued: the device does not write it until it is queued again.
+            let bytes = map.to_vec().map_err(|e| Error::failed(format!("reading the frame: {e}")))?;
+            let cpu = fnv1a32(&bytes);
             sync(DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ)?;
             let vpu = sim_checksum(paths, slot.imp.vc_handle)?;
             verified += 1;

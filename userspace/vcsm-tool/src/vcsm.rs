@@ -5,8 +5,6 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
-use dmabuf::DmaBuf;
-
 use crate::error::{op_error, open_error, Error, Op, Result};
 use crate::paths::{Paths, VCSM_MODULE};
 
@@ -17,29 +15,9 @@ pub struct Vcsm {
     path: PathBuf,
 }
 
-/// A dma-buf shared with the VPU by `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`.
-#[derive(Debug)]
-pub struct Imported {
-    /// The new dma-buf that wraps the imported one; closing it tells the VPU to let go.
-    pub wrapper: DmaBuf,
-    /// The VPU's handle (`MEM_HANDLE_T`).
-    pub vc_handle: u32,
-    /// The bus address, without the VPU's cache alias bits.
-    pub dma_addr: u64,
-    /// Length of the VPU's mapping in bytes.
-    pub size: u32,
-}
-
-/// A buffer from `VC_SM_CMA_IOCTL_MEM_ALLOC`.
-#[derive(Debug)]
-pub struct Allocated {
-    /// The buffer; closing it tells the VPU to let go.
-    pub buf: DmaBuf,
-    /// The VPU's handle.
-    pub vc_handle: u32,
-    /// The bus address.
-    pub dma_addr: u64,
-}
+/// A buffer shared with the VPU (imported or allocated) and what the driver reported: the
+/// guest tests' type too.
+pub use dmabuf::vcsm::VcsmBuf;
 
 /// Why `/dev/vcsm-cma` is missing, as precisely as the system tells.
 fn why_missing(paths: &Paths) -> String {
@@ -87,16 +65,15 @@ impl Vcsm {
 
     /// `VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF`: share the (physically contiguous) dma-buf `src`
     /// with the VPU.
-    pub fn import(&self, src: BorrowedFd<'_>) -> Result<Imported> {
-        let b = self.dev.import(src, b"vcsm-tool").map_err(|e| self.ioctl_error(Op::VcsmImport, &e))?;
-        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, dma_addr: b.dma_addr, size: b.size })
+    /// The result's `buf` is the wrapper of `src`: closing it tells the VPU to let go.
+    pub fn import(&self, src: BorrowedFd<'_>) -> Result<VcsmBuf> {
+        self.dev.import(src, b"vcsm-tool").map_err(|e| self.ioctl_error(Op::VcsmImport, &e))
     }
 
     /// `VC_SM_CMA_IOCTL_MEM_ALLOC`: a new contiguous buffer of `size` bytes (rounded up to
     /// pages), shared with the VPU, named `name` (at most 31 bytes are kept).
-    pub fn alloc(&self, size: u32, name: &str) -> Result<Allocated> {
-        let b = self.dev.alloc(size, name.as_bytes()).map_err(|e| self.ioctl_error(Op::VcsmAlloc, &e))?;
-        Ok(Allocated { buf: b.buf, vc_handle: b.vc_handle, dma_addr: b.dma_addr })
+    pub fn alloc(&self, size: u32, name: &str) -> Result<VcsmBuf> {
+        self.dev.alloc(size, name.as_bytes()).map_err(|e| self.ioctl_error(Op::VcsmAlloc, &e))
     }
 }
 

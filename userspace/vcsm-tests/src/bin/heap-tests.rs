@@ -778,32 +778,19 @@ fn hog(mib: usize) -> ExitCode {
     let len = mib << 20;
     let page = page_size();
     let start = Instant::now();
-    // SAFETY: A new private anonymous mapping; nothing else refers to that range.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
+    let mut map = match memmap2::MmapMut::map_anon(len) {
+        Ok(map) => map,
+        Err(e) => {
+            vcsm_tests::emit(&format!("HOG FAILED: mmap {mib} MiB: {e}"));
+            return ExitCode::FAILURE;
+        }
     };
-    if ptr == libc::MAP_FAILED {
-        vcsm_tests::emit(&format!("HOG FAILED: mmap {mib} MiB: {}", std::io::Error::last_os_error()));
-        return ExitCode::FAILURE;
-    }
-    let base = ptr.cast::<u8>();
     let mut sum = 0u64;
     for i in (0..len).step_by(page) {
-        // SAFETY: `i < len`, inside the mapping made above, which is readable and writable.
-        unsafe {
-            base.add(i).write_volatile((i / page) as u8 | 1);
-            sum += u64::from(base.add(i).read_volatile());
-        }
+        map[i] = (i / page) as u8 | 1;
+        sum += u64::from(std::hint::black_box(map[i]));
     }
-    // SAFETY: The mapping made above, not used afterwards.
-    unsafe { libc::munmap(ptr, len) };
+    drop(map);
     vcsm_tests::emit(&format!("HOG touched={mib}MiB in {} ms (check {sum})", start.elapsed().as_millis()));
     ExitCode::SUCCESS
 }

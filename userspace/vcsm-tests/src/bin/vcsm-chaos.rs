@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -40,6 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use dmabuf::vcsm::VcsmBuf as Imported;
 use dmabuf::{
     errno_name, DmaBuf, Heap, Mapping, Prot, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW,
     DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
@@ -51,12 +52,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
 use vcsm_tests::{
-    emit, info, kv_pairs, map_checksum, map_fill, one_line, parse_u64, pattern_checksum,
-    pattern_checksum_raw, sim_knobs_default, sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
+    emit, info, kv_pairs, map_checksum, map_fill, one_line, parse_u64, pattern_checksum, sim_knobs_default,
+    sim_read, sim_write, Context, Reporter, SIM_DIR, TIMEOUT_PARAM,
 };
 
 const DEV: &str = "/dev/vcsm-cma";
-const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
+const STATE: &str = dmabuf::state::STATE_FILE;
 const SIM: &str = SIM_DIR;
 const MODULE_DIR: &str = "/sys/module/vc_sm_cma";
 const REFCNT: &str = "/sys/module/vc_sm_cma/refcnt";
@@ -301,7 +302,7 @@ fn errno_of(e: &io::Error) -> i32 {
 }
 
 fn ename(errno: i32) -> String {
-    errno_name(errno).map(str::to_owned).unwrap_or_else(|| format!("errno {errno}"))
+    errno_name(errno).unwrap_or_else(|| format!("errno {errno}"))
 }
 
 fn describe(e: &io::Error) -> String {
@@ -318,9 +319,9 @@ fn spawn(body: impl FnOnce() -> i32) -> Result<Pid, String> {
 /// Closes an fd a forked child inherited, without the parent's owner of it (the child never
 /// drops that owner: it ends with `_exit`).
 fn close_inherited(fd: RawFd) {
-    // SAFETY: Only called in a forked child for an fd whose owning value belongs to the parent's
-    // copy of the program, which the child never drops or uses again.
-    unsafe { libc::close(fd) };
+    // Only called in a forked child for an fd whose owning value belongs to the parent's copy
+    // of the program, which the child never drops or uses again.
+    let _ = nix::unistd::close(fd);
 }
 
 /// The threads of `pid` with their kernel stacks (for a process that does not finish).
@@ -528,26 +529,18 @@ struct Dev {
     dev: dmabuf::vcsm::Vcsm,
 }
 
-/// A buffer the driver shared with the VPU: its wrapper and the VPU's handle.
-struct Imported {
-    buf: DmaBuf,
-    vc_handle: u32,
-}
-
 impl Dev {
     fn open() -> io::Result<Dev> {
         Ok(Dev { dev: dmabuf::vcsm::Vcsm::open(DEV)? })
     }
 
     fn import(&self, fd: RawFd) -> io::Result<Imported> {
-        let b = self.dev.import_raw(fd, b"chaos")?;
-        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
+        self.dev.import_raw(fd, b"chaos")
     }
 
     fn alloc(&self, size: usize) -> io::Result<Imported> {
         let size = u32::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        let b = self.dev.alloc(size, b"chaos")?;
-        Ok(Imported { buf: b.buf, vc_handle: b.vc_handle })
+        self.dev.alloc(size, b"chaos")
     }
 }
 
@@ -584,15 +577,10 @@ impl Drv {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{STATE}: {}", describe(&e))),
         };
-        let mut bufs = Vec::new();
-        let mut kv = BTreeMap::new();
-        for line in text.lines() {
-            if line.starts_with("buffer ") {
-                bufs.push(kv_pairs::<BTreeMap<String, String>>(line));
-            } else if !line.starts_with("pin ") {
-                kv.extend(kv_pairs::<BTreeMap<String, String>>(line));
-            }
-        }
+        let state = dmabuf::state::parse(&text);
+        let bufs = state.buffers.iter().map(|pairs| pairs.iter().cloned().collect()).collect();
+        // The per-process pin lines repeat their keys: not part of the summary.
+        let kv = state.pairs_except(&["pin"]).collect();
         Ok(Some(Drv { bufs, kv, text }))
     }
 
@@ -1077,14 +1065,13 @@ fn run_worker(
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (ans_rx, ans_tx) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    let (req_rx_raw, req_tx_raw, ans_rx_raw, ans_tx_raw) =
-        (req_rx.as_raw_fd(), req_tx.as_raw_fd(), ans_rx.as_raw_fd(), ans_tx.as_raw_fd());
+    let (req_rx_raw, ans_tx_raw) = (req_rx.as_raw_fd(), ans_tx.as_raw_fd());
+    // The worker's ends move into the child's closure: the child owns them, and the parent's
+    // copy of the closure, dropped when `spawn` returns there, closes them in the parent.
     let pid = spawn(|| {
         close_inherited(req_rx_raw);
         close_inherited(ans_tx_raw);
-        // SAFETY: The worker's ends, inherited from the parent; this process's only owners of
-        // them (the parent's owners are never dropped here).
-        let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(ans_rx_raw), File::from_raw_fd(req_tx_raw)) };
+        let (rx, tx) = (ans_rx, File::from(req_tx));
         let vpu = Vpu { io: Mutex::new((LineReader::new(rx), tx)) };
         let res = ctx.enter_worker().and_then(|()| {
             panic::catch_unwind(AssertUnwindSafe(|| body(&vpu)))
@@ -1096,7 +1083,6 @@ fn run_worker(
         });
         i32::from(res.is_err())
     })?;
-    drop((req_tx, ans_rx));
     let end = Instant::now() + limit;
     let mut reader = LineReader::new(req_rx);
     let mut writer = File::from(ans_tx);
@@ -1465,21 +1451,24 @@ fn fork_round(
                 wait_go(&go_rx);
                 expect_state(vpu.buffer_id(id)?, "mapped", "yes", "after the parent closed its copy")?;
                 // Sometimes through a dup of the inherited fd, the inherited one closed.
-                let fd = if rng.chance(50) {
+                if rng.chance(50) {
                     let d = nix::unistd::dup(&imp.buf).map_err(|e| format!("dup: {e}"))?;
                     close_inherited(imp.buf.as_raw_fd());
-                    DmaBuf::from_fd(d)
+                    let fd = DmaBuf::from_fd(d);
+                    use_buffer(vpu, &fd, h, size, seed, seed2)?;
+                    // Exit with the fd open, or close it first.
+                    if rng.chance(50) {
+                        drop(fd);
+                    } else {
+                        std::mem::forget(fd);
+                    }
                 } else {
-                    // SAFETY: The inherited wrapper fd, open in this process; the parent's
-                    // owner of it is never dropped here (the child ends with `_exit`).
-                    DmaBuf::from_fd(unsafe { OwnedFd::from_raw_fd(imp.buf.as_raw_fd()) })
-                };
-                use_buffer(vpu, &fd, h, size, seed, seed2)?;
-                // Exit with the fd open, or close it first.
-                if rng.chance(50) {
-                    drop(fd);
-                } else {
-                    std::mem::forget(fd);
+                    // The inherited wrapper fd itself, through the parent's owner of it (which
+                    // the child never drops: it ends with `_exit`).
+                    use_buffer(vpu, &imp.buf, h, size, seed, seed2)?;
+                    if rng.chance(50) {
+                        close_inherited(imp.buf.as_raw_fd());
+                    }
                 }
                 Ok(String::new())
             })?;
@@ -1585,50 +1574,33 @@ fn mode_fork(ctx: &Ctx, test: &str, rounds: u32) -> Result<(), String> {
 
 // ---- mode: mmap-race ----
 
-/// A raw shared mapping (the race maps fds another thread closes, which no owned-fd type can
-/// express); unmapped on drop.
-struct RawMap {
-    ptr: *mut u32,
-    len: usize,
-}
-
-// SAFETY: A shared mapping is memory of the whole process; every access is volatile and in
-// bounds, and the mapping lives until the value is dropped.
-unsafe impl Send for RawMap {}
+/// A shared read-write mapping of a descriptor number (the race maps fds another thread
+/// closes, which no owned-fd type can express: `Mapping::map_fd_number`); unmapped on drop.
+struct RawMap(Mapping);
 
 impl RawMap {
     fn new(fd: RawFd, len: usize) -> io::Result<RawMap> {
-        // SAFETY: A new shared mapping; the kernel checks the fd (which may have been closed
-        // by another thread: then EBADF).
-        let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+        // The kernel checks the fd, which may have been closed by another thread: then EBADF.
+        Mapping::map_fd_number(fd, 0, len, Prot::READ_WRITE).map(RawMap)
+    }
+
+    fn write(&mut self, i: usize, v: u32) {
+        if let Err(e) = self.0.write_u32(i, v) {
+            panic!("stamp of word {i}: {e}");
         }
-        Ok(RawMap { ptr: p.cast(), len })
-    }
-
-    fn words(&self) -> usize {
-        self.len / 4
-    }
-
-    fn write(&self, i: usize, v: u32) {
-        assert!(i < self.words());
-        // SAFETY: In bounds of the live mapping (checked).
-        unsafe { self.ptr.add(i).write_volatile(v) }
     }
 
     fn read(&self, i: usize) -> u32 {
-        assert!(i < self.words());
-        // SAFETY: In bounds of the live mapping (checked).
-        unsafe { self.ptr.add(i).read_volatile() }
+        match self.0.read_u32(i) {
+            Some(v) => v,
+            None => panic!("word {i} beyond a mapping of {} bytes", self.0.len()),
+        }
     }
 
     /// Writes `stamp ^ page` into word `slot` of every page.
-    fn stamp(&self, slot: usize, stamp: u32) {
+    fn stamp(&mut self, slot: usize, stamp: u32) {
         let wpp = dmabuf::page_size() / 4;
-        for p in 0..self.len / dmabuf::page_size() {
+        for p in 0..self.0.len() / dmabuf::page_size() {
             self.write(p * wpp + slot, stamp ^ p as u32);
         }
     }
@@ -1636,7 +1608,7 @@ impl RawMap {
     /// Checks word `slot` of every page holds `stamp ^ page`.
     fn check(&self, slot: usize, stamp: u32) -> Result<(), String> {
         let wpp = dmabuf::page_size() / 4;
-        for p in 0..self.len / dmabuf::page_size() {
+        for p in 0..self.0.len() / dmabuf::page_size() {
             let got = self.read(p * wpp + slot);
             if got != stamp ^ p as u32 {
                 return Err(format!("page {p} word {slot} reads {got:#x}, expected {:#x}", stamp ^ p as u32));
@@ -1646,15 +1618,7 @@ impl RawMap {
     }
 
     fn checksum(&self) -> u32 {
-        // SAFETY: The mapping is live and readable for `len` bytes.
-        unsafe { pattern_checksum_raw(self.ptr.cast(), self.len) }
-    }
-}
-
-impl Drop for RawMap {
-    fn drop(&mut self) {
-        // SAFETY: Unmaps exactly what `new` mapped, once.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        map_checksum(&self.0)
     }
 }
 
@@ -1696,7 +1660,8 @@ fn race_mapper(
         }
         if !kept.is_empty() {
             stamp = rng.seed32();
-            kept[rng.index(kept.len())].stamp(slot, stamp);
+            let i = rng.index(kept.len());
+            kept[i].stamp(slot, stamp);
             for m in &kept {
                 m.check(slot, stamp).map_err(|e| format!("kept mapping (fds closed: {closed}): {e}"))?;
             }
@@ -1753,8 +1718,8 @@ fn race_round(
                 order.reverse();
             }
             for fd in order.into_iter().flatten() {
-                // SAFETY: The round's own fds, given up by their owners above; closed once.
-                unsafe { libc::close(fd) };
+                // The round's own fds, given up by their owners above; closed once.
+                let _ = nix::unistd::close(fd);
             }
         });
         mappers.into_iter().map(|m| m.join().unwrap_or_else(|_| Err("a mapper panicked".into()))).collect()
@@ -1798,13 +1763,14 @@ fn race_round(
             m.check(*slot, *stamp).map_err(|e| format!("surviving mapping of the {kind}: {e}"))?;
         }
         // Write through each in turn; every mapping (they alias) reads the last write.
-        for (n, (m, stamp, slot)) in maps.iter().enumerate() {
-            let again = stamp.rotate_left(7) ^ n as u32;
-            m.stamp(*slot, again);
+        for n in 0..maps.len() {
+            let (m, stamp, slot) = &mut maps[n];
+            let (again, slot) = (stamp.rotate_left(7) ^ n as u32, *slot);
+            m.stamp(slot, again);
             for (other, _, s2) in &maps {
-                if s2 == slot {
+                if *s2 == slot {
                     other
-                        .check(*slot, again)
+                        .check(slot, again)
                         .map_err(|e| format!("surviving mappings of the {kind}, rewritten: {e}"))?;
                 }
             }

@@ -21,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dmabuf::vcsm::VcsmBuf as Imported;
 use dmabuf::{DmaBuf, Heap, Prot, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE};
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::WaitStatus;
@@ -34,7 +35,7 @@ use vcsm_uapi::{
 };
 
 const DEV: &str = "/dev/vcsm-cma";
-const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
+const STATE: &str = dmabuf::state::STATE_FILE;
 const SIM: &str = SIM_DIR;
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const KAPI: &str = "/sys/kernel/debug/vcsm-kapi-test/run";
@@ -98,23 +99,10 @@ struct Dev {
     dev: dmabuf::vcsm::Vcsm,
 }
 
-/// A buffer imported or allocated through the device: the wrapper fd and what the driver said.
-struct Imported {
-    wrapper: DmaBuf,
-    vc_handle: u32,
-    size: u64,
-    dma_addr: u64,
-}
-
+/// An ioctl with an argument of the size encoded in `cmd` or a deliberately bad pointer, which
+/// the kernel checks ([`vcsm_tests::hostile::ioctl`]).
 fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> io::Result<i32> {
-    // SAFETY: Every caller passes an argument of the size encoded in `cmd` (or a deliberately
-    // bad pointer, which the kernel checks); the kernel only reads and writes through it.
-    let ret = unsafe { libc::ioctl(fd, cmd as _, arg) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    vcsm_tests::hostile::ioctl(fd, cmd, arg as usize).map(|r| r as i32).map_err(io::Error::from_raw_os_error)
 }
 
 impl Dev {
@@ -127,8 +115,7 @@ impl Dev {
     }
 
     fn import_fd(&self, fd: RawFd) -> io::Result<Imported> {
-        let b = self.dev.import_raw(fd, b"test")?;
-        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, size: u64::from(b.size), dma_addr: b.dma_addr })
+        self.dev.import_raw(fd, b"test")
     }
 
     fn import(&self, src: &DmaBuf) -> io::Result<Imported> {
@@ -136,8 +123,7 @@ impl Dev {
     }
 
     fn alloc(&self, size: u32, name: &[u8]) -> io::Result<Imported> {
-        let b = self.dev.alloc(size, name)?;
-        Ok(Imported { wrapper: b.buf, vc_handle: b.vc_handle, size: u64::from(size), dma_addr: b.dma_addr })
+        self.dev.alloc(size, name)
     }
 }
 
@@ -166,17 +152,17 @@ struct DrvState {
 impl DrvState {
     fn read() -> Result<DrvState, String> {
         let text = fs::read_to_string(STATE).ctx(STATE)?;
-        let mut bufs = Vec::new();
-        let mut kv = HashMap::new();
-        for line in text.lines() {
-            let fields: HashMap<String, String> = kv_pairs(line);
-            if line.starts_with("buffer ") {
+        let state = dmabuf::state::parse(&text);
+        let bufs = state
+            .buffers
+            .iter()
+            .map(|pairs| {
+                let fields: HashMap<String, String> = pairs.iter().cloned().collect();
                 let id = fields.get("id").and_then(|v| v.parse().ok()).unwrap_or(0);
-                bufs.push(BufLine { id, fields });
-            } else {
-                kv.extend(fields);
-            }
-        }
+                BufLine { id, fields }
+            })
+            .collect();
+        let kv = state.pairs_except(&[]).collect();
         Ok(DrvState { bufs, kv, text })
     }
 
@@ -365,19 +351,19 @@ fn fdinfo(fd: RawFd) -> Result<HashMap<String, String>, String> {
 fn t_import_basic(t: &T, heap: &Heap, size: u64) -> Result<(), String> {
     let src = heap.allocate(size).with_ctx(|| format!("allocate from {}", heap.name()))?;
     let imp = t.dev.import(&src).ctx("MEM_IMPORT_DMABUF")?;
-    if imp.size != size || imp.dma_addr == 0 {
+    if u64::from(imp.size) != size || imp.dma_addr == 0 {
         return Err(format!("size {} dma_addr {:#x}", imp.size, imp.dma_addr));
     }
-    let fi = fdinfo(imp.wrapper.as_raw_fd())?;
+    let fi = fdinfo(imp.buf.as_raw_fd())?;
     if fi.get("exp_name").map(String::as_str) != Some("vc-sm-cma") {
         return Err(format!("wrapper fdinfo {fi:?}"));
     }
-    if imp.wrapper.size().ctx("wrapper size")? != size {
+    if imp.buf.size().ctx("wrapper size")? != size {
         return Err("wrapper size differs from the source".into());
     }
     // The wrapper is close-on-exec, as dma_buf_fd(O_CLOEXEC) makes it.
-    let flags = nix::fcntl::fcntl(&imp.wrapper, nix::fcntl::FcntlArg::F_GETFD)
-        .map_err(|e| format!("F_GETFD: {e}"))?;
+    let flags =
+        nix::fcntl::fcntl(&imp.buf, nix::fcntl::FcntlArg::F_GETFD).map_err(|e| format!("F_GETFD: {e}"))?;
     if flags & libc::FD_CLOEXEC == 0 {
         return Err("wrapper fd is not close-on-exec".into());
     }
@@ -393,9 +379,9 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
     let len = size as usize;
     let src = t.src(size)?;
     let imp = t.dev.import(&src).ctx("import")?;
-    let mut map = imp.wrapper.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap wrapper")?;
+    let mut map = imp.buf.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap wrapper")?;
     // The CPU writes through the wrapper; the VPU reads the same bytes.
-    with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_WRITE, || {
+    with_cpu_access(&imp.buf, DMA_BUF_SYNC_WRITE, || {
         map_fill(&mut map, 0x1234);
         Ok(())
     })?;
@@ -407,7 +393,7 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
     // The VPU writes; the CPU reads it through the wrapper and through the source.
     vpu_fill(imp.vc_handle, 0x5678)?;
     let vpu = vpu_checksum(imp.vc_handle)?;
-    let cpu = with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_READ, || Ok(map_checksum(&map)))?;
+    let cpu = with_cpu_access(&imp.buf, DMA_BUF_SYNC_READ, || Ok(map_checksum(&map)))?;
     let smap = src.mmap(0, len, Prot::READ).ctx("mmap source")?;
     let cpu_src = map_checksum(&smap);
     let want = pattern_checksum(len, 0x5678);
@@ -416,7 +402,7 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
     }
     // A mapping at an offset (the VMA's page offset is forwarded to the source).
     let off = 64 * 1024;
-    let part = imp.wrapper.mmap(off as u64, 4096, Prot::READ).ctx("mmap wrapper at an offset")?;
+    let part = imp.buf.mmap(off as u64, 4096, Prot::READ).ctx("mmap wrapper at an offset")?;
     let (a, b) = (part.read_u8(0), smap.read_u8(off));
     if a.is_none() || a != b {
         return Err("offset mapping shows other bytes".into());
@@ -429,17 +415,18 @@ fn t_zero_copy(t: &T) -> Result<(), String> {
 fn t_alloc(t: &T) -> Result<(), String> {
     // Not page aligned: rounded up.
     let mut imp = t.dev.alloc(100_000, b"test-alloc").ctx("MEM_ALLOC")?;
-    let size = imp.wrapper.size().ctx("size")?;
+    let size = imp.buf.size().ctx("size")?;
     if size != 102_400 {
         return Err(format!("allocated {size} bytes, expected 102400"));
     }
-    imp.size = size;
+    // MEM_ALLOC reports the size asked for; the listing has the rounded one (checked above).
+    imp.size = 102_400;
     let b = check_listed(&imp, "alloc", "vc-sm-cma", size)?;
     if b.get("name") != "test-alloc" {
         return Err(format!("name {}", b.get("name")));
     }
     let len = size as usize;
-    let mut map = imp.wrapper.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap")?;
+    let mut map = imp.buf.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap")?;
     map_fill(&mut map, 0x42);
     let vpu = vpu_checksum(imp.vc_handle)?;
     if vpu != pattern_checksum(len, 0x42) {
@@ -515,36 +502,16 @@ fn lowest_free_fd() -> Result<RawFd, String> {
 }
 
 fn fd_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD only queries the descriptor table.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    // Is the number in the descriptor table?
+    fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_ok()
 }
 
 /// A page mapped read-only holding `bytes`: the driver can read its argument but not write the
 /// result back.
-fn read_only_page(bytes: &[u8]) -> Result<*mut u8, String> {
-    // SAFETY: A fresh anonymous mapping.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err("mmap".into());
-    }
-    let p = p.cast::<u8>();
-    // SAFETY: `bytes` fits in the page just mapped.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-        if libc::mprotect(p.cast(), 4096, libc::PROT_READ) != 0 {
-            return Err("mprotect".into());
-        }
-    }
-    Ok(p)
+fn read_only_page(bytes: &[u8]) -> Result<memmap2::Mmap, String> {
+    let mut page = memmap2::MmapMut::map_anon(4096).map_err(|e| format!("mmap: {e}"))?;
+    page.get_mut(..bytes.len()).ok_or("argument larger than a page")?.copy_from_slice(bytes);
+    page.make_read_only().map_err(|e| format!("mprotect: {e}"))
 }
 
 fn as_bytes<S>(s: &S) -> &[u8] {
@@ -570,7 +537,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     let page = read_only_page(as_bytes(&arg))?;
     let free = lowest_free_fd()?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, page),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, page.as_ptr().cast_mut()),
         &[libc::EFAULT],
         "import into a read-only argument",
     )?;
@@ -583,7 +550,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     let arg = VcSmCmaIoctlAlloc::new(8192, b"ro");
     let page2 = read_only_page(as_bytes(&arg))?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, page2),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, page2.as_ptr().cast_mut()),
         &[libc::EFAULT],
         "alloc into a read-only argument",
     )?;
@@ -591,11 +558,7 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
         return Err(format!("fd {free} was left open by the failed allocation"));
     }
     wait_idle(2000)?;
-    // SAFETY: Mapped above.
-    unsafe {
-        libc::munmap(page.cast(), 4096);
-        libc::munmap(page2.cast(), 4096);
-    }
+    drop((page, page2));
     Ok(())
 }
 

@@ -44,20 +44,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmabuf::uapi::{DmaBufSync, DmaHeapAllocationData, DMA_BUF_IOCTL_SYNC};
+use dmabuf::uapi::{DmaBufSync, DmaHeapAllocationData, BUF_SYNC};
 use dmabuf::vcsm::Vcsm;
-use dmabuf::{errno_name, DmaBuf, Heap, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW};
+use dmabuf::{errno_name, DmaBuf, Heap, Mapping, Prot, DEFAULT_FD_FLAGS, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW};
 use vcsm_tests::{emit, info, sim_knobs_default, sim_write, Context, Reporter, SIM_DIR};
 
 const DEV: &str = "/dev/vcsm-cma";
-const STATE: &str = "/sys/kernel/debug/vcsm-cma/state";
+const STATE: &str = dmabuf::state::STATE_FILE;
 const SIM: &str = SIM_DIR;
 const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 const CMA_DIR: &str = "/sys/kernel/debug/cma";
@@ -117,14 +117,7 @@ struct Args {
 }
 
 fn errno_str(e: i32) -> String {
-    match e {
-        libc::EDQUOT => "EDQUOT".to_owned(),
-        _ => errno_name(e).map(str::to_owned).unwrap_or_else(|| format!("errno{e}")),
-    }
-}
-
-fn last_errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    errno_name(e).unwrap_or_else(|| format!("errno{e}"))
 }
 
 // ---- fail-nth ----
@@ -605,17 +598,6 @@ struct Ctx {
     page: usize,
 }
 
-fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> Result<(), i32> {
-    // SAFETY: Every caller passes an argument of the size encoded in `cmd`; the kernel only
-    // reads and writes through it.
-    let ret = unsafe { libc::ioctl(fd, cmd as _, arg) };
-    if ret < 0 {
-        Err(last_errno())
-    } else {
-        Ok(())
-    }
-}
-
 /// MEM_IMPORT_DMABUF of `src`; the wrapper's fd. Does not allocate in userspace.
 fn import_raw(dev: &Vcsm, src: RawFd) -> Result<OwnedFd, i32> {
     dev.import_raw(src, b"faults").map(|b| b.buf.into_fd()).map_err(|e| e.raw_os_error().unwrap_or(0))
@@ -632,35 +614,15 @@ fn heap_alloc_raw(heap: &Heap, len: u64) -> Result<DmaBuf, i32> {
     heap.alloc_raw(&mut data).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
-/// A shared read-write mapping of `len` bytes of `fd`, unmapped on drop.
-struct RawMap {
-    ptr: *mut libc::c_void,
-    len: usize,
+/// A shared read-write mapping of `len` bytes of `fd`, unmapped on drop. Does not allocate in
+/// userspace.
+fn mmap_raw(fd: RawFd, len: usize) -> Result<Mapping, i32> {
+    Mapping::map_fd_number(fd, 0, len, Prot::READ_WRITE).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
-impl Drop for RawMap {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are a mapping this process made and nothing else refers to.
-        unsafe { libc::munmap(self.ptr, self.len) };
-    }
-}
-
-fn mmap_raw(fd: RawFd, len: usize) -> Result<RawMap, i32> {
-    // SAFETY: A new shared mapping at an address of the kernel's choosing: it overlaps nothing
-    // Rust uses, and it is only unmapped, never dereferenced.
-    let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
-    };
-    if p == libc::MAP_FAILED {
-        Err(last_errno())
-    } else {
-        Ok(RawMap { ptr: p, len })
-    }
-}
-
-fn sync_raw(fd: RawFd, flags: u64) -> Result<(), i32> {
-    let mut arg = DmaBufSync { flags };
-    ioctl(fd, DMA_BUF_IOCTL_SYNC, (&mut arg as *mut DmaBufSync).cast())
+/// DMA_BUF_IOCTL_SYNC. Does not allocate in userspace.
+fn sync_raw(fd: BorrowedFd<'_>, flags: u64) -> Result<(), i32> {
+    BUF_SYNC.call(fd, &mut DmaBufSync { flags }).map(drop).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 fn heap_cleans() -> Result<u64, String> {
@@ -900,7 +862,7 @@ fn e_sync(ctx: &mut Ctx, t: &mut Tally, end: bool) -> Result<(), String> {
     // A cached source: its CPU-access sync does maintenance for the VPU's attachment.
     let src = ctx.cached.allocate(ctx.args.size).ctx("allocate the source")?;
     let wrapper = import_raw(&ctx.dev, src.as_raw_fd()).map_err(|e| format!("import: {}", errno_str(e)))?;
-    let fd = wrapper.as_raw_fd();
+    let fd = wrapper.as_fd();
     let start = DMA_BUF_SYNC_RW;
     let stop = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
     systematic(ctx, "sync", SYNC_ERRNOS, t, |ctx, n| {
@@ -929,14 +891,9 @@ fn e_close_wrapper(ctx: &mut Ctx, t: &mut Tally) -> Result<(), String> {
     let fd = src.as_raw_fd();
     systematic(ctx, "close", &[], t, |ctx, n| {
         let wrapper = import_raw(&ctx.dev, fd).map_err(|e| format!("import: {}", errno_str(e)))?;
-        let raw = wrapper.into_raw_fd();
         let r = ctx.fail.inject(n, || {
-            // SAFETY: `raw` is the wrapper's fd, which we own and no longer use.
-            if unsafe { libc::close(raw) } < 0 {
-                Err(last_errno())
-            } else {
-                Ok(())
-            }
+            // The wrapper's last close, with its error (drop would ignore it).
+            nix::unistd::close(wrapper).map_err(|e| e as i32)
         })?;
         Ok(Step::of(r))
     })

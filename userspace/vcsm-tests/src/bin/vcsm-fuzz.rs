@@ -177,11 +177,7 @@ impl ErrSet {
 }
 
 fn ename(e: i32) -> String {
-    match dmabuf::errno_name(e) {
-        Some(n) => n.to_owned(),
-        None if e == EDQUOT => "EDQUOT".to_owned(),
-        None => format!("errno{e}"),
-    }
+    dmabuf::errno_name(e).unwrap_or_else(|| format!("errno{e}"))
 }
 
 /// What a call may do: succeed (`ok`) and/or fail with one of `errs`.
@@ -462,30 +458,17 @@ fn expect_mmap(t: Target, size: Option<u64>, off: u64, len: u64, prot: i32, flag
 
 // ---- raw calls ----
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
+use vcsm_tests::hostile::{self, errno, FdCall};
 
 fn sys_ioctl(fd: RawFd, cmd: u32, arg: usize) -> Result<i64, i32> {
-    // SAFETY: The argument is a pointer into this thread's argument arena (whose pages after
-    // the struct are ours or PROT_NONE) or a deliberately bad address; the kernel checks every
-    // user access, and nothing the kernel may write can land outside the arena.
-    let r = unsafe { libc::ioctl(fd, cmd as _, arg as *mut libc::c_void) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(i64::from(r))
-    }
+    // The argument is a pointer into this thread's argument arena (whose pages after the
+    // struct are ours or PROT_NONE) or a deliberately bad address.
+    hostile::ioctl(fd, cmd, arg)
 }
 
 fn sys_close(fd: RawFd) -> Result<i64, i32> {
-    // SAFETY: Closing a descriptor this thread owns; no Rust object owns it.
-    let r = unsafe { libc::close(fd) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(0)
-    }
+    // A descriptor of this thread's model; no Rust object owns it.
+    nix::unistd::close(fd).map(|()| 0).map_err(|e| e as i32)
 }
 
 fn sys_open(path: &str, flags: i32) -> Result<RawFd, i32> {
@@ -504,43 +487,24 @@ fn new_fd(r: nix::Result<OwnedFd>) -> Result<RawFd, i32> {
 }
 
 fn sys_dup2(src: RawFd, dst: RawFd) -> Result<i64, i32> {
-    // SAFETY: `dst` is a number the caller owns (it is replaced atomically); no memory involved.
-    let r = unsafe { libc::dup3(src, dst, libc::O_CLOEXEC) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(i64::from(r))
-    }
+    // `dst` is a number of the model (it is replaced atomically).
+    hostile::fd_call(FdCall::Dup3 { src, dst })
 }
 
 fn sys_dup(src: RawFd) -> Result<RawFd, i32> {
-    // SAFETY: No memory arguments.
-    let r = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 0) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r)
-    }
+    hostile::fd_call(FdCall::DupCloexec(src)).map(|fd| fd as RawFd)
 }
 
-fn sys_fcntl(fd: RawFd, cmd: i32) -> Result<i64, i32> {
-    // SAFETY: F_GETFD / F_GETFL take no argument.
-    let r = unsafe { libc::fcntl(fd, cmd) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(i64::from(r))
-    }
+fn sys_fcntl_getfd(fd: RawFd) -> Result<i64, i32> {
+    hostile::fd_call(FdCall::GetFd(fd))
+}
+
+fn sys_fcntl_getfl(fd: RawFd) -> Result<i64, i32> {
+    hostile::fd_call(FdCall::GetFl(fd))
 }
 
 fn sys_size(fd: RawFd) -> Result<i64, i32> {
-    // SAFETY: No memory arguments.
-    let r = unsafe { libc::lseek(fd, 0, libc::SEEK_END) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r)
-    }
+    hostile::fd_call(FdCall::SeekEnd(fd))
 }
 
 /// The last address-space changes (mmap successes and munmaps: kind, address, length, result),
@@ -557,28 +521,19 @@ fn ring(kind: u64, addr: usize, len: usize, ok: bool) {
 }
 
 fn sys_mmap(hint: usize, len: u64, prot: i32, flags: i32, fd: RawFd, off: u64) -> Result<i64, i32> {
-    // SAFETY: MAP_FIXED is never passed (masked by the caller) so no existing mapping is
-    // replaced; a new mapping is only used through volatile accesses and unmapped by us.
-    let p =
-        unsafe { libc::mmap(hint as *mut libc::c_void, len as usize, prot, flags, fd, off as libc::off_t) };
-    if p == libc::MAP_FAILED {
-        Err(errno())
-    } else {
-        ring(1, p as usize, len as usize, true);
-        Ok(p as i64)
-    }
+    // MAP_FIXED is never passed (masked by the caller, refused by `hostile::mmap`); a new
+    // mapping is only used through volatile accesses and unmapped by us.
+    let p = hostile::mmap(hint, len as usize, prot, flags, fd, off)?;
+    ring(1, p, len as usize, true);
+    Ok(p as i64)
 }
 
 fn sys_munmap(addr: usize, len: usize) -> Result<i64, i32> {
-    // SAFETY: Only ranges of mappings this thread made itself (or misaligned / empty ranges,
-    // which the kernel refuses without unmapping anything).
-    let r = unsafe { libc::munmap(addr as *mut libc::c_void, len) };
-    ring(2, addr, len, r == 0);
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(0)
-    }
+    // Only ranges of mappings this thread made itself (or misaligned / empty ranges, which the
+    // kernel refuses without unmapping anything).
+    let r = hostile::munmap(addr, len);
+    ring(2, addr, len, r.is_ok());
+    r.map(|()| 0)
 }
 
 fn page_align(v: u64, page: u64) -> Option<u64> {
@@ -900,68 +855,26 @@ struct Arena {
 
 impl Arena {
     fn new(page: usize) -> Result<Arena, String> {
-        // SAFETY: A fresh anonymous reservation; nothing else uses these addresses.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4 * page,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(format!("arena mmap: {}", ename(errno())));
-        }
-        let base = base as usize;
-        // SAFETY: The first page of our own reservation becomes read-write.
-        if unsafe { libc::mprotect(base as *mut libc::c_void, page, libc::PROT_READ | libc::PROT_WRITE) } != 0
-        {
-            return Err(format!("arena mprotect: {}", ename(errno())));
-        }
+        // Four pages of a memfd, mapped shared in one piece (the kernel picks the address) and
+        // then given their protections: page 2 is the read-only view, and the writable view
+        // maps the same memfd page elsewhere.
         let memfd = nix::sys::memfd::memfd_create(c"vcsm-fuzz-arg", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
             .map_err(|e| format!("memfd_create: {}", ename(e as i32)))?;
+        nix::unistd::ftruncate(&memfd, 4 * page as libc::off_t)
+            .map_err(|e| format!("ftruncate: {}", ename(e as i32)))?;
         let mfd = memfd.as_raw_fd();
-        // Unmaps the reservation on the error paths (and is completed on success).
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let base = hostile::mmap(0, 4 * page, rw, libc::MAP_SHARED, mfd, 0)
+            .map_err(|e| format!("arena mmap: {}", ename(e)))?;
+        // Unmaps the arena on the error paths (and is completed on success).
         let mut arena = Arena { base, rw_view: 0, page };
-        let r = nix::unistd::ftruncate(&memfd, page as libc::off_t);
-        let result = (|| {
-            if let Err(e) = r {
-                return Err(format!("ftruncate: {}", ename(e as i32)));
-            }
-            // SAFETY: MAP_FIXED over the third page of our own reservation only.
-            let ro = unsafe {
-                libc::mmap(
-                    (base + 2 * page) as *mut libc::c_void,
-                    page,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED | libc::MAP_FIXED,
-                    mfd,
-                    0,
-                )
-            };
-            if ro == libc::MAP_FAILED {
-                return Err(format!("read-only view: {}", ename(errno())));
-            }
-            // SAFETY: A new shared mapping of our memfd, placed by the kernel.
-            let rw = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    page,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    mfd,
-                    0,
-                )
-            };
-            if rw == libc::MAP_FAILED {
-                return Err(format!("writable view: {}", ename(errno())));
-            }
-            Ok(rw as usize)
-        })();
-        drop(memfd);
-        arena.rw_view = result?;
+        for (i, prot) in [(1, libc::PROT_NONE), (2, libc::PROT_READ), (3, libc::PROT_NONE)] {
+            // Our own arena's pages, which nothing references yet.
+            hostile::mprotect(base + i * page, page, prot)
+                .map_err(|e| format!("arena mprotect page {i}: {}", ename(e)))?;
+        }
+        arena.rw_view = hostile::mmap(0, page, rw, libc::MAP_SHARED, mfd, 2 * page as u64)
+            .map_err(|e| format!("writable view: {}", ename(e)))?;
         Ok(arena)
     }
 
@@ -977,10 +890,9 @@ impl Arena {
 
     /// Copies `bytes` to `dst` (inside one of our writable pages), at most `room` of them.
     fn write(dst: usize, bytes: &[u8], room: usize) {
-        let n = bytes.len().min(room);
-        // SAFETY: `dst..dst+n` lies inside the scratch page or the writable memfd view (callers
+        // `dst..dst+room` lies inside the scratch page or the writable memfd view (callers
         // compute `room` from the page end).
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, n) };
+        hostile::poke(dst, &bytes[..bytes.len().min(room)]);
     }
 
     /// Places `bytes` as an argument of pointer class `class`.
@@ -1040,14 +952,17 @@ impl Arena {
         }
     }
 
+    /// Only called for arguments we placed (`back` points into our pages) at offsets inside
+    /// the structure, which fits in the page by construction.
     fn read_u32(arg: &Arg, off: usize) -> u32 {
-        // SAFETY: Only called for arguments we placed (`back` points into our pages) at offsets
-        // inside the structure, which fits in the page by construction.
-        unsafe { std::ptr::read_unaligned((arg.back + off) as *const u32) }
+        let mut b = [0; 4];
+        hostile::peek(arg.back + off, &mut b);
+        u32::from_ne_bytes(b)
     }
     fn read_u64(arg: &Arg, off: usize) -> u64 {
-        // SAFETY: As for `read_u32`.
-        unsafe { std::ptr::read_unaligned((arg.back + off) as *const u64) }
+        let mut b = [0; 8];
+        hostile::peek(arg.back + off, &mut b);
+        u64::from_ne_bytes(b)
     }
 }
 
@@ -2022,7 +1937,7 @@ impl<'a> Worker<'a> {
     /// A new fd from the kernel: open, close-on-exec as requested, of the expected size.
     fn new_fd_sane(&mut self, fd: RawFd, size: u64, cloexec: bool, what: &str) -> bool {
         self.enter(Op::Query);
-        let r = sys_fcntl(fd, libc::F_GETFD);
+        let r = sys_fcntl_getfd(fd);
         let Some(flags) =
             self.check(Op::Query, r, Expect::ok(), || format!("F_GETFD of the fd {fd} {what} returned"))
         else {
@@ -2119,7 +2034,7 @@ impl<'a> Worker<'a> {
         if !self.new_fd_sane(fd, len, cloexec, "DMA_HEAP_IOCTL_ALLOC") {
             return None;
         }
-        let r = sys_fcntl(fd, libc::F_GETFL);
+        let r = sys_fcntl_getfl(fd);
         if let Some(fl) = self.check(Op::Query, r, Expect::ok(), || format!("F_GETFL of heap buffer fd {fd}"))
         {
             if (fl as u32) & libc::O_ACCMODE as u32 != d.fd_flags & libc::O_ACCMODE as u32 {
@@ -2400,17 +2315,17 @@ impl<'a> Worker<'a> {
         let step = pages.div_ceil(TOUCH_PAGES).max(1);
         let mut sum = 0u8;
         for i in (0..pages).step_by(step) {
-            let p = (addr + i * self.cfg.page + (i % 61)) as *mut u8;
-            // SAFETY: `p` lies inside a mapping the kernel just gave us with these permissions
-            // and whose pages are all backed (the dma-buf core checked the range); a fault here
-            // is a finding and ends the run through the signal handler.
-            unsafe {
-                if read {
-                    sum = sum.wrapping_add(std::ptr::read_volatile(p));
-                }
-                if write {
-                    std::ptr::write_volatile(p, sum ^ 0x5a);
-                }
+            // `p` lies inside a mapping the kernel just gave us with these permissions and
+            // whose pages are all backed (the dma-buf core checked the range); a fault here is
+            // a finding and ends the run through the signal handler.
+            let p = addr + i * self.cfg.page + (i % 61);
+            if read {
+                let mut b = [0];
+                hostile::peek(p, &mut b);
+                sum = sum.wrapping_add(b[0]);
+            }
+            if write {
+                hostile::poke(p, &[sum ^ 0x5a]);
             }
         }
         std::hint::black_box(sum);
@@ -2517,17 +2432,11 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// The inode of the file behind `fd` (each dma-buf has its own); 0 if fstat fails.
+/// The inode of the file behind `fd` (each dma-buf has its own); 0 if it is not open. (A stat
+/// of `/proc/self/fd/N` is an fstat of the number.)
 fn inode(fd: RawFd) -> u64 {
-    // SAFETY: `st` is a valid stat buffer for fstat to fill.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) == 0 {
-            st.st_ino
-        } else {
-            0
-        }
-    }
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/self/fd/{fd}")).map(|m| m.ino()).unwrap_or(0)
 }
 
 fn kind_of(l: Label) -> String {
@@ -2786,7 +2695,7 @@ impl<'a> Chaos<'a> {
 
 /// Open file descriptors of the process (F_GETFD on every number below the limit).
 fn count_fds(limit: i32) -> usize {
-    (0..limit.min(1 << 16)).filter(|&fd| sys_fcntl(fd, libc::F_GETFD).is_ok()).count()
+    (0..limit.min(1 << 16)).filter(|&fd| sys_fcntl_getfd(fd).is_ok()).count()
 }
 
 /// Lowers the soft RLIMIT_NOFILE to `cur`: no new fd gets a number of `cur` or more.
@@ -3065,8 +2974,7 @@ struct SigBuf {
 impl SigBuf {
     /// Writes the text to stdout with one write(2), which is async-signal-safe.
     fn out(&self) {
-        // SAFETY: write reads `len <= buf.len()` bytes of our own buffer.
-        unsafe { libc::write(1, self.buf.as_ptr().cast(), self.len) };
+        let _ = rustix::io::write(rustix::stdio::stdout(), &self.buf[..self.len]);
     }
     fn s(&mut self, s: &str) {
         for &b in s.as_bytes() {
@@ -3151,34 +3059,24 @@ extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
         }
     }
     // The process's mappings, with raw calls only (open, read, write are async-signal-safe).
-    // SAFETY: A NUL-terminated path and our own buffer.
-    unsafe {
-        let fd = libc::open(c"/proc/self/maps".as_ptr(), libc::O_RDONLY);
-        if fd >= 0 {
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-                if n <= 0 {
-                    break;
-                }
-                libc::write(1, buf.as_ptr().cast(), n as usize);
-            }
+    if let Ok(fd) =
+        rustix::fs::open(c"/proc/self/maps", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
+    {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = rustix::io::read(&fd, &mut buf) {
+            let _ = rustix::io::write(rustix::stdio::stdout(), &buf[..n]);
         }
-        libc::_exit(3);
     }
+    vcsm_tests::exit_now(3);
 }
 
 fn install_fatal_handlers() {
-    for sig in [libc::SIGSEGV, libc::SIGBUS] {
-        // SAFETY: A zeroed sigaction is a valid starting point; the handler only uses
-        // async-signal-safe calls.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_fatal as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let sa = SigAction::new(SigHandler::SigAction(on_fatal), SaFlags::SA_SIGINFO, SigSet::empty());
+    for sig in [Signal::SIGSEGV, Signal::SIGBUS] {
+        // SAFETY: The handler only makes async-signal-safe calls (atomics, write, open, read,
+        // _exit) and ends the process.
+        let _ = unsafe { sigaction(sig, &sa) };
     }
 }
 
@@ -3449,8 +3347,9 @@ mod tests {
             let r = a.place(&mut rng, PtrClass::ReadOnly, &bytes);
             assert!(r.can_read(64) && !r.can_write(1));
             assert_eq!(Arena::read_u32(&r, 0), 0x0707_0707);
-            // SAFETY: The read-only page is mapped readable.
-            assert_eq!(unsafe { std::ptr::read_volatile(r.addr as *const u8) }, 7);
+            let mut b = [0];
+            hostile::peek(r.addr, &mut b);
+            assert_eq!(b[0], 7);
             let s = a.place(&mut rng, PtrClass::Straddle, &bytes);
             assert!(!s.can_read(64) && s.addr + s.readable == a.guard());
         }

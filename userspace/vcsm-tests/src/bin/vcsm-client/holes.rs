@@ -51,8 +51,8 @@ fn line_of(imp: &Imported) -> Result<BufLine, String> {
 /// The last wrapper of a chain still shows and shares the memory: the CPU writes through it,
 /// the VPU reads the same bytes.
 fn chain_end_works(imp: &Imported, len: usize, seed: u32) -> Result<(), String> {
-    let mut map = imp.wrapper.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap the last wrapper")?;
-    with_cpu_access(&imp.wrapper, DMA_BUF_SYNC_WRITE, || {
+    let mut map = imp.buf.mmap(0, len, Prot::READ | Prot::WRITE).ctx("mmap the last wrapper")?;
+    with_cpu_access(&imp.buf, DMA_BUF_SYNC_WRITE, || {
         map_fill(&mut map, seed);
         Ok(())
     })?;
@@ -77,8 +77,8 @@ pub(super) fn t_nested(t: &T) -> Result<(), String> {
     let dma = cur.dma_addr;
     for level in 2..=DEPTH {
         let next =
-            t.dev.import(&cur.wrapper).with_ctx(|| format!("import of the level {} wrapper", level - 1))?;
-        if next.dma_addr != dma || next.size != MIB {
+            t.dev.import(&cur.buf).with_ctx(|| format!("import of the level {} wrapper", level - 1))?;
+        if next.dma_addr != dma || u64::from(next.size) != MIB {
             return Err(format!(
                 "level {level}: dma {:#x} size {}, the source is at {dma:#x}",
                 next.dma_addr, next.size
@@ -101,10 +101,10 @@ pub(super) fn t_nested(t: &T) -> Result<(), String> {
     // An allocation's wrapper has no source to resolve to: it is imported as it is, and the
     // wrappers of that import resolve to it.
     let alloc = t.dev.alloc(64 * 1024, b"nest-alloc").ctx("MEM_ALLOC")?;
-    let mut cur = t.dev.import(&alloc.wrapper).ctx("import of the allocation's wrapper")?;
+    let mut cur = t.dev.import(&alloc.buf).ctx("import of the allocation's wrapper")?;
     for level in 2..=100 {
         let next =
-            t.dev.import(&cur.wrapper).with_ctx(|| format!("import of alloc chain level {}", level - 1))?;
+            t.dev.import(&cur.buf).with_ctx(|| format!("import of alloc chain level {}", level - 1))?;
         if next.dma_addr != alloc.dma_addr {
             return Err(format!(
                 "alloc chain level {level}: dma {:#x}, the allocation is at {:#x}",

@@ -146,7 +146,7 @@ fn check_same_memory(dma: u64, length: u64) -> Result<u64, String> {
 
 /// One capture buffer: its mapping and its VPU import.
 struct Slot {
-    map: v4l2::Mapping,
+    map: dmabuf::Mapping,
     imp: Imported,
 }
 
@@ -170,7 +170,7 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
                 imp.dma_addr
             ));
         }
-        if imp.size < length {
+        if u64::from(imp.size) < length {
             return Err(format!("buffer {i}: import of {} bytes, V4L2 buffer {length}", imp.size));
         }
         let st = DrvState::read()?;
@@ -191,7 +191,7 @@ pub(super) fn t_v4l2_capture_to_vpu(t: &T) -> Result<(), String> {
             return Err(format!("frame {f}: {} bytes used, format says {}", b.bytesused, fmt.sizeimage));
         }
         // vivid is done with the buffer until it is queued again.
-        let cpu = vcsm_tests::v4l2_map_checksum(&slot.map);
+        let cpu = map_checksum(&slot.map);
         let vpu = vpu_checksum(slot.imp.vc_handle)?;
         if cpu != vpu {
             return Err(format!("frame {f} (buffer {}): VPU checksum {vpu:#x}, CPU {cpu:#x}", b.index));
@@ -360,7 +360,7 @@ pub(super) fn t_v4l2_vpu_holds_frames(t: &T) -> Result<(), String> {
     // What each buffer holds now, and the VPU takes a reference to every one.
     let mut held = Vec::new();
     for s in &slots {
-        let cpu = vcsm_tests::v4l2_map_checksum(&s.map);
+        let cpu = map_checksum(&s.map);
         sim_write("hold", &format!("{:#x}", s.imp.vc_handle))?;
         held.push((s.imp.vc_handle, cpu));
     }
@@ -448,7 +448,7 @@ impl Port {
 /// through the handle in the MMAL header. Returns the port's import count.
 fn stream_through_port(
     vid: &v4l2::Device,
-    slots: &[(v4l2::Mapping, OwnedFd)],
+    slots: &[(dmabuf::Mapping, OwnedFd)],
     port: &mut Port,
     frames: u32,
 ) -> Result<u64, String> {
@@ -460,7 +460,7 @@ fn stream_through_port(
         if submits != u64::from(f) + 1 {
             return Err(format!("frame {f}: the port counted {submits} submissions"));
         }
-        let cpu = vcsm_tests::v4l2_map_checksum(map);
+        let cpu = map_checksum(map);
         let vpu = vpu_checksum(handle)?;
         if cpu != vpu {
             return Err(format!("frame {f}: the VPU read {vpu:#x} through the MMAL header's handle {handle:#x}, the CPU {cpu:#x}"));
@@ -472,7 +472,7 @@ fn stream_through_port(
 }
 
 /// vivid's MMAP buffers, mapped and exported, all queued.
-fn mapped_and_exported(vid: &v4l2::Device, n: u32) -> Result<Vec<(v4l2::Mapping, OwnedFd)>, String> {
+fn mapped_and_exported(vid: &v4l2::Device, n: u32) -> Result<Vec<(dmabuf::Mapping, OwnedFd)>, String> {
     let mut slots = Vec::new();
     for i in 0..n {
         let b = vid.query_buffer(i).ctx("VIDIOC_QUERYBUF")?;
@@ -774,9 +774,8 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
         }
         let cb =
             bitstream.get(c.index as usize).ok_or_else(|| format!("the encoder gave index {}", c.index))?;
-        // SAFETY: Nothing writes the bitstream buffer while the slice lives: the encoder is
-        // done with it and it is queued nowhere.
-        let head = unsafe { cb.map.as_slice() }.map(|s| s[..8].to_vec()).unwrap_or_default();
+        // The encoder is done with the bitstream buffer and it is queued nowhere.
+        let head: Vec<u8> = (0..8).map_while(|i| cb.map.read_u8(i)).collect();
         if c.bytesused == 0 || c.bytesused >= raw.sizeimage || head != FWHT_MAGIC {
             return Err(format!(
                 "frame {f}: the encoder wrote {} bytes starting {head:02x?}, not an FWHT frame",
@@ -807,11 +806,10 @@ pub(super) fn t_v4l2_codec(t: &T) -> Result<(), String> {
         let len = raw.sizeimage as usize;
         let q = with_cpu_access(&db.buf, DMA_BUF_SYNC_READ, || {
             with_cpu_access(&a.buf, DMA_BUF_SYNC_READ, || {
-                // SAFETY: Neither buffer is queued to any device while the slices live.
-                let (x, y) = unsafe { (a.map.as_slice(), db.map.as_slice()) };
-                match (x, y) {
-                    (Some(x), Some(y)) => Ok(psnr(&x[..len], &y[..len])),
-                    _ => Err("a heap mapping is not readable".to_string()),
+                // Neither buffer is queued to any device while they are copied.
+                match (a.map.to_vec(), db.map.to_vec()) {
+                    (Ok(x), Ok(y)) if x.len() >= len && y.len() >= len => Ok(psnr(&x[..len], &y[..len])),
+                    _ => Err("a heap mapping is not readable or shorter than a frame".to_string()),
                 }
             })
         })?;
