@@ -187,6 +187,18 @@ pub fn name_bytes(name: &[u8; VC_SM_CMA_RESOURCE_NAME]) -> &[u8] {
     name.get(..len).unwrap_or(name)
 }
 
+/// Writes fields at their C offsets into a 64-byte argument (native endianness).
+struct Bytes64([u8; 64]);
+
+impl Bytes64 {
+    fn put(&mut self, off: usize, bytes: &[u8]) -> &mut Self {
+        if let Some(dst) = self.0.get_mut(off..off + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self
+    }
+}
+
 /// Argument of [`VC_SM_CMA_IOCTL_MEM_ALLOC`] (`struct vc_sm_cma_ioctl_alloc`, 64 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -225,6 +237,20 @@ impl VcSmCmaIoctlAlloc {
     /// Returns the name up to its first NUL.
     pub fn name(&self) -> &[u8] {
         name_bytes(&self.name)
+    }
+
+    /// The structure's 64 bytes as the kernel reads them (native endianness, padding zero).
+    pub fn to_ne_bytes(&self) -> [u8; 64] {
+        let mut b = Bytes64([0; 64]);
+        b.put(offset_of!(Self, size), &self.size.to_ne_bytes())
+            .put(offset_of!(Self, num), &self.num.to_ne_bytes())
+            .put(offset_of!(Self, cached), &self.cached.to_ne_bytes())
+            .put(offset_of!(Self, pad), &self.pad.to_ne_bytes())
+            .put(offset_of!(Self, name), &self.name)
+            .put(offset_of!(Self, handle), &self.handle.to_ne_bytes())
+            .put(offset_of!(Self, vc_handle), &self.vc_handle.to_ne_bytes())
+            .put(offset_of!(Self, dma_addr), &self.dma_addr.to_ne_bytes());
+        b.0
     }
 }
 
@@ -265,6 +291,20 @@ impl VcSmCmaIoctlImportDmabuf {
     /// Returns the name up to its first NUL.
     pub fn name(&self) -> &[u8] {
         name_bytes(&self.name)
+    }
+
+    /// The structure's 64 bytes as the kernel reads them (native endianness, padding zero).
+    pub fn to_ne_bytes(&self) -> [u8; 64] {
+        let mut b = Bytes64([0; 64]);
+        b.put(offset_of!(Self, dmabuf_fd), &self.dmabuf_fd.to_ne_bytes())
+            .put(offset_of!(Self, cached), &self.cached.to_ne_bytes())
+            .put(offset_of!(Self, name), &self.name)
+            .put(offset_of!(Self, handle), &self.handle.to_ne_bytes())
+            .put(offset_of!(Self, vc_handle), &self.vc_handle.to_ne_bytes())
+            .put(offset_of!(Self, size), &self.size.to_ne_bytes())
+            .put(offset_of!(Self, pad), &self.pad.to_ne_bytes())
+            .put(offset_of!(Self, dma_addr), &self.dma_addr.to_ne_bytes());
+        b.0
     }
 }
 

@@ -209,3 +209,29 @@ fn name_helpers() {
     assert_eq!(name_bytes(&name_from_bytes(&[b'q'; 31])), &[b'q'; 31][..]);
     assert_eq!(name_bytes(&name_from_bytes(&[b'q'; 32])).len(), 31);
 }
+
+#[test]
+fn to_ne_bytes_puts_each_field_at_its_offset() {
+    let mut a = VcSmCmaIoctlAlloc::new(0x1234_5678, b"frame");
+    a.handle = -2;
+    a.vc_handle = 0xdead_beef;
+    a.dma_addr = 0x0102_0304_0506_0708;
+    let b = a.to_ne_bytes();
+    assert_eq!(b[0..4], 0x1234_5678u32.to_ne_bytes());
+    assert_eq!(b[4..8], 1u32.to_ne_bytes());
+    assert_eq!(&b[16..21], b"frame");
+    assert_eq!(b[21], 0);
+    assert_eq!(b[48..52], (-2i32).to_ne_bytes());
+    assert_eq!(b[52..56], 0xdead_beefu32.to_ne_bytes());
+    assert_eq!(b[56..64], 0x0102_0304_0506_0708u64.to_ne_bytes());
+
+    let mut i = VcSmCmaIoctlImportDmabuf::new(7, b"ro");
+    i.size = 4096;
+    i.dma_addr = 0xc000_0000;
+    let b = i.to_ne_bytes();
+    assert_eq!(b[0..4], 7i32.to_ne_bytes());
+    assert_eq!(&b[8..10], b"ro");
+    assert_eq!(b[48..52], 4096u32.to_ne_bytes());
+    assert_eq!(b[52..56], [0; 4]);
+    assert_eq!(b[56..64], 0xc000_0000u64.to_ne_bytes());
+}

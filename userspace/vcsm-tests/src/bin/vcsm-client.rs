@@ -99,10 +99,33 @@ struct Dev {
     dev: dmabuf::vcsm::Vcsm,
 }
 
-/// An ioctl with an argument of the size encoded in `cmd` or a deliberately bad pointer, which
-/// the kernel checks ([`vcsm_tests::hostile::ioctl`]).
-fn ioctl(fd: RawFd, cmd: u32, arg: *mut u8) -> io::Result<i32> {
-    vcsm_tests::hostile::ioctl(fd, cmd, arg as usize).map(|r| r as i32).map_err(io::Error::from_raw_os_error)
+/// The argument of a raw [`ioctl`]: one the kernel cannot write to, or a buffer that holds
+/// whatever size a command encodes (`_IOC_SIZE` is at most 64 bytes here).
+enum Arg<'a> {
+    /// NULL.
+    Null,
+    /// A read-only page (the kernel's copy back faults: `EFAULT`).
+    ReadOnly(&'a memmap2::Mmap),
+    /// A buffer of ours.
+    Buf(&'a mut [u8; 64]),
+}
+
+/// An ioctl with a deliberately odd argument, which the kernel checks
+/// ([`vcsm_tests::hostile::ioctl`]). A command whose size exceeds an [`Arg::Buf`] is refused
+/// (`EINVAL`) without the call.
+fn ioctl(fd: RawFd, cmd: u32, arg: Arg<'_>) -> io::Result<i32> {
+    let size = ((cmd >> 16) & 0x3fff) as usize;
+    let addr = match arg {
+        Arg::Null => 0,
+        Arg::ReadOnly(page) => page.as_ptr() as usize,
+        Arg::Buf(buf) if size <= buf.len() => buf.as_mut_ptr() as usize,
+        Arg::Buf(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    // SAFETY: the kernel can write nothing through NULL or a read-only page, and at most
+    // `size` bytes, which the exclusively borrowed buffer holds.
+    unsafe { vcsm_tests::hostile::ioctl(fd, cmd, addr) }
+        .map(|r| r as i32)
+        .map_err(io::Error::from_raw_os_error)
 }
 
 impl Dev {
@@ -514,19 +537,14 @@ fn read_only_page(bytes: &[u8]) -> Result<memmap2::Mmap, String> {
     page.make_read_only().map_err(|e| format!("mprotect: {e}"))
 }
 
-fn as_bytes<S>(s: &S) -> &[u8] {
-    // SAFETY: Plain-old-data ioctl structures without padding.
-    unsafe { std::slice::from_raw_parts((s as *const S).cast::<u8>(), std::mem::size_of::<S>()) }
-}
-
 fn t_bad_pointer(t: &T) -> Result<(), String> {
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, std::ptr::null_mut()),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, Arg::Null),
         &[libc::EFAULT],
         "import with a NULL argument",
     )?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, std::ptr::null_mut()),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, Arg::Null),
         &[libc::EFAULT],
         "alloc with a NULL argument",
     )?;
@@ -534,10 +552,10 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     let sim_before = SimState::read()?.text;
     // Import: everything succeeds until the result is copied back.
     let arg = VcSmCmaIoctlImportDmabuf::new(src.as_raw_fd(), b"ro");
-    let page = read_only_page(as_bytes(&arg))?;
+    let page = read_only_page(&arg.to_ne_bytes())?;
     let free = lowest_free_fd()?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, page.as_ptr().cast_mut()),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_IMPORT_DMABUF, Arg::ReadOnly(&page)),
         &[libc::EFAULT],
         "import into a read-only argument",
     )?;
@@ -548,9 +566,9 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
     wait_idle(2000).map_err(|e| format!("after the failed import: {e}; before: {sim_before}"))?;
     // The same for an allocation.
     let arg = VcSmCmaIoctlAlloc::new(8192, b"ro");
-    let page2 = read_only_page(as_bytes(&arg))?;
+    let page2 = read_only_page(&arg.to_ne_bytes())?;
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, page2.as_ptr().cast_mut()),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_ALLOC, Arg::ReadOnly(&page2)),
         &[libc::EFAULT],
         "alloc into a read-only argument",
     )?;
@@ -564,18 +582,21 @@ fn t_bad_pointer(t: &T) -> Result<(), String> {
 
 fn t_ioctl_numbers(t: &T) -> Result<(), String> {
     let mut buf = [0u8; 64];
-    let p = buf.as_mut_ptr();
     // Same _IOC_NR as the real commands, other direction or size: unknown.
     for cmd in [0xc040_4a5b_u32, 0x4040_4a5b, 0x8020_4a5b, 0x8040_4a5d, 0x8040_4b5b, 0x0000_4a5a, 0] {
-        expect_errno(ioctl(t.dev.fd(), cmd, p), &[libc::ENOTTY], format!("ioctl {cmd:#x}"))?;
+        expect_errno(ioctl(t.dev.fd(), cmd, Arg::Buf(&mut buf)), &[libc::ENOTTY], format!("ioctl {cmd:#x}"))?;
     }
     // CLEAN_INVALID2 (and its 32-bit size) are refused with a hint to DMA_BUF_IOCTL_SYNC.
     expect_errno(
-        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, p),
+        ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, Arg::Buf(&mut buf)),
         &[libc::EINVAL],
         "CLEAN_INVALID2",
     )?;
-    expect_errno(ioctl(t.dev.fd(), 0x8004_4a5c, p), &[libc::EINVAL], "CLEAN_INVALID2 (compat size)")?;
+    expect_errno(
+        ioctl(t.dev.fd(), 0x8004_4a5c, Arg::Buf(&mut buf)),
+        &[libc::EINVAL],
+        "CLEAN_INVALID2 (compat size)",
+    )?;
     Ok(())
 }
 

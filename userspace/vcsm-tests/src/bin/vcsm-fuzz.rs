@@ -458,12 +458,14 @@ fn expect_mmap(t: Target, size: Option<u64>, off: u64, len: u64, prot: i32, flag
 
 // ---- raw calls ----
 
-use vcsm_tests::hostile::{self, errno, FdCall};
+use vcsm_tests::hostile::{self, errno, FdQuery};
 
 fn sys_ioctl(fd: RawFd, cmd: u32, arg: usize) -> Result<i64, i32> {
-    // The argument is a pointer into this thread's argument arena (whose pages after the
-    // struct are ours or PROT_NONE) or a deliberately bad address.
-    hostile::ioctl(fd, cmd, arg)
+    // SAFETY: every argument the fuzzer builds (`Arena::place`) is a pointer into this
+    // thread's arena, memory only ever reached through volatile `peek`/`poke` (its pages after
+    // the struct are ours or PROT_NONE), or a deliberately bad address (NULL, kernel space,
+    // the arena's guard page) that maps nothing of this process.
+    unsafe { hostile::ioctl(fd, cmd, arg) }
 }
 
 fn sys_close(fd: RawFd) -> Result<i64, i32> {
@@ -487,24 +489,25 @@ fn new_fd(r: nix::Result<OwnedFd>) -> Result<RawFd, i32> {
 }
 
 fn sys_dup2(src: RawFd, dst: RawFd) -> Result<i64, i32> {
-    // `dst` is a number of the model (it is replaced atomically).
-    hostile::fd_call(FdCall::Dup3 { src, dst })
+    // SAFETY: `dst` is a number of the fuzzer's fd model, which no Rust value owns (the model
+    // never hands its numbers to one).
+    unsafe { hostile::dup3(src, dst) }
 }
 
 fn sys_dup(src: RawFd) -> Result<RawFd, i32> {
-    hostile::fd_call(FdCall::DupCloexec(src)).map(|fd| fd as RawFd)
+    hostile::fd_query(FdQuery::DupCloexec(src)).map(|fd| fd as RawFd)
 }
 
 fn sys_fcntl_getfd(fd: RawFd) -> Result<i64, i32> {
-    hostile::fd_call(FdCall::GetFd(fd))
+    hostile::fd_query(FdQuery::GetFd(fd))
 }
 
 fn sys_fcntl_getfl(fd: RawFd) -> Result<i64, i32> {
-    hostile::fd_call(FdCall::GetFl(fd))
+    hostile::fd_query(FdQuery::GetFl(fd))
 }
 
 fn sys_size(fd: RawFd) -> Result<i64, i32> {
-    hostile::fd_call(FdCall::SeekEnd(fd))
+    hostile::fd_query(FdQuery::SeekEnd(fd))
 }
 
 /// The last address-space changes (mmap successes and munmaps: kind, address, length, result),
@@ -529,9 +532,10 @@ fn sys_mmap(hint: usize, len: u64, prot: i32, flags: i32, fd: RawFd, off: u64) -
 }
 
 fn sys_munmap(addr: usize, len: usize) -> Result<i64, i32> {
-    // Only ranges of mappings this thread made itself (or misaligned / empty ranges, which the
-    // kernel refuses without unmapping anything).
-    let r = hostile::munmap(addr, len);
+    // SAFETY: only ranges of mappings this thread made itself through `sys_mmap`, reached only
+    // by volatile accesses (or misaligned / empty ranges, which the kernel refuses without
+    // unmapping anything).
+    let r = unsafe { hostile::munmap(addr, len) };
     ring(2, addr, len, r.is_ok());
     r.map(|()| 0)
 }
@@ -869,8 +873,8 @@ impl Arena {
         // Unmaps the arena on the error paths (and is completed on success).
         let mut arena = Arena { base, rw_view: 0, page };
         for (i, prot) in [(1, libc::PROT_NONE), (2, libc::PROT_READ), (3, libc::PROT_NONE)] {
-            // Our own arena's pages, which nothing references yet.
-            hostile::mprotect(base + i * page, page, prot)
+            // SAFETY: our own arena's pages, which nothing references yet.
+            unsafe { hostile::mprotect(base + i * page, page, prot) }
                 .map_err(|e| format!("arena mprotect page {i}: {}", ename(e)))?;
         }
         arena.rw_view = hostile::mmap(0, page, rw, libc::MAP_SHARED, mfd, 2 * page as u64)
@@ -890,9 +894,9 @@ impl Arena {
 
     /// Copies `bytes` to `dst` (inside one of our writable pages), at most `room` of them.
     fn write(dst: usize, bytes: &[u8], room: usize) {
-        // `dst..dst+room` lies inside the scratch page or the writable memfd view (callers
-        // compute `room` from the page end).
-        hostile::poke(dst, &bytes[..bytes.len().min(room)]);
+        // SAFETY: `dst..dst+room` lies inside the scratch page or the writable memfd view
+        // (callers compute `room` from the page end), which no Rust reference points into.
+        unsafe { hostile::poke(dst, &bytes[..bytes.len().min(room)]) };
     }
 
     /// Places `bytes` as an argument of pointer class `class`.
@@ -955,14 +959,16 @@ impl Arena {
     /// Only called for arguments we placed (`back` points into our pages) at offsets inside
     /// the structure, which fits in the page by construction.
     fn read_u32(arg: &Arg, off: usize) -> u32 {
-        let mut b = [0; 4];
-        hostile::peek(arg.back + off, &mut b);
-        u32::from_ne_bytes(b)
+        u32::from_ne_bytes(Self::read(arg, off))
     }
     fn read_u64(arg: &Arg, off: usize) -> u64 {
-        let mut b = [0; 8];
-        hostile::peek(arg.back + off, &mut b);
-        u64::from_ne_bytes(b)
+        u64::from_ne_bytes(Self::read(arg, off))
+    }
+    fn read<const N: usize>(arg: &Arg, off: usize) -> [u8; N] {
+        let mut b = [0; N];
+        // SAFETY: `back + off..+N` is inside the structure we placed in our readable pages.
+        unsafe { hostile::peek(arg.back + off, &mut b) };
+        b
     }
 }
 
@@ -2321,11 +2327,13 @@ impl<'a> Worker<'a> {
             let p = addr + i * self.cfg.page + (i % 61);
             if read {
                 let mut b = [0];
-                hostile::peek(p, &mut b);
+                // SAFETY: as above; the mapping is readable.
+                unsafe { hostile::peek(p, &mut b) };
                 sum = sum.wrapping_add(b[0]);
             }
             if write {
-                hostile::poke(p, &[sum ^ 0x5a]);
+                // SAFETY: as above; the mapping is writable and no Rust reference covers it.
+                unsafe { hostile::poke(p, &[sum ^ 0x5a]) };
             }
         }
         std::hint::black_box(sum);
@@ -3348,7 +3356,8 @@ mod tests {
             assert!(r.can_read(64) && !r.can_write(1));
             assert_eq!(Arena::read_u32(&r, 0), 0x0707_0707);
             let mut b = [0];
-            hostile::peek(r.addr, &mut b);
+            // SAFETY: `r` was placed in the arena's read-only page.
+            unsafe { hostile::peek(r.addr, &mut b) };
             assert_eq!(b[0], 7);
             let s = a.place(&mut rng, PtrClass::Straddle, &bytes);
             assert!(!s.can_read(64) && s.addr + s.readable == a.guard());

@@ -383,7 +383,7 @@ pub(super) fn t_log_flood(t: &T) -> Result<(), String> {
     const INTERVAL_S: f64 = 5.0;
     let scattered = test_buf(SCATTERED)?;
     let far = test_buf(FAR)?;
-    let buf = std::cell::UnsafeCell::new([0u8; 64]);
+    let buf = std::cell::RefCell::new([0u8; 64]);
     type Flood<'a> = (&'a str, Box<dyn Fn() -> io::Result<()> + 'a>);
     let floods: Vec<Flood> = vec![
         ("MEM_ALLOC over the pin cap", Box::new(|| t.dev.alloc(4 << 20, b"flood").map(drop))),
@@ -392,7 +392,10 @@ pub(super) fn t_log_flood(t: &T) -> Result<(), String> {
         ("import of a buffer outside the VPU's window", Box::new(|| t.dev.import(&far).map(drop))),
         (
             "CLEAN_INVALID2",
-            Box::new(|| ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, buf.get().cast()).map(drop)),
+            Box::new(|| {
+                ioctl(t.dev.fd(), VC_SM_CMA_IOCTL_MEM_CLEAN_INVALID2, Arg::Buf(&mut buf.borrow_mut()))
+                    .map(drop)
+            }),
         ),
         ("heap ALLOC larger than the region", Box::new(|| t.heap.allocate(1 << 30).map(drop))),
     ];
