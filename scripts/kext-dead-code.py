@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""kernel-ext's dead code, judged across every module that includes it (lint-kext-dead-code).
+"""Shared kernel code's dead code (kernel-ext, the test modules' support/), judged across every
+module that includes it (lint-kext-dead-code).
 
 Each module compiles its own copy of the kernel-ext files it includes (`#[path]` in its crate
 root or its kext.rs) and uses part of each, so rustc's dead-code lint, which sees one module at a
@@ -17,7 +18,7 @@ import sys
 
 # The crates that include kernel-ext files: their directories, relative to the top.
 CRATES = ["drivers/vc-sm-cma", "drivers/cma-heap", "tests/kmod", "tests/vpu-sim"]
-PATH_ATTR = re.compile(r'#\[path = "([^"]*kernel-ext/[^"]+\.rs)"\]')
+PATH_ATTR = re.compile(r'#\[path = "([^"]*(?:kernel-ext/[^"]+|support/mod)\.rs)"\]')
 
 
 def includes(top):
@@ -31,20 +32,37 @@ def includes(top):
                 continue
             with open(os.path.join(d, name), encoding="utf-8") as f:
                 for m in PATH_ATTR.finditer(f.read()):
-                    files.add(os.path.normpath(os.path.join(crate, m.group(1))))
+                    path = os.path.normpath(os.path.join(crate, m.group(1)))
+                    if path.endswith("/mod.rs"):
+                        # A directory module (the test modules' support/): all its files.
+                        sub = os.path.dirname(path)
+                        files.update(
+                            os.path.join(sub, n)
+                            for n in os.listdir(os.path.join(top, sub))
+                            if n.endswith(".rs")
+                        )
+                    else:
+                        files.add(path)
         out[crate] = files
     return out
 
 
 def crate_and_file(path):
-    """`.../<crate>/../kernel-ext/x.rs` in a build copy -> (crate, drivers/kernel-ext/x.rs)."""
+    """A path in a build copy -> (crate, path relative to the top): a shared file through its
+    includer (`.../drivers/cma-heap/../kernel-ext/x.rs` -> drivers/cma-heap and
+    drivers/kernel-ext/x.rs), or a file inside a crate's own directory."""
     head, sep, _ = path.partition("/../")
-    if not sep:
-        return None
     for crate in CRATES:
-        if head.endswith("/" + crate):
+        if sep:
+            if not head.endswith("/" + crate):
+                continue
             root = head[: -len(crate)]
-            return crate, os.path.relpath(os.path.normpath(path), root)
+        else:
+            at = path.rfind("/" + crate + "/")
+            if at < 0:
+                continue
+            root = path[: at + 1]
+        return crate, os.path.relpath(os.path.normpath(path), root)
     return None
 
 
@@ -78,12 +96,12 @@ def main():
     found = 0
     for (path, line), (text, crates) in sorted(dead.items()):
         including = {c for c, files in users.items() if path in files}
-        if crates >= including:
+        if including and crates >= including:
             found += 1
             print(f"{path}:{line}: used by no module ({', '.join(sorted(including))}): {text}")
     files = sorted(set().union(*users.values()))
     print(
-        f"kext-dead-code: {len(files)} kernel-ext files in {len(CRATES)} modules, "
+        f"kext-dead-code: {len(files)} shared files in {len(CRATES)} modules, "
         f"{diagnostics} per-module dead-code reports, {found} item(s) no module uses"
     )
     return 1 if found else 0

@@ -69,7 +69,7 @@ mod kext;
 #[allow(dead_code, unreachable_pub)]
 mod smem;
 #[path = "support/mod.rs"]
-#[allow(dead_code)] // Shared with the simulator.
+#[cfg_attr(not(kext_audit), allow(dead_code))] // Shared with the simulator; see `mod kext`.
 mod support;
 #[path = "../../drivers/kernel-ext/vchiq.rs"]
 #[cfg_attr(not(kext_audit), allow(dead_code))]

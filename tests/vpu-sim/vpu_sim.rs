@@ -32,7 +32,7 @@ mod kext;
 #[allow(dead_code, unreachable_pub)]
 mod smem;
 #[path = "../kmod/support/mod.rs"]
-#[allow(dead_code)] // Shared with the test client.
+#[cfg_attr(not(kext_audit), allow(dead_code))] // Shared with the test client; see `mod kext`.
 mod support;
 
 mod api;
