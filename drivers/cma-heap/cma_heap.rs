@@ -89,6 +89,7 @@ use kext::{
     dma_buf::{self, DmaBuf, Exporter, ResvLocked},
     dma_heap::{HeapOps, Registration},
     miscdev::this_module,
+    platform::CPlatformDriver,
     ratelimit::{current_killed, pr_limited},
     shrinker::Shrinker,
 };
@@ -100,40 +101,32 @@ module! {
     license: "GPL",
 }
 
-/// The C side of the module (`cma_heap_shim.c`).
-mod shim {
-    use crate::kext::bindings as ffi;
-    use core::ffi::c_uint;
+/// The module parameters, declared in `cma_heap_shim.c` (the 6.12 `module!` cannot).
+mod params {
+    use crate::kext::param::kext_param;
 
-    pub(crate) use ffi::{vcsm_cma_heap_driver_register, vcsm_cma_heap_driver_unregister};
-
-    /// The module parameter `pool_max_kb` (-1: the default cap, 0: no pool).
-    pub(crate) fn pool_max_kb() -> i32 {
-        // SAFETY: Reads a module parameter; always safe.
-        unsafe { ffi::vcsm_cma_heap_pool_max_kb() }
+    kext_param! {
+        /// The module parameter `pool_max_kb` (-1: the default cap, 0: no pool).
+        pub(crate) fn pool_max_kb: i32;
     }
 
-    /// The module parameter `pool_idle_ms` (0: no idle trimming).
-    pub(crate) fn pool_idle_ms() -> c_uint {
-        // SAFETY: Reads a module parameter; always safe.
-        unsafe { ffi::vcsm_cma_heap_pool_idle_ms() }
+    kext_param! {
+        /// The module parameter `pool_idle_ms` (0: no idle trimming).
+        pub(crate) fn pool_idle_ms: u32;
     }
 }
 
-struct CmaHeapModule;
+struct CmaHeapModule {
+    /// The platform driver of `cma_heap_shim.c`, whose probe and remove come back to
+    /// [`vcsm_cma_heap_rust_probe`] and [`vcsm_cma_heap_rust_remove`].
+    _driver: CPlatformDriver,
+}
 
 impl kernel::Module for CmaHeapModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, from module init.
-        kernel::error::to_result(unsafe { shim::vcsm_cma_heap_driver_register() })?;
-        Ok(Self)
-    }
-}
-
-impl Drop for CmaHeapModule {
-    fn drop(&mut self) {
-        // SAFETY: The driver was registered in `init`.
-        unsafe { shim::vcsm_cma_heap_driver_unregister() };
+        Ok(Self {
+            _driver: CPlatformDriver::register()?,
+        })
     }
 }
 

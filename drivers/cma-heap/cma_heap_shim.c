@@ -4,12 +4,12 @@
  * reserved-memory (CMA) region, module metadata the 6.12 `module!` macro cannot express.
  */
 #include <linux/module.h>
-#include <linux/moduleparam.h>
 #include <linux/of.h>
 #include <linux/of_reserved_mem.h>
 #include <linux/platform_device.h>
 
 #include "kext_compat.h"
+#include "kext_module.h"
 #include "cma_heap_shim.h"
 
 KEXT_IMPORT_NS_DMA_BUF();
@@ -21,25 +21,11 @@ KEXT_IMPORT_NS_DMA_HEAP();
  * The pool of freed buffers (pool.rs). Read on every use, so writes take effect at once; the
  * pool's worker applies a lowered cap (0 empties it) within a second.
  */
-static int pool_max_kb = -1;
-module_param(pool_max_kb, int, 0644);
-MODULE_PARM_DESC(pool_max_kb,
-		 "Most memory the pool of freed, pre-zeroed buffers may keep, in KiB (-1: the heap node's vcsm,pool-max-bytes, else a quarter of the region; 0: no pool)");
+KEXT_PARAM_INT(pool_max_kb, -1, 0644,
+	       "Most memory the pool of freed, pre-zeroed buffers may keep, in KiB (-1: the heap node's vcsm,pool-max-bytes, else a quarter of the region; 0: no pool)");
 
-static unsigned int pool_idle_ms = 10000;
-module_param(pool_idle_ms, uint, 0644);
-MODULE_PARM_DESC(pool_idle_ms,
-		 "Pooled buffers unused for this long go back to CMA, in ms (default 10000; 0: only the cap and memory pressure return them)");
-
-int vcsm_cma_heap_pool_max_kb(void)
-{
-	return READ_ONCE(pool_max_kb);
-}
-
-unsigned int vcsm_cma_heap_pool_idle_ms(void)
-{
-	return READ_ONCE(pool_idle_ms);
-}
+KEXT_PARAM_UINT(pool_idle_ms, 10000, 0644,
+		"Pooled buffers unused for this long go back to CMA, in ms (default 10000; 0: only the cap and memory pressure return them)");
 
 static int vcsm_cma_heap_region(struct device *dev, const char **name, u64 *base, u64 *size)
 {
@@ -112,12 +98,5 @@ static struct platform_driver vcsm_cma_heap_driver = {
 	},
 };
 
-int vcsm_cma_heap_driver_register(void)
-{
-	return platform_driver_register(&vcsm_cma_heap_driver);
-}
-
-void vcsm_cma_heap_driver_unregister(void)
-{
-	platform_driver_unregister(&vcsm_cma_heap_driver);
-}
+/* Registered from Rust (cma_heap.rs, kext::platform::CPlatformDriver). */
+KEXT_PLATFORM_DRIVER(vcsm_cma_heap_driver);

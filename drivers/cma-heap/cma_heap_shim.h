@@ -7,14 +7,6 @@
 
 struct device;
 
-/* Implemented in C: register/unregister the platform driver. */
-int vcsm_cma_heap_driver_register(void);
-void vcsm_cma_heap_driver_unregister(void);
-
-/* The pool's module parameters pool_max_kb and pool_idle_ms (pool.rs). */
-int vcsm_cma_heap_pool_max_kb(void);
-unsigned int vcsm_cma_heap_pool_idle_ms(void);
-
 /*
  * Implemented in Rust: set up the heaps of @dev, whose CMA region (from its
  * memory-region, the reserved-memory node @name) spans [@base, @base + @size), if the VPU

@@ -4,7 +4,7 @@
 //! compiled into it (nor their symbol namespaces imported). `drivers/kernel-ext/README.md`
 //! describes them all.
 
-/// The generated declarations (`struct dma_heap`, the shims).
+/// The generated declarations (`struct dma_heap`, kernel-ext's C helpers).
 #[path = "../kernel-ext/bindings.rs"]
 pub(crate) mod bindings;
 /// `ARef`, `this_module()`, `cstr_display`, `ktime_get_*`, `cursor_front_mut`.
@@ -13,7 +13,7 @@ pub(crate) mod compat;
 /// The read-only `stats` file.
 #[path = "../kernel-ext/debugfs.rs"]
 pub(crate) mod debugfs;
-/// The raw `struct device` for the C shim.
+/// The raw `struct device` for kernel-ext's C helpers.
 #[path = "../kernel-ext/device.rs"]
 pub(crate) mod device;
 /// `ContigPages` (the heaps' buffers, cached or not), per-attachment `SgTable`s, `Vma`.
@@ -28,6 +28,12 @@ pub(crate) mod dma_heap;
 /// `this_module!()` for the `stats` file's owner.
 #[path = "../kernel-ext/miscdev.rs"]
 pub(crate) mod miscdev;
+/// The module parameters (`params` in `cma_heap.rs`).
+#[path = "../kernel-ext/param.rs"]
+pub(crate) mod param;
+/// The platform driver of `cma_heap_shim.c`.
+#[path = "../kernel-ext/platform.rs"]
+pub(crate) mod platform;
 /// `pr_limited!` and `current_killed`.
 #[path = "../kernel-ext/ratelimit.rs"]
 pub(crate) mod ratelimit;

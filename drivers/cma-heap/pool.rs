@@ -48,6 +48,7 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, SpinLock},
+    types::ScopeGuard,
 };
 
 use crate::kext::{
@@ -55,7 +56,7 @@ use crate::kext::{
     shrinker::ShrinkerOps,
     workqueue::{DelayedWork, DelayedWorkFn},
 };
-use crate::shim;
+use crate::params;
 
 /// Milliseconds of the monotonic clock.
 fn now_ms() -> u64 {
@@ -70,7 +71,7 @@ pub(crate) fn now_ns() -> u64 {
 /// How often the worker looks at a non-empty pool (cap, idle buffers): half the idle time,
 /// between 100 ms and 1 s.
 fn tick_ms() -> u32 {
-    (shim::pool_idle_ms() / 2).clamp(100, 1000)
+    (params::pool_idle_ms() / 2).clamp(100, 1000)
 }
 
 /// One pooled buffer.
@@ -306,7 +307,7 @@ impl Pool {
 
     /// The cap in bytes: `pool_max_kb` (0: off), or for -1 the default.
     pub(crate) fn max_bytes(&self) -> usize {
-        match shim::pool_max_kb() {
+        match params::pool_max_kb() {
             kb if kb < 0 => self.default_max,
             kb => (kb as usize).saturating_mul(1024).min(self.region_size),
         }
@@ -536,7 +537,7 @@ impl Pool {
 
     /// The worker's bookkeeping: the cap, idle buffers, empty sizes.
     fn trim(&self) {
-        let idle_ms = shim::pool_idle_ms();
+        let idle_ms = params::pool_idle_ms();
         let cutoff = (idle_ms > 0).then(|| now_ms().saturating_sub(u64::from(idle_ms)));
         let max = self.max_bytes();
         let mut over = Stack::new();
@@ -599,8 +600,19 @@ impl ShrinkerOps for Pool {
 
 /// A buffer's pages while the buffer lives; given to the pool when it is dropped.
 pub(crate) struct PooledPages {
-    mem: core::mem::ManuallyDrop<Held>,
-    pool: Arc<Pool>,
+    /// The pages and their pool; the guard hands both to [`give_back`] on drop.
+    mem: HeldGuard,
+}
+
+/// A buffer's pages and their pool, given back on drop.
+type HeldGuard = ScopeGuard<(Held, Arc<Pool>), fn((Held, Arc<Pool>))>;
+
+/// Gives a dropped buffer's pages to its pool.
+fn give_back((held, pool): (Held, Arc<Pool>)) {
+    match held {
+        Held::Node(node) => pool.put_node(node),
+        Held::Fresh(pages) => pool.put(pages),
+    }
 }
 
 /// How a live buffer holds its pages.
@@ -615,8 +627,7 @@ impl PooledPages {
     /// Pages fresh from CMA.
     pub(crate) fn fresh(pages: ContigPages, pool: Arc<Pool>) -> Self {
         Self {
-            mem: core::mem::ManuallyDrop::new(Held::Fresh(pages)),
-            pool,
+            mem: ScopeGuard::new_with_data((Held::Fresh(pages), pool), give_back),
         }
     }
 
@@ -627,18 +638,17 @@ impl PooledPages {
             node.pages.set_cached();
         }
         Self {
-            mem: core::mem::ManuallyDrop::new(Held::Node(node)),
-            pool,
+            mem: ScopeGuard::new_with_data((Held::Node(node), pool), give_back),
         }
     }
 
     /// Whether the pages came from the pool (zeroed and cleaned by the worker).
     pub(crate) fn is_reused(&self) -> bool {
-        matches!(*self.mem, Held::Node(_))
+        matches!(self.mem.0, Held::Node(_))
     }
 
     pub(crate) fn pool(&self) -> &Pool {
-        &self.pool
+        &self.mem.1
     }
 }
 
@@ -646,19 +656,9 @@ impl core::ops::Deref for PooledPages {
     type Target = ContigPages;
 
     fn deref(&self) -> &ContigPages {
-        match &*self.mem {
+        match &self.mem.0 {
             Held::Node(n) => &n.pages,
             Held::Fresh(p) => p,
-        }
-    }
-}
-
-impl Drop for PooledPages {
-    fn drop(&mut self) {
-        // SAFETY: Taken once, here; `self.mem` is not used afterwards.
-        match unsafe { core::mem::ManuallyDrop::take(&mut self.mem) } {
-            Held::Node(node) => self.pool.put_node(node),
-            Held::Fresh(pages) => self.pool.put(pages),
         }
     }
 }

@@ -54,6 +54,33 @@ pub(crate) fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
     to_result(unsafe { ext::kext_dma_set_mask_and_coherent(raw(dev).cast(), bits) })
 }
 
+/// Sets the largest DMA segment `dev` takes to `size` bytes. A device that comes without DMA
+/// parameters gets the module's own (one device per module) until [`release_params`].
+pub(crate) fn set_max_seg_size(dev: &Device, size: u32) {
+    // SAFETY: `raw(dev)` is a valid device for the duration of the call.
+    unsafe { ext::kext_dma_set_max_seg_size(raw(dev).cast(), size) }
+}
+
+/// Makes the system CMA pool (the reusable `/reserved-memory` node with `linux,cma-default`:
+/// `cma: linux,cma` on every Raspberry Pi tree) the CMA area of `dev` if it has none, so that
+/// single pages come from it too, not from the page allocator. Returns the pool's base and
+/// size; `ENODEV` if there is no such pool (none in the device tree, or `cma=` on the command
+/// line replaced it) or `dev` already has another area. Undone by [`release_params`].
+pub(crate) fn adopt_default_cma(dev: &Device) -> Result<(u64, u64)> {
+    let (mut base, mut size) = (0u64, 0u64);
+    // SAFETY: `raw(dev)` is a valid device for the duration of the call; the outputs are valid
+    // for writes.
+    to_result(unsafe { ext::kext_cma_adopt_default(raw(dev).cast(), &mut base, &mut size) })?;
+    Ok((base, size))
+}
+
+/// Undoes [`set_max_seg_size`]'s DMA parameters and [`adopt_default_cma`]'s CMA area, where
+/// they are still the ones this module gave `dev`.
+pub(crate) fn release_params(dev: &Device) {
+    // SAFETY: `raw(dev)` is a valid device for the duration of the call.
+    unsafe { ext::kext_dma_params_release(raw(dev).cast()) }
+}
+
 /// A physically contiguous, zeroed allocation from the DMA (CMA) area of a device.
 ///
 /// The pages are zeroed through the kernel's cacheable linear map, so right after allocation

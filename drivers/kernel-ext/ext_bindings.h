@@ -33,11 +33,3 @@
  * header userspace compiles against, never from a second copy.
  */
 #include "../../uapi/linux/vc_sm_cma_ioctl.h"
-
-/*
- * The drivers' own C shims (cma_heap_shim.c, vc_sm_cma_shim.c): the Rust side calls them through
- * these generated declarations, so caller and callee are checked against the one header the C
- * side is compiled with.
- */
-#include "../cma-heap/cma_heap_shim.h"
-#include "../vc-sm-cma/vc_sm_cma_shim.h"

@@ -44,10 +44,6 @@ types+='|rpi_firmware|kext_dma_range|kext_vpu_dt'
 # Delayed work and shrinkers (workqueue.rs, shrinker.rs): opaque handles of the kext_ glue.
 types+='|kext_dwork|kext_shrinker'
 
-# The drivers' C shims (cma_heap_shim.h, vc_sm_cma_shim.h): what Rust calls of them (the
-# functions Rust implements for C are defined, not declared, on the Rust side).
-fns+='|vcsm_shim_.*|vcsm_cma_heap_(driver_register|driver_unregister|pool_max_kb|pool_idle_ms)'
-
 # The /dev/vcsm-cma ioctl arguments (uapi/linux/vc_sm_cma_ioctl.h, for vc-sm-cma's ioctl.rs).
 types+='|vc_sm_cma_ioctl_(alloc|import_dmabuf)'
 

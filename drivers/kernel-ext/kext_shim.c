@@ -10,6 +10,10 @@
 #include <linux/jiffies.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -316,4 +320,95 @@ void kext_shrinker_free(struct kext_shrinker *ks)
 unsigned long kext_shrink_stop(void)
 {
 	return SHRINK_STOP;
+}
+
+/* Used when the device comes without DMA parameters (one device per module). */
+static struct device_dma_parameters kext_dma_parms;
+/* The CMA area kext_cma_adopt_default() gave the device, to take back on release. */
+static struct cma *kext_cma_given;
+
+void kext_dma_set_max_seg_size(struct device *dev, unsigned int size)
+{
+	if (!dev->dma_parms) {
+		memset(&kext_dma_parms, 0, sizeof(kext_dma_parms));
+		dev->dma_parms = &kext_dma_parms;
+	}
+	dma_set_max_seg_size(dev, size);
+}
+
+int kext_cma_adopt_default(struct device *dev, u64 *base, u64 *size)
+{
+#ifdef CONFIG_DMA_CMA
+	struct device_node *mem, *np;
+	struct reserved_mem *rmem = NULL;
+
+	mem = of_find_node_by_path("/reserved-memory");
+	if (!mem)
+		return -ENODEV;
+	for_each_available_child_of_node(mem, np) {
+		if (!of_property_read_bool(np, "linux,cma-default") ||
+		    !of_property_read_bool(np, "reusable"))
+			continue;
+		rmem = of_reserved_mem_lookup(np);
+		if (rmem) {
+			of_node_put(np);
+			break;
+		}
+	}
+	of_node_put(mem);
+	/* No struct cma: the kernel bypassed the node (cma= on the command line) or failed it. */
+	if (!rmem || !rmem->priv)
+		return -ENODEV;
+	if (dev->cma_area && dev->cma_area != rmem->priv)
+		return -ENODEV;
+	if (!dev->cma_area) {
+		dev->cma_area = rmem->priv;
+		kext_cma_given = rmem->priv;
+	}
+	*base = rmem->base;
+	*size = rmem->size;
+	return 0;
+#else
+	return -ENODEV;
+#endif
+}
+
+void kext_dma_params_release(struct device *dev)
+{
+	if (dev->dma_parms == &kext_dma_parms)
+		dev->dma_parms = NULL;
+#ifdef CONFIG_DMA_CMA
+	/* Pages still allocated are released to the same area: it is the default one. */
+	if (kext_cma_given && dev->cma_area == kext_cma_given)
+		dev->cma_area = NULL;
+	kext_cma_given = NULL;
+#endif
+}
+
+int kext_current_tgid(void)
+{
+	return task_tgid_nr(current);
+}
+
+void kext_current_comm(char *buf, unsigned int len)
+{
+	char comm[TASK_COMM_LEN];
+
+	get_task_comm(comm, current);
+	strscpy(buf, comm, len);
+}
+
+void kext_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void kext_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void kext_synchronize_rcu(void)
+{
+	synchronize_rcu();
 }

@@ -131,4 +131,26 @@ void kext_shrinker_free(struct kext_shrinker *ks);
 /* SHRINK_STOP, for scan callbacks that cannot make progress now. */
 unsigned long kext_shrink_stop(void);
 
+/*
+ * DMA parameters of a device a module drives (dma.rs). kext_dma_set_max_seg_size() sets the
+ * device's maximum DMA segment size; a device without dma_parms gets the module's own (one
+ * device per module) until kext_dma_params_release(). kext_cma_adopt_default() makes the system
+ * CMA pool (the reusable /reserved-memory node with linux,cma-default) the CMA area of @dev if
+ * it has none, so that single pages come from it too, and returns the pool's range in @base and
+ * @size; -ENODEV if there is no such pool (none in the device tree, or cma= on the command line
+ * replaced it) or @dev already has another area. kext_dma_params_release() undoes both.
+ */
+void kext_dma_set_max_seg_size(struct device *dev, unsigned int size);
+int kext_cma_adopt_default(struct device *dev, u64 *base, u64 *size);
+void kext_dma_params_release(struct device *dev);
+
+/* The current task (task.rs): its tgid, and its name NUL-terminated into @buf of @len bytes. */
+int kext_current_tgid(void);
+void kext_current_comm(char *buf, unsigned int len);
+
+/* RCU (rcu_arc.rs): rcu_read_lock(), rcu_read_unlock(), synchronize_rcu(). */
+void kext_rcu_read_lock(void);
+void kext_rcu_read_unlock(void);
+void kext_synchronize_rcu(void);
+
 #endif /* VCSM_KEXT_SHIM_H */

@@ -21,7 +21,7 @@ use crate::{
         debugfs::{Dir, SeqFile, Show, ShowFile, ShowFops},
         miscdev::this_module,
     },
-    shim,
+    params,
     vcsm::Vcsm,
     NAME,
 };
@@ -107,15 +107,15 @@ impl Show for Vcsm {
             } else {
                 1
             },
-            shim::timeout_ms()
+            params::timeout_ms()
         );
         let s = &self.stats;
         let _ = writeln!(
             m,
             "pins pinned={} cap_process={} cap_total={} refused={} cma_fallbacks={}",
             pinned,
-            shim::pin_cap_process(),
-            shim::pin_cap_total(),
+            params::pin_cap_process(),
+            params::pin_cap_total(),
             s.pin_refused.load(Ordering::Relaxed),
             s.cma_fallbacks.load(Ordering::Relaxed),
         );

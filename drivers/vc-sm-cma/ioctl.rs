@@ -7,7 +7,7 @@
 //! userspace, and only then is the dma-buf installed in the fd, so a failed copy leaves no fd
 //! behind; dropping the unused wrapper then frees the VPU handle.
 
-use crate::kext::compat::{AsBytes, FromBytes};
+use crate::kext::{compat::AsBytes, plain_data::kext_impl_plain_data};
 use crate::{
     buffer::{source_from_fd, Shared},
     kext::{
@@ -15,8 +15,8 @@ use crate::{
         fd::FdReservation,
         miscdev::{self, this_module, FileOps, MiscDevice},
         ratelimit::pr_limited,
+        task,
     },
-    shim,
     vcsm::Vcsm,
     NAME,
 };
@@ -37,15 +37,26 @@ const _: () = assert!(core::mem::size_of::<ImportArgs>() == 64);
 const _: () = assert!(core::mem::offset_of!(ImportArgs, handle) == 40);
 const _: () = assert!(core::mem::offset_of!(ImportArgs, dma_addr) == 56);
 
-// SAFETY: `AllocArgs` is `repr(C)` with integer and byte-array fields only and no padding (its
-// size is the sum of its fields), so every bit pattern is valid and all bytes are initialised.
-unsafe impl FromBytes for AllocArgs {}
-// SAFETY: See `FromBytes`.
-unsafe impl AsBytes for AllocArgs {}
-// SAFETY: As for `AllocArgs`.
-unsafe impl FromBytes for ImportArgs {}
-// SAFETY: See `FromBytes`.
-unsafe impl AsBytes for ImportArgs {}
+kext_impl_plain_data!(AllocArgs {
+    size,
+    num,
+    cached,
+    pad,
+    name,
+    handle,
+    vc_handle,
+    dma_addr
+});
+kext_impl_plain_data!(ImportArgs {
+    dmabuf_fd,
+    cached,
+    name,
+    handle,
+    vc_handle,
+    size,
+    pad,
+    dma_addr
+});
 
 /// `VC_SM_CMA_IOCTL_MEM_ALLOC`, 0x80404A5A.
 const MEM_ALLOC: u32 = _IOR::<AllocArgs>(b'J' as u32, 0x5a);
@@ -125,7 +136,7 @@ fn mem_import(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
     .reader_writer();
     let mut args: ImportArgs = reader.read()?;
     let src = source_from_fd(args.dmabuf_fd)?;
-    let shared = vcsm.import_dmabuf(src, shim::current_tgid(), true)?;
+    let shared = vcsm.import_dmabuf(src, task::current_tgid(), true)?;
     args.vc_handle = shared.vc_handle;
     args.size = shared.buf.map_len;
     args.dma_addr = shared.buf.dma_addr;
@@ -139,7 +150,7 @@ fn mem_alloc(vcsm: &Arc<Vcsm>, arg: usize) -> Result<isize> {
     )
     .reader_writer();
     let mut args: AllocArgs = reader.read()?;
-    let shared = vcsm.alloc_shared(args.size, &args.name, shim::current_tgid())?;
+    let shared = vcsm.alloc_shared(args.size, &args.name, task::current_tgid())?;
     args.vc_handle = shared.vc_handle;
     args.dma_addr = shared.buf.dma_addr;
     finish(writer, shared, &mut args, |a, fd| a.handle = fd)

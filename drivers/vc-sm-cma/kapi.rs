@@ -15,8 +15,8 @@ use crate::{
         compat::ARef,
         dma_buf::{self, DmaBuf},
         ratelimit::pr_limited,
+        task,
     },
-    shim,
 };
 use core::{
     ffi::{c_int, c_void},
@@ -50,7 +50,7 @@ pub(crate) unsafe extern "C" fn vc_sm_cma_import_dmabuf(
     }
     // SAFETY: The caller holds a reference to `src` for the duration of the call.
     let src: ARef<DmaBuf> = unsafe { DmaBuf::from_raw(src.as_ptr()) }.into();
-    match vcsm.import_dmabuf(src, shim::current_tgid(), false) {
+    match vcsm.import_dmabuf(src, task::current_tgid(), false) {
         Ok(shared) => {
             // SAFETY: `handle` is valid for writes (caller); the caller now owns the
             // wrapper's reference.

@@ -20,10 +20,11 @@
 //! `pin_cap_total_mb`, fails with `EDQUOT` and one rate-limited line naming the process and
 //! the cap. The check and the registration of the new buffer happen under one lock.
 
+use crate::kext::task;
 use crate::{
     buffer::{Entry, Origin, Registry, Vpu},
     kext::ratelimit::pr_limited,
-    shim,
+    params,
 };
 use core::sync::atomic::Ordering;
 use kernel::{bindings, prelude::*, rbtree::RBTree, str::CStr};
@@ -102,7 +103,7 @@ impl Registry {
         what: &str,
         refused: &core::sync::atomic::AtomicU64,
     ) -> Result {
-        let (cap_process, cap_total) = (shim::pin_cap_process(), shim::pin_cap_total());
+        let (cap_process, cap_total) = (params::pin_cap_process(), params::pin_cap_total());
         if cap_process == 0 && cap_total == 0 {
             return Ok(());
         }
@@ -116,7 +117,7 @@ impl Registry {
                 continue;
             }
             refused.fetch_add(1, Ordering::Relaxed);
-            let comm = shim::current_comm();
+            let comm = task::current_comm();
             pr_limited!(
                 pr_warn,
                 "{} of {} bytes by {} (pid {}) refused: {} would pin more than {}={} MiB ({} bytes pinned)\n",

@@ -12,7 +12,7 @@
 
 use crate::{
     kext::ratelimit::pr_limited,
-    shim,
+    params,
     smem::{self, HostBody, HostMsg, MsgType, Reply},
     vcsm::{Event, EventWork, Vcsm},
 };
@@ -187,7 +187,7 @@ impl Vcsm {
     }
 
     fn wait_reply(&self, id: u32) -> Result<Reply, Failure> {
-        let timeout = shim::timeout_ms();
+        let timeout = params::timeout_ms();
         let mut left = msecs_to_jiffies(timeout);
         let mut interrupted = false;
         let mut t = self.trans.lock();

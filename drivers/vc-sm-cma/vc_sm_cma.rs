@@ -21,7 +21,7 @@
 //! dma-buf), [`alloc`] (MEM_ALLOC and VC_MEM_REQUEST memory), [`pins`] (what processes pin and
 //! the caps on it), [`ioctl`] (`/dev/vcsm-cma`), [`debugfs`], [`kapi`] (the exported kernel
 //! API), [`firmware`] (the board facts from the Raspberry Pi firmware), [`window`] (the ARM
-//! memory the VPU may be handed), [`shim`] (the C side).
+//! memory the VPU may be handed), [`params`] (the module parameters).
 //!
 //! The lifetime rule everything follows: a buffer's memory (an imported dma-buf with its
 //! attachment and mapping, or an allocation) is kept until both no dma-buf exposes it any more
@@ -31,8 +31,7 @@
 // `Vcsm`'s initialiser (`try_pin_init!` over its 19 fields) nests deeper than the default 128.
 #![recursion_limit = "256"]
 
-use core::sync::atomic::{AtomicPtr, Ordering};
-use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
+use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
 
 // kernel-ext is shared by every module, each using part of it, so its dead-code warnings are
 // only meaningful across all of them: `scripts/lint.sh` builds with `--cfg kext_audit` and fails
@@ -74,12 +73,13 @@ mod firmware;
 mod ioctl;
 mod kapi;
 mod mapcache;
+mod params;
 mod pins;
-mod shim;
 mod transaction;
 mod vcsm;
 mod window;
 
+use kext::rcu_arc::RcuArc;
 use vcsm::Vcsm;
 
 module! {
@@ -93,41 +93,19 @@ module! {
 /// The name of the vchiq device, the misc device and the debugfs directory.
 pub(crate) const NAME: &CStr = c_str!("vcsm-cma");
 
-/// Module-wide state: the bound device, for the kernel API and the VCHIQ connected callback
-/// (neither gets a context pointer).
-#[pin_data]
-struct Global {
-    /// The bound, connected device (the driver is a singleton: there is one VideoCore).
-    #[pin]
-    current: Mutex<Option<Arc<Vcsm>>>,
-}
-
-/// Points to the module's [`Global`] between module init and exit, NULL otherwise.
-///
-/// Everything that reads it runs inside that window: the kernel API is called by modules that
-/// depend on this one (so they are loaded after its init and unloaded before its exit), and
-/// the probe, remove and VCHIQ callbacks run while the driver is registered.
-static GLOBAL: AtomicPtr<Global> = AtomicPtr::new(core::ptr::null_mut());
-
-fn global() -> Option<&'static Global> {
-    let ptr = GLOBAL.load(Ordering::Acquire);
-    // SAFETY: A non-NULL pointer is the module's `Global`, live until module exit clears the
-    // pointer, after which nothing runs that reads it (see `GLOBAL`).
-    unsafe { ptr.as_ref() }
-}
+/// The bound, connected device (the driver is a singleton: there is one VideoCore), for the
+/// kernel API and the VCHIQ connected callback, neither of which gets a context pointer.
+static CURRENT: RcuArc<Vcsm> = RcuArc::new();
 
 /// The bound device, if any.
 pub(crate) fn current() -> Option<Arc<Vcsm>> {
-    global().and_then(|g| g.current.lock().clone())
+    CURRENT.get()
 }
 
-/// Makes `vcsm` (or nothing) the device the kernel API and the connected callback use.
+/// Makes `vcsm` (or nothing) the device the kernel API and the connected callback use. Once it
+/// returns, no caller still gets the old device.
 fn set_current(vcsm: Option<Arc<Vcsm>>) {
-    if let Some(g) = global() {
-        let old = core::mem::replace(&mut *g.current.lock(), vcsm);
-        // The old reference is dropped after the lock is released.
-        drop(old);
-    }
+    drop(CURRENT.replace(vcsm));
 }
 
 /// Runs once VCHIQ is connected to the VideoCore (VCHIQ gives the callback no argument).
@@ -190,49 +168,16 @@ impl PinnedDrop for VcsmDriver {
     }
 }
 
-/// Owns the module's [`Global`] and publishes it in [`GLOBAL`] while it lives.
-struct GlobalBox {
-    _global: Pin<KBox<Global>>,
-}
-
-impl GlobalBox {
-    fn new() -> Result<Self> {
-        let global = KBox::pin_init(
-            pin_init!(Global {
-                current <- new_mutex!(None, "vcsm:current"),
-            }),
-            GFP_KERNEL,
-        )?;
-        GLOBAL.store(
-            core::ptr::from_ref::<Global>(&*global).cast_mut(),
-            Ordering::Release,
-        );
-        Ok(Self { _global: global })
-    }
-}
-
-impl Drop for GlobalBox {
-    fn drop(&mut self) {
-        GLOBAL.store(core::ptr::null_mut(), Ordering::Release);
-    }
-}
-
 struct VcsmModule {
-    // Fields drop in declaration order: the driver (unbinding the device, which clears
-    // `Global::current`) before the global state.
+    /// Unregistering unbinds the device, which empties [`CURRENT`].
     _driver: vchiq::Registration<VcsmDriver>,
-    _global: GlobalBox,
 }
 
 impl kernel::Module for VcsmModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let global = GlobalBox::new()?;
         let driver = vchiq::Registration::new(module).inspect_err(|e| {
             pr_err!("cannot register the vchiq driver \"vcsm-cma\": {:?}\n", e);
         })?;
-        Ok(Self {
-            _driver: driver,
-            _global: global,
-        })
+        Ok(Self { _driver: driver })
     }
 }

@@ -36,14 +36,14 @@ use crate::{
     firmware::FirmwareInfo,
     ioctl::{self, VcsmMisc},
     kext::{
-        dma::DataDirection,
+        dma::{self, DataDirection},
         miscdev,
         ratelimit::pr_limited,
         revocable::{Revocable, UseGuard},
         workqueue::OwnedQueue,
     },
     mapcache::MapCache,
-    shim,
+    params,
     smem::{self, HostBody, HostMsg, VpuMsg, MAX_MSG_LEN},
     transaction::{Late, TransTable},
     vchiq::{self, Incoming, ServiceHandler, ServiceRef, VchiqDevice},
@@ -257,8 +257,11 @@ impl Vcsm {
     /// Sets up the state for a newly bound vchiq device.
     pub(crate) fn new(vdev: &VchiqDevice, firmware: FirmwareInfo) -> Result<Arc<Self>> {
         let dev = vdev.get();
-        shim::dma_setup(&dev).inspect_err(|e| pr_err!("cannot set up DMA: {:?}\n", e))?;
-        let cma = match shim::cma_setup(&dev) {
+        // 32-bit masks, and segments of up to 1 GiB - 1 so that a contiguous buffer maps as one.
+        dma::set_mask_and_coherent(&dev, 32)
+            .inspect_err(|e| pr_err!("cannot set up DMA: {:?}\n", e))?;
+        dma::set_max_seg_size(&dev, 0x3fff_ffff);
+        let cma = match dma::adopt_default_cma(&dev) {
             Ok((base, size)) => {
                 pr_info!(
                     "MEM_ALLOC and VC_MEM_REQUEST memory comes from the system CMA pool at {:#x}, {} MiB\n",
@@ -287,7 +290,7 @@ impl Vcsm {
         }
         let this = Self::alloc(vdev, dev.clone(), cma, firmware, window);
         if this.is_err() {
-            shim::dma_release(&dev);
+            dma::release_params(&dev);
         }
         this
     }
@@ -330,7 +333,7 @@ impl Vcsm {
                 firmware,
                 window,
                 bufs_cv <- new_condvar!("vcsm:bufs_cv"),
-                trans <- new_mutex!(TransTable::new(shim::first_trans_id()), "vcsm:trans"),
+                trans <- new_mutex!(TransTable::new(params::first_trans_id()), "vcsm:trans"),
                 trans_cv <- new_condvar!("vcsm:trans_cv"),
                 protocol_v2: AtomicBool::new(false),
                 stats: Stats::default(),
@@ -609,7 +612,7 @@ impl Vcsm {
         // FREE is final (protocol 1); a late acknowledgement still switches to protocol 2.
         {
             let mut conn = self.conn.lock();
-            let mut left = msecs_to_jiffies(ACK_WAIT_MS.min(shim::timeout_ms()));
+            let mut left = msecs_to_jiffies(ACK_WAIT_MS.min(params::timeout_ms()));
             while !self.protocol_v2.load(Ordering::Acquire) && left > 0 {
                 match self.conn_cv.wait_interruptible_timeout(&mut conn, left) {
                     kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
@@ -657,7 +660,7 @@ impl Vcsm {
 
         // Buffers still mapped by the VPU: tell it, and give it time to answer.
         self.unshare_all();
-        self.wait_vpu_idle(shim::timeout_ms());
+        self.wait_vpu_idle(params::timeout_ms());
 
         // Take the last messages, then close the service.
         if let Some(q) = &queues {
@@ -689,7 +692,7 @@ impl Vcsm {
                 held
             );
         }
-        shim::dma_release(&self.dev);
+        dma::release_params(&self.dev);
     }
 
     /// Waits up to `ms` for the VPU to let go of every buffer.
