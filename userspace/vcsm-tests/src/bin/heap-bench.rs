@@ -7,8 +7,10 @@
 //! For each heap and size it times (CLOCK_MONOTONIC) the `DMA_HEAP_IOCTL_ALLOC` ioctl alone;
 //! "ready": the allocation plus its first use by the CPU (`mmap` of the whole buffer, one write
 //! to every page, `munmap`), which is where a heap that defers work to the first mapping pays
-//! for it; and, separately, the `close` that frees the buffer. Prints a table and one line per
-//! result:
+//! for it; and, separately, the `close` that frees the buffer. The allocations are timed in a
+//! pass of their own (allocate, free), before the first-use pass: under QEMU TCG a `munmap` of
+//! 1 MiB or more flushes the vCPU's whole software TLB, and the allocation after it, of any
+//! heap, spends about 80 µs refilling it. Prints a table and one line per result:
 //!
 //! ```text
 //! @@VCSM BENCH heap=<h> size=<bytes> alloc_p50_us=<x> alloc_p99_us=<y> ready_p50_us=<u> free_p50_us=<z> ratio_p50=<r> ratio_ready_p50=<q> [label=<l>]
@@ -102,7 +104,8 @@ struct Measurement {
     free: Summary,
 }
 
-/// One alloc/use/free cycle, in µs.
+/// One heap's numbers of one round, in µs: `alloc` and `free` from the round's allocation
+/// pass, `ready` from its first-use pass.
 struct Sample {
     alloc: f64,
     ready: f64,
@@ -113,12 +116,23 @@ fn micros(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Time one alloc / first use / free cycle.
-fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
+/// One allocation of the allocation pass: the `DMA_HEAP_IOCTL_ALLOC` ioctl and the `close` that
+/// frees the buffer, each timed; returns both.
+fn sample_alloc(heap: &Heap, size: u64) -> Result<(f64, f64), String> {
     let t0 = Instant::now();
     let res = heap.allocate(size);
     let t_alloc = t0.elapsed();
     let buf = res.map_err(|e| format!("alloc: {}", describe_io_error(&e)))?;
+    let t1 = Instant::now();
+    drop(buf); // close(2): frees the buffer, its only reference
+    Ok((micros(t_alloc), micros(t1.elapsed())))
+}
+
+/// One allocation of the first-use pass: allocation, `mmap` of the whole buffer, one write to
+/// every page and `munmap`, timed together ("ready"); then the free, untimed.
+fn sample_ready(heap: &Heap, size: u64) -> Result<f64, String> {
+    let t0 = Instant::now();
+    let buf = heap.allocate(size).map_err(|e| format!("alloc: {}", describe_io_error(&e)))?;
     let len = usize::try_from(size).map_err(|_| format!("{size} bytes do not fit in memory"))?;
     let mut map =
         buf.mmap(0, len, Prot::READ_WRITE).map_err(|e| format!("mmap: {}", describe_io_error(&e)))?;
@@ -127,9 +141,8 @@ fn sample(heap: &Heap, size: u64) -> Result<Sample, String> {
     }
     drop(map); // munmap(2)
     let t_ready = t0.elapsed();
-    let t1 = Instant::now();
-    drop(buf); // close(2): frees the buffer, its only reference
-    Ok(Sample { alloc: micros(t_alloc), ready: micros(t_ready), free: micros(t1.elapsed()) })
+    drop(buf);
+    Ok(micros(t_ready))
 }
 
 /// One heap's samples for one size, or why it failed.
@@ -164,22 +177,44 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, ga
             std::hint::spin_loop();
         }
     };
+    let n = heaps.len();
     let mut out: Vec<Samples> = heaps.iter().map(|_| Ok(Vec::new())).collect();
-    for w in 0..warmup {
-        for (k, (_, heap)) in heaps.iter().enumerate() {
-            if let Err(e) = sample(heap, size) {
-                out[k] = Err(format!("warm-up {w}: {e}"));
+    let warm_up = |out: &mut Vec<Samples>| {
+        for w in 0..warmup {
+            for (k, (_, heap)) in heaps.iter().enumerate() {
+                if let Err(e) = sample_alloc(heap, size) {
+                    out[k] = Err(format!("warm-up {w}: {e}"));
+                }
+                gap();
+            }
+        }
+    };
+    // The allocation pass: allocations and frees only. A sample's `munmap` would flush TLB
+    // entries (under QEMU TCG the whole software TLB of the vCPU, for a range of 256 pages or
+    // more), and the next allocation, of whichever heap, would pay for refilling it.
+    warm_up(&mut out);
+    for i in 0..iters as usize {
+        for k in round_order(i, n) {
+            let Ok(samples) = &mut out[k] else { continue };
+            match sample_alloc(&heaps[k].1, size) {
+                Ok((alloc, free)) => samples.push(Sample { alloc, ready: f64::NAN, free }),
+                Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
             }
             gap();
         }
     }
-    let n = heaps.len();
+    // The first-use pass, the same rounds again; sample `i` gets round `i`'s "ready".
+    warm_up(&mut out);
     for i in 0..iters as usize {
         for k in round_order(i, n) {
             let Ok(samples) = &mut out[k] else { continue };
-            match sample(&heaps[k].1, size) {
-                Ok(s) => samples.push(s),
-                Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
+            match sample_ready(&heaps[k].1, size) {
+                Ok(ready) => {
+                    if let Some(s) = samples.get_mut(i) {
+                        s.ready = ready;
+                    }
+                }
+                Err(e) => out[k] = Err(format!("first use, iteration {i}: {e}")),
             }
             gap();
         }
