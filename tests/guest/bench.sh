@@ -53,47 +53,64 @@ if [ -w "$POOL_MAX" ]; then
 	sed 's/^/@@VCSM BENCH-STATS /' "$HEAP_STATS"
 fi
 
-# The raw SMEM round trip of this boot (the vchiq test client's `ping once`: one IMPORT message
-# and its reply, timed from userspace around the one write that does it, as the import below is
-# timed around its ioctl), the floor under the driver's import round trip.
-vcsm_run bench/smem-ping
-if insmod /lib/modules/vpu-sim.ko && insmod /lib/modules/vchiq-test-client.ko; then
-	i=0
-	while ! grep -q '^version_acked 1' /sys/kernel/debug/vchiq-test-client/state 2>/dev/null && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if smem-ping --threads 1 --threads 2 --threads 4 --iters 300; then
-		vcsm_pass bench/smem-ping
+# The import round trip of a 4 KiB buffer (the ping's size) next to the raw SMEM round trip of
+# this boot (the vchiq test client's `ping once`: one IMPORT message and its reply, timed from
+# userspace around the one write that does it, as the import is timed around its ioctl), the
+# floor under the driver's import round trip, at 1, 2 and 4 threads. The two bind the same
+# vchiq device, so they cannot run at once; they take turns instead, in BENCH_PAIRS pairs of
+# phases (ping, then import), and the host's report judges the median of the per-pair ratios:
+# the round trip under QEMU TCG has phases that come and go within a boot (a cross-vCPU wakeup
+# costs 30 to 100 us), and a phase lasts longer than one pair, so that both sides of a pair see
+# the same one.
+BENCH_PAIRS=${BENCH_PAIRS:-5}
+bench_wait_client() { grep -q '^version_acked 1' /sys/kernel/debug/vchiq-test-client/state 2>/dev/null; }
+bench_wait_vcsm() { [ -c /dev/vcsm-cma ]; }
+vcsm_run bench/sim-load
+if insmod /lib/modules/vpu-sim.ko; then vcsm_pass bench/sim-load; else vcsm_fail bench/sim-load "insmod vpu-sim failed"; exit 1; fi
+pair=1
+while [ $pair -le "$BENCH_PAIRS" ]; do
+	echo "@@VCSM BENCH-PAIR $pair"
+	vcsm_run "bench/smem-ping-pair$pair"
+	if insmod /lib/modules/vchiq-test-client.ko && vcsm_until 50 bench_wait_client &&
+		smem-ping --threads 1 --threads 2 --threads 4 --iters 300; then
+		vcsm_pass "bench/smem-ping-pair$pair"
 	else
-		vcsm_fail bench/smem-ping "smem-ping failed"
+		vcsm_fail "bench/smem-ping-pair$pair" "vchiq-test-client did not load or connect, or smem-ping failed"
 	fi
-	rmmod vchiq_test_client
-else
-	vcsm_fail bench/smem-ping "insmod vpu-sim or vchiq-test-client failed"
-fi
+	rmmod vchiq_test_client 2>/dev/null
+	vcsm_run "bench/import-4K-pair$pair"
+	if insmod /lib/modules/vc-sm-cma.ko && vcsm_until 50 bench_wait_vcsm; then
+		failed=""
+		for t in 1 2 4; do
+			if out=$(vcsm-tool bench --what import --size 4K --iters 300 --threads $t --no-progress --json); then
+				echo "@@VCSM BENCH-JSON import threads=$t $out"
+			else
+				echo "$out"
+				failed="$failed $t"
+			fi
+		done
+		if [ -z "$failed" ]; then
+			vcsm_pass "bench/import-4K-pair$pair"
+		else
+			vcsm_fail "bench/import-4K-pair$pair" "vcsm-tool bench failed with threads:$failed"
+		fi
+	else
+		vcsm_fail "bench/import-4K-pair$pair" "vc-sm-cma did not load or make /dev/vcsm-cma"
+	fi
+	rmmod vc_sm_cma 2>/dev/null
+	pair=$((pair + 1))
+done
 
 vcsm_run bench/vcsm-load
-if insmod /lib/modules/vc-sm-cma.ko; then
-	i=0
-	while [ ! -c /dev/vcsm-cma ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if insmod /lib/modules/vc-sm-cma.ko && vcsm_until 50 bench_wait_vcsm; then
+	vcsm_pass bench/vcsm-load
+else
+	vcsm_fail bench/vcsm-load "no /dev/vcsm-cma"
+	exit 1
 fi
-if [ -c /dev/vcsm-cma ]; then vcsm_pass bench/vcsm-load; else vcsm_fail bench/vcsm-load "no /dev/vcsm-cma"; exit 1; fi
 for t in 1 4; do
 	vcsm_check "bench/import-free-1M-${t}thread" vcsm-tool bench --what import --size 1M \
 		--iters 200 --threads $t --no-progress
-done
-# The import round trip of a 4 KiB buffer (the ping's size) at 1, 2 and 4 threads, as JSON for
-# the host's report: the driver's cost on top of the one message it must send.
-for t in 1 2 4; do
-	vcsm_run "bench/import-4K-${t}thread"
-	if out=$(vcsm-tool bench --what import --size 4K --iters 300 --threads $t --no-progress --json); then
-		echo "@@VCSM BENCH-JSON import threads=$t $out"
-		vcsm_pass "bench/import-4K-${t}thread"
-	else
-		echo "$out"
-		vcsm_fail "bench/import-4K-${t}thread" "vcsm-tool bench failed"
-	fi
 done
 
 # The per-frame import cost of a streaming pipeline: a ring of frame buffers imported on every
