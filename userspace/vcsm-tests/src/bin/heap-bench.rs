@@ -145,6 +145,9 @@ fn sample_ready(heap: &Heap, size: u64) -> Result<f64, String> {
     Ok(micros(t_ready))
 }
 
+/// Takes a heap's sample of round `i` into `samples` (`measure_size`).
+type TakeSample<'a> = dyn Fn(usize, &Heap, &mut Vec<Sample>) -> Result<(), String> + 'a;
+
 /// One heap's samples for one size, or why it failed.
 type Samples = Result<Vec<Sample>, String>;
 
@@ -189,36 +192,37 @@ fn measure_size(heaps: &[(String, Heap)], size: u64, iters: u32, warmup: u32, ga
             }
         }
     };
+    // Runs `iters` rounds; `take(i, heap, samples)` takes the heap's sample of round `i`. A heap
+    // that fails is left out of the later rounds.
+    let rounds = |out: &mut Vec<Samples>, pass: &str, take: &TakeSample<'_>| {
+        for i in 0..iters as usize {
+            for k in round_order(i, n) {
+                let Ok(samples) = &mut out[k] else { continue };
+                if let Err(e) = take(i, &heaps[k].1, samples) {
+                    out[k] = Err(format!("{pass}iteration {i}: {e}"));
+                }
+                gap();
+            }
+        }
+    };
     // The allocation pass: allocations and frees only. A sample's `munmap` would flush TLB
     // entries (under QEMU TCG the whole software TLB of the vCPU, for a range of 256 pages or
     // more), and the next allocation, of whichever heap, would pay for refilling it.
     warm_up(&mut out);
-    for i in 0..iters as usize {
-        for k in round_order(i, n) {
-            let Ok(samples) = &mut out[k] else { continue };
-            match sample_alloc(&heaps[k].1, size) {
-                Ok((alloc, free)) => samples.push(Sample { alloc, ready: f64::NAN, free }),
-                Err(e) => out[k] = Err(format!("iteration {i}: {e}")),
-            }
-            gap();
-        }
-    }
+    rounds(&mut out, "", &|_, heap, samples| {
+        let (alloc, free) = sample_alloc(heap, size)?;
+        samples.push(Sample { alloc, ready: f64::NAN, free });
+        Ok(())
+    });
     // The first-use pass, the same rounds again; sample `i` gets round `i`'s "ready".
     warm_up(&mut out);
-    for i in 0..iters as usize {
-        for k in round_order(i, n) {
-            let Ok(samples) = &mut out[k] else { continue };
-            match sample_ready(&heaps[k].1, size) {
-                Ok(ready) => {
-                    if let Some(s) = samples.get_mut(i) {
-                        s.ready = ready;
-                    }
-                }
-                Err(e) => out[k] = Err(format!("first use, iteration {i}: {e}")),
-            }
-            gap();
+    rounds(&mut out, "first use, ", &|i, heap, samples| {
+        let ready = sample_ready(heap, size)?;
+        if let Some(s) = samples.get_mut(i) {
+            s.ready = ready;
         }
-    }
+        Ok(())
+    });
     out
 }
 
