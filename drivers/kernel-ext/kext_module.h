@@ -11,27 +11,27 @@
 #include <linux/compiler.h>
 #include <linux/moduleparam.h>
 
-/* An unsigned int module parameter @name, read from Rust with kext_param!(fn @name: u32). */
-#define KEXT_PARAM_UINT(name, def, perm, desc)				\
-	static unsigned int name = (def);				\
-	module_param(name, uint, perm);					\
+/*
+ * A module parameter @name of C type @ctype (module_param type @type), with its accessor
+ * kext_param_@type_@name(); use the two below.
+ */
+#define KEXT_PARAM_TYPED(name, ctype, type, def, perm, desc)		\
+	static ctype name = (def);					\
+	module_param(name, type, perm);					\
 	MODULE_PARM_DESC(name, desc);					\
-	unsigned int kext_param_uint_##name(void);			\
-	unsigned int kext_param_uint_##name(void)			\
+	ctype kext_param_##type##_##name(void);				\
+	ctype kext_param_##type##_##name(void)				\
 	{								\
 		return READ_ONCE(name);					\
 	}
 
+/* An unsigned int module parameter @name, read from Rust with kext_param!(fn @name: u32). */
+#define KEXT_PARAM_UINT(name, def, perm, desc) \
+	KEXT_PARAM_TYPED(name, unsigned int, uint, def, perm, desc)
+
 /* An int module parameter @name, read from Rust with kext_param!(fn @name: i32). */
-#define KEXT_PARAM_INT(name, def, perm, desc)				\
-	static int name = (def);					\
-	module_param(name, int, perm);					\
-	MODULE_PARM_DESC(name, desc);					\
-	int kext_param_int_##name(void);				\
-	int kext_param_int_##name(void)					\
-	{								\
-		return READ_ONCE(name);					\
-	}
+#define KEXT_PARAM_INT(name, def, perm, desc) \
+	KEXT_PARAM_TYPED(name, int, int, def, perm, desc)
 
 /*
  * The module's platform driver @drv (a struct platform_driver the shim defines, whose probe
