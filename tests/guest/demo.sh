@@ -9,7 +9,9 @@
 
 say() { echo "DEMO: $*"; }
 VS=/sys/kernel/debug/vpu-sim
-POOL=/sys/kernel/debug/cma/vcsm-cma-pool
+# Pages of the CMA pool that live buffers hold: the pool's used count less what the heap's
+# buffer pool keeps zeroed for reuse (vcsm_cma_used).
+live_pages() { vcsm_cma_used | awk '$1 == "vcsm-cma-pool" { print $2 }'; }
 STATE=/sys/kernel/debug/vcsm-cma/state
 TMP=/tmp/demo
 mkdir -p $TMP
@@ -60,7 +62,7 @@ demo_held_after_exit() {
 	[ -n "$row" ] || why "the driver no longer lists handle $h" || return 1
 	vcsm-tool status | sed 's/^/DEMO:   /'
 	echo "$row" | grep -q "vpu=unmapping" || why "expected the buffer to wait for RELEASED: $row" || return 1
-	say "  (vpu=unmapping: FREE was sent, the pages wait for the VPU's RELEASED.) Pool pages in use: $(cat $POOL/used)"
+	say "  (vpu=unmapping: FREE was sent, the pages wait for the VPU's RELEASED.) Pool pages in use: $(live_pages)"
 }
 
 demo_released() {
@@ -68,8 +70,9 @@ demo_released() {
 	say "The VPU finishes with the buffer and drops its reference; it sends RELEASED."
 	echo "$h" > $VS/drop || why "vpu-sim refused to drop $h" || return 1
 	wait_for "! grep -q 'vc_handle=$h ' $STATE" 50 || why "the driver still lists $h after RELEASED" || return 1
-	wait_for "[ \$(cat $POOL/used) = 0 ]" 50 || why "pool pages still in use: $(cat $POOL/used)" || return 1
-	say "  the driver let the source buffer go: it is gone from the state, pool pages in use: $(cat $POOL/used)."
+	wait_for "[ \$(live_pages) = 0 ]" 50 || why "pool pages still in use: $(live_pages)" || return 1
+	say "  the driver let the source buffer go: it is gone from the state, pool pages in use: $(live_pages)"
+	say "  (the heap keeps its $(vcsm_pool_pages) pages zeroed for the next allocation of that size)."
 }
 
 demo_camera() {
